@@ -1,0 +1,334 @@
+"""Offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
+
+``load_dataset(name, split)`` returns ``(images, labels)`` as NumPy arrays:
+
+=================  ==========================  ==============
+name               images (uint8)              labels (int64)
+=================  ==========================  ==============
+``"mnist"``        ``(N, 28, 28)``             ``(N,)``
+``"fashion_mnist"`` ``(N, 28, 28)``            ``(N,)``
+``"cifar10"``      ``(N, 32, 32, 3)`` RGB      ``(N,)``
+=================  ==========================  ==============
+
+Where the files are looked for (the *data root*):
+
+1. the ``root`` argument, if given;
+2. in smoke mode (``WORKBOOK_MODE=smoke``), the small real subsets shipped in
+   ``assets/data``;
+3. the ``WORKBOOK_DATA`` environment variable;
+4. ``./data`` at the repository root.
+
+The on-disk formats are the standard ones, in torchvision's layout:
+``<root>/MNIST/raw/*-ubyte.gz`` and ``<root>/FashionMNIST/raw/*-ubyte.gz``
+(IDX files, gzipped or not), and ``<root>/cifar-10-batches-py/`` (the python
+pickles). When a set is missing it is downloaded with torchvision; when that
+fails too (offline), ``DatasetNotFoundError`` names the data set, the folder
+looked in and the ``WORKBOOK_DATA`` variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
+from helpers.runtime import is_smoke
+
+DATA_VARIABLE = "WORKBOOK_DATA"
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+SPLITS = ("train", "test")
+
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+    "cifar10": [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ],
+}
+
+# Folder names inside the data root, as torchvision writes them.
+_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_CIFAR_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+_IDX_MAGIC = {2049: 1, 2051: 3}  # labels: 1 dimension, images: 3 dimensions
+
+
+class DatasetError(RuntimeError):
+    """A data file exists but cannot be read (truncated, corrupt, wrong format)."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is neither on disk nor downloadable."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the data root: argument > smoke subsets > ``$WORKBOOK_DATA`` > ``<repo>/data``."""
+    if root is not None:
+        return Path(root).expanduser()
+    if is_smoke():
+        return SUBSET_DATA_DIR
+    env = os.environ.get(DATA_VARIABLE)
+    if env:
+        return Path(env).expanduser()
+    return REPO_ROOT / "data"
+
+
+def _check_name_split(name: str, split: str) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"Unknown data set {name!r}; expected one of {DATASETS}.")
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}.")
+
+
+def _files_for(name: str, split: str, root: Path) -> list[Path]:
+    """The files that hold ``name``/``split`` under ``root`` (.gz or plain IDX)."""
+    folder = root / _FOLDERS[name]
+    if name == "cifar10":
+        return [folder / f for f in _CIFAR_FILES[split]]
+    files = []
+    for stem in _IDX_FILES[split]:
+        raw = folder / "raw" / stem
+        gz = raw.with_name(stem + ".gz")
+        files.append(gz if gz.exists() or not raw.exists() else raw)
+    return files
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzipped or not, into a uint8 array.
+
+    Raises ``DatasetError`` naming the file when it is truncated or not IDX.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"Cannot read {path}: {exc}. Delete the file and load again to re-download it.") from exc
+    if len(data) < 8:
+        raise DatasetError(f"{path} is too short to be an IDX file ({len(data)} bytes).")
+    magic, count = struct.unpack(">II", data[:8])
+    if magic not in _IDX_MAGIC:
+        raise DatasetError(f"{path} is not an IDX file of uint8 data (magic number {magic:#x}).")
+    ndim = _IDX_MAGIC[magic]
+    header = 4 + 4 * ndim
+    dims = struct.unpack(f">{ndim}I", data[4:header]) if len(data) >= header else None
+    if dims is None:
+        raise DatasetError(f"{path} ends inside its header.")
+    expected = header + int(np.prod(dims))
+    if len(data) != expected:
+        raise DatasetError(
+            f"{path} holds {len(data)} bytes but its header announces {dims} "
+            f"({expected} bytes): the file is truncated or corrupt. Delete it and load again."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(
+            f"Cannot read the CIFAR-10 batch {path}: {exc!r}. The file is truncated or corrupt; "
+            "delete it and load again."
+        ) from exc
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DatasetError(
+            f"{path} should hold data of shape (N, 3072) and N labels; "
+            f"found data {data.shape} and {len(labels)} labels."
+        )
+    # Stored as (N, 3*32*32), channel planes first; return channels last.
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def _read(name: str, split: str, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    if name == "cifar10":
+        parts = [_read_cifar_batch(p) for p in files]
+        images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
+        labels = np.concatenate([p[1] for p in parts])
+    else:
+        images = read_idx(files[0])
+        labels = read_idx(files[1]).astype(np.int64)
+        if images.ndim != 3 or labels.ndim != 1:
+            raise DatasetError(f"{files[0]} / {files[1]}: expected images (N, H, W) and labels (N,).")
+        images = images.copy()  # frombuffer arrays are read-only
+    if len(images) != len(labels):
+        raise DatasetError(f"{name} {split}: {len(images)} images but {len(labels)} labels in {files[0].parent}.")
+    return images, labels
+
+
+def _download(name: str, root: Path) -> None:
+    """Fetch ``name`` into ``root`` with torchvision (raises on failure)."""
+    import torchvision.datasets as tvd
+
+    root.mkdir(parents=True, exist_ok=True)
+    if name == "cifar10":
+        tvd.CIFAR10(str(root), train=True, download=True)
+    else:
+        cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+        for train in (True, False):
+            cls(str(root), train=train, download=True)
+
+
+def load_dataset(name: str, split: str, root: str | os.PathLike | None = None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load a data set split as NumPy arrays.
+
+    Parameters
+    ----------
+    name : ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
+    split : ``"train"`` or ``"test"``.
+    root : data root; see the module docstring for the default.
+    download : try torchvision's download when the files are missing
+        (never in smoke mode, whose files ship with the workbook).
+
+    Returns
+    -------
+    images : uint8 array ``(N, 28, 28)`` (MNIST, Fashion-MNIST) or
+        ``(N, 32, 32, 3)`` (CIFAR-10, RGB, channels last).
+    labels : int64 array ``(N,)`` with class indices 0..9.
+    """
+    _check_name_split(name, split)
+    folder = data_root(root)
+    files = _files_for(name, split, folder)
+    if not all(p.exists() for p in files):
+        missing = [p.name for p in files if not p.exists()]
+        error = None
+        if download and not (root is None and is_smoke()):
+            try:
+                _download(name, folder)
+            except Exception as exc:  # network errors come in many types
+                error = exc
+            files = _files_for(name, split, folder)
+        if not all(p.exists() for p in files):
+            reason = f" The download failed too: {error}." if error else ""
+            raise DatasetNotFoundError(
+                f"The {name} data set ({split} split) is not in {folder / _FOLDERS[name]} "
+                f"(missing: {', '.join(missing)}).{reason} Put the files there, pass root=..., "
+                f"or set the {DATA_VARIABLE} environment variable to a folder that holds "
+                f"{_FOLDERS[name]}/ (see the README, 'Data')."
+            )
+    return _read(name, split, files)
+
+
+def train_val_split(images: np.ndarray, labels: np.ndarray, val_size: int | float = 0.1, seed: int = 0):
+    """Split arrays into training and validation parts with a fixed seed.
+
+    ``val_size`` is a count (int) or a fraction (float in (0, 1)). Returns
+    ``(train_images, train_labels, val_images, val_labels)``; the same seed
+    always gives the same split.
+    """
+    n = len(images)
+    if len(labels) != n:
+        raise ValueError(f"images has {n} rows but labels has {len(labels)}.")
+    n_val = int(round(val_size * n)) if isinstance(val_size, float) else int(val_size)
+    if not 0 < n_val < n:
+        raise ValueError(f"val_size={val_size!r} leaves no training or no validation data for N={n}.")
+    order = np.random.default_rng(seed).permutation(n)
+    val, train = order[:n_val], order[n_val:]
+    return images[train], labels[train], images[val], labels[val]
+
+
+def to_float_tensor(images: np.ndarray):
+    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` -> float32 torch tensor ``(N, C, H, W)`` in [0, 1].
+
+    The batched equivalent of ``torchvision.transforms.ToTensor``.
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    elif x.ndim == 4:
+        x = x.permute(0, 3, 1, 2)
+    else:
+        raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, C); got {tuple(images.shape)}.")
+    return x.contiguous().float().div_(255.0)
+
+
+def torch_dataset(name: str, split: str, transform=None, root=None):
+    """A ``torch.utils.data.Dataset`` over ``load_dataset(name, split)``.
+
+    Each item is ``(image, label)``: the image is a float32 tensor
+    ``(C, H, W)`` in [0, 1] (as ``ToTensor`` makes it), then passed through
+    ``transform`` (any torchvision transform that takes a tensor image).
+    """
+    images, labels = load_dataset(name, split, root=root)
+    return _array_dataset_class()(images, labels, transform=transform)
+
+
+@functools.lru_cache(maxsize=None)
+def _array_dataset_class():
+    import torch
+    from torch.utils.data import Dataset
+
+    class ArrayDataset(Dataset):
+        """Dataset over in-memory uint8 images and int64 labels.
+
+        images: ``(N, H, W)`` or ``(N, H, W, C)`` uint8; labels: ``(N,)``.
+        Items: ``(transform(image (C, H, W) float32 in [0, 1]), label int)``.
+        """
+
+        def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None):
+            if len(images) != len(labels):
+                raise ValueError(f"images has {len(images)} rows but labels has {len(labels)}.")
+            self.images = to_float_tensor(images)
+            self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+            self.transform = transform
+
+        def __len__(self) -> int:
+            return len(self.labels)
+
+        def __getitem__(self, i):
+            x = self.images[i]
+            if self.transform is not None:
+                x = self.transform(x)
+            return x, int(self.labels[i])
+
+    return ArrayDataset
+
+
+def __getattr__(attr):
+    # ``ArrayDataset`` needs torch; build it on first use so that the NumPy
+    # notebooks (and the standalone deliverables) never import torch.
+    if attr == "ArrayDataset":
+        return _array_dataset_class()
+    raise AttributeError(attr)
+
+
+def make_loaders(name: str, batch_size: int = 64, val_size: int | float = 0.1, train_transform=None,
+                 eval_transform=None, seed: int = 0, root=None, num_workers: int = 0):
+    """Train / validation / test ``DataLoader``s for a data set.
+
+    The validation part is split off the training set with ``train_val_split``
+    (fixed ``seed``); ``train_transform`` applies to training images only.
+    Returns ``(train_loader, val_loader, test_loader)``.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    X, y = load_dataset(name, "train", root=root)
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
+    X_te, y_te = load_dataset(name, "test", root=root)
+    cls = _array_dataset_class()
+    generator = torch.Generator().manual_seed(seed)
+    train = DataLoader(cls(X_tr, y_tr, train_transform), batch_size=batch_size, shuffle=True,
+                       generator=generator, num_workers=num_workers)
+    val = DataLoader(cls(X_val, y_val, eval_transform), batch_size=batch_size, num_workers=num_workers)
+    test = DataLoader(cls(X_te, y_te, eval_transform), batch_size=batch_size, num_workers=num_workers)
+    return train, val, test

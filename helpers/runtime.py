@@ -1,0 +1,116 @@
+"""Run mode and reproducibility.
+
+Two run modes, chosen by the ``WORKBOOK_MODE`` environment variable:
+
+- ``full`` (the default): the full data sets and real training, the figures a
+  student should see.
+- ``smoke``: the small real subsets shipped in ``assets/data`` and tiny
+  epochs; what the test suite (nbval) runs.
+
+Only the *size* of the work changes between the modes, never the code path:
+a notebook asks ``by_mode(full=20, smoke=1)`` for its number of epochs and
+otherwise runs the same cells.
+
+Every notebook starts with ``setup()``, which seeds ``random``, NumPy and
+torch, fixes thread counts, asks torch for deterministic algorithms and sets
+a consistent NumPy print precision, so that nbval can compare outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+
+MODES = ("full", "smoke")
+MODE_VARIABLE = "WORKBOOK_MODE"
+DEFAULT_SEED = 0
+# NumPy print precision used by every notebook; the seeds print 8 digits.
+PRINT_PRECISION = 8
+
+T = TypeVar("T")
+
+
+def mode() -> str:
+    """Return the current run mode, ``"full"`` or ``"smoke"``.
+
+    Raises ``ValueError`` naming the variable when it holds anything else.
+    """
+    value = os.environ.get(MODE_VARIABLE, "full").strip().lower() or "full"
+    if value not in MODES:
+        raise ValueError(
+            f"{MODE_VARIABLE}={value!r} is not a run mode; expected one of {MODES}."
+        )
+    return value
+
+
+def is_smoke() -> bool:
+    """True in smoke mode (the test suite's small, fast run)."""
+    return mode() == "smoke"
+
+
+def by_mode(full: T, smoke: T) -> T:
+    """Pick the value for the current mode: ``epochs = by_mode(full=20, smoke=1)``."""
+    return smoke if is_smoke() else full
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (if installed)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # the NumPy part of the course runs without torch
+        return
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def set_threads(num_threads: int | None = None) -> int:
+    """Fix torch's intra-op thread count (default: the number of CPU cores).
+
+    A fixed count makes float reductions, and so printed numbers, repeatable
+    from run to run on the same machine.
+    """
+    if num_threads is None:
+        num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        import torch
+    except ImportError:
+        return num_threads
+    torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def setup(seed: int = DEFAULT_SEED, num_threads: int | None = None, deterministic: bool = True, verbose: bool = True) -> dict:
+    """Prepare a notebook or script for a reproducible run.
+
+    Seeds every generator, fixes thread counts, turns on torch's
+    deterministic algorithms (warn-only, so an op without a deterministic
+    kernel still runs), and sets NumPy's print precision. Returns a dict with
+    what was set; prints one line about it when ``verbose``.
+    """
+    seed_everything(seed)
+    threads = set_threads(num_threads)
+    np.set_printoptions(precision=PRINT_PRECISION, suppress=False)
+    info = {"mode": mode(), "seed": seed, "threads": threads, "torch": None}
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        if deterministic:
+            # cuBLAS needs this to be deterministic; harmless on the CPU.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        info["torch"] = torch.__version__
+    if verbose:
+        print(
+            f"mode: {info['mode']} | seed: {seed} | threads: {threads} | numpy {np.__version__}"
+            + (f" | torch {info['torch']}" if info["torch"] else "")
+        )
+    return info

@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Make the small real data subsets shipped in ``assets/data`` (smoke mode).
+
+Reads the full sets from a data root (``--source``, default ``$WORKBOOK_DATA``)
+and writes class-balanced random subsets in the *same formats and layout*
+(gzipped IDX for MNIST / Fashion-MNIST, python pickles for CIFAR-10), so the
+loaders take the same code path in both modes. The selection is seeded and
+the gzip headers carry no timestamp: rerunning gives byte-identical files.
+
+    python scripts/make_subsets.py --source ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import pickle
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from helpers.data import load_dataset  # noqa: E402
+from helpers.paths import SUBSET_DATA_DIR, atomic_write_bytes  # noqa: E402
+
+# Images per split; per class it is a tenth of these.
+SIZES = {
+    "mnist": {"train": 2000, "test": 500},
+    "fashion_mnist": {"train": 2000, "test": 500},
+    "cifar10": {"train": 1000, "test": 250},
+}
+CIFAR_TRAIN_BATCHES = 5
+SEED = 20241122
+
+
+def balanced_indices(labels: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """``total`` indices, the same number from each class, in their original order."""
+    classes = np.unique(labels)
+    per_class = total // len(classes)
+    picked = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    return np.sort(np.concatenate(picked))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise a uint8 array as an IDX file (magic 0x0801 for 1-D, 0x0803 for 3-D)."""
+    magic = {1: 2049, 3: 2051}[array.ndim]
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def write_idx_set(name: str, folder: str, source: Path, dest: Path, rng: np.random.Generator) -> None:
+    stems = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    for split, (img_stem, lab_stem) in stems.items():
+        images, labels = load_dataset(name, split, root=source, download=False)
+        keep = balanced_indices(labels, SIZES[name][split], rng)
+        raw = dest / folder / "raw"
+        atomic_write_bytes(raw / f"{img_stem}.gz", gzip_bytes(idx_bytes(images[keep])))
+        atomic_write_bytes(raw / f"{lab_stem}.gz", gzip_bytes(idx_bytes(labels[keep].astype(np.uint8))))
+        print(f"{name:14s} {split:5s}: {len(keep)} images -> {raw}")
+
+
+def cifar_batch_bytes(images: np.ndarray, labels: np.ndarray, label: str) -> bytes:
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # back to channel planes
+    batch = {
+        b"batch_label": label.encode(),
+        b"labels": [int(v) for v in labels],
+        b"data": np.ascontiguousarray(data, dtype=np.uint8),
+        b"filenames": [f"subset_{i:05d}.png".encode() for i in range(len(images))],
+    }
+    return pickle.dumps(batch, protocol=4)
+
+
+def write_cifar(source: Path, dest: Path, rng: np.random.Generator) -> None:
+    folder = dest / "cifar-10-batches-py"
+    images, labels = load_dataset("cifar10", "train", root=source, download=False)
+    keep = balanced_indices(labels, SIZES["cifar10"]["train"], rng)
+    rng.shuffle(keep)  # every batch holds a mix of classes, as the original's do
+    for i, part in enumerate(np.array_split(keep, CIFAR_TRAIN_BATCHES), start=1):
+        atomic_write_bytes(folder / f"data_batch_{i}",
+                           cifar_batch_bytes(images[part], labels[part], f"subset training batch {i} of {CIFAR_TRAIN_BATCHES}"))
+    images, labels = load_dataset("cifar10", "test", root=source, download=False)
+    keep = balanced_indices(labels, SIZES["cifar10"]["test"], rng)
+    atomic_write_bytes(folder / "test_batch", cifar_batch_bytes(images[keep], labels[keep], "subset testing batch 1 of 1"))
+    meta = source / "cifar-10-batches-py" / "batches.meta"
+    atomic_write_bytes(folder / "batches.meta", meta.read_bytes())
+    print(f"cifar10        train: {SIZES['cifar10']['train']} images, test: {len(keep)} -> {folder}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, default=os.environ.get("WORKBOOK_DATA"),
+                        help="data root holding the full sets (default: $WORKBOOK_DATA)")
+    parser.add_argument("--dest", type=Path, default=SUBSET_DATA_DIR, help=f"where to write (default: {SUBSET_DATA_DIR})")
+    args = parser.parse_args(argv)
+    if args.source is None:
+        parser.error("give --source or set WORKBOOK_DATA to the folder that holds the full data sets")
+    rng = np.random.default_rng(SEED)
+    write_idx_set("mnist", "MNIST", args.source, args.dest, rng)
+    write_idx_set("fashion_mnist", "FashionMNIST", args.source, args.dest, rng)
+    write_cifar(args.source, args.dest, rng)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Execute notebooks in place, in full mode by default, so the committed copies hold real outputs.
+
+    WORKBOOK_DATA=../shared/data python scripts/run_notebooks.py notebooks/02_numpy_nn.ipynb
+    python scripts/run_notebooks.py --mode smoke notebooks/*.ipynb      # quick check
+
+Each notebook runs in its own folder with a fresh kernel; widget state is
+stored so that widgets show in the saved notebook. Runs take a lock file, so
+two full runs started on one machine queue instead of fighting over the cores
+(which would also spoil the training times the notebooks print). The
+notebook is written atomically: a failed run leaves the previous copy intact
+and prints the failing cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LOCK = Path(tempfile.gettempdir()) / "workbook-notebook-run.lock"
+
+
+def run(path: Path, mode: str, timeout: int) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from helpers.paths import atomic_write_bytes
+
+    os.environ["WORKBOOK_MODE"] = mode
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+                            store_widget_state=True)
+    start = time.time()
+    client.execute()
+    elapsed = time.time() - start
+    atomic_write_bytes(path, nbformat.writes(nb).encode() + b"\n")
+    return elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--mode", choices=("full", "smoke"), default="full")
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell (default 7200)")
+    args = parser.parse_args(argv)
+    with open(LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Another notebook run holds {LOCK}; waiting for it...", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        for nb in args.notebooks:
+            print(f"{nb}: running in {args.mode} mode...", flush=True)
+            elapsed = run(nb.resolve(), args.mode, args.timeout)
+            print(f"{nb}: done in {elapsed:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
