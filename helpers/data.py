@@ -332,3 +332,40 @@ def make_loaders(name: str, batch_size: int = 64, val_size: int | float = 0.1, t
     val = DataLoader(cls(X_val, y_val, eval_transform), batch_size=batch_size, num_workers=num_workers)
     test = DataLoader(cls(X_te, y_te, eval_transform), batch_size=batch_size, num_workers=num_workers)
     return train, val, test
+
+
+def cifar10_arrays(num_training: int = 49000, num_validation: int = 1000, num_test: int = 1000,
+                   channels_first: bool = False, subtract_mean: bool = True, dtype=np.float32, root=None) -> dict:
+    """CIFAR-10 prepared as the CS231n notebooks use it.
+
+    The first ``num_training`` training images train, the next
+    ``num_validation`` validate, the first ``num_test`` test images test.
+    Pixels become ``dtype`` (float64 for gradient checks; float32 trains
+    faster); with ``subtract_mean`` the training mean image is subtracted
+    from every split. Returns a dict with ``X_train``, ``y_train``, ``X_val``,
+    ``y_val``, ``X_test``, ``y_test`` and ``mean_image``; images are
+    ``(N, 32, 32, 3)``, or ``(N, 3, 32, 32)`` with ``channels_first``.
+    """
+    X, y = load_dataset("cifar10", "train", root=root)
+    X_te, y_te = load_dataset("cifar10", "test", root=root)
+    if num_training + num_validation > len(X) or num_test > len(X_te):
+        raise ValueError(
+            f"asked for {num_training} + {num_validation} training/validation and {num_test} test images, "
+            f"but the data root holds {len(X)} and {len(X_te)} (smoke mode ships a small subset: use by_mode)."
+        )
+    out = {
+        "X_train": X[:num_training].astype(dtype), "y_train": y[:num_training],
+        "X_val": X[num_training:num_training + num_validation].astype(dtype),
+        "y_val": y[num_training:num_training + num_validation],
+        "X_test": X_te[:num_test].astype(dtype), "y_test": y_te[:num_test],
+    }
+    mean_image = out["X_train"].mean(axis=0)
+    if subtract_mean:
+        for key in ("X_train", "X_val", "X_test"):
+            out[key] -= mean_image
+    if channels_first:
+        for key in ("X_train", "X_val", "X_test"):
+            out[key] = np.ascontiguousarray(out[key].transpose(0, 3, 1, 2))
+        mean_image = mean_image.transpose(2, 0, 1)
+    out["mean_image"] = mean_image
+    return out
