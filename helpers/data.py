@@ -137,6 +137,29 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
+def encode_idx(array: np.ndarray) -> bytes:
+    """Serialise a uint8 array as an IDX file (1-D labels or 3-D images); the inverse of ``read_idx``."""
+    if array.ndim not in (1, 3):
+        raise ValueError(f"IDX files here hold labels (N,) or images (N, H, W); got shape {array.shape}.")
+    magic = {1: 2049, 3: 2051}[array.ndim]
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def encode_cifar_batch(images: np.ndarray, labels: np.ndarray, batch_label: str = "batch", filename_prefix: str = "image") -> bytes:
+    """Pickle images ``(N, 32, 32, 3)`` uint8 and labels ``(N,)`` as a CIFAR-10 python batch file."""
+    if images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise ValueError(f"expected CIFAR-10 images (N, 32, 32, 3); got shape {images.shape}.")
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # channel planes, as the original
+    batch = {
+        b"batch_label": batch_label.encode(),
+        b"labels": [int(v) for v in labels],
+        b"data": np.ascontiguousarray(data, dtype=np.uint8),
+        b"filenames": [f"{filename_prefix}_{i:05d}.png".encode() for i in range(len(images))],
+    }
+    return pickle.dumps(batch, protocol=4)
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
@@ -272,7 +295,7 @@ def torch_dataset(name: str, split: str, transform=None, root=None):
     return _array_dataset_class()(images, labels, transform=transform)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _array_dataset_class():
     import torch
     from torch.utils.data import Dataset

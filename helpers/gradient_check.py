@@ -6,7 +6,7 @@ swamps the difference for any useful ``h``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import pickle
-import struct
 import sys
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.data import load_dataset  # noqa: E402
+from helpers.data import encode_cifar_batch, encode_idx, load_dataset  # noqa: E402
 from helpers.paths import SUBSET_DATA_DIR, atomic_write_bytes  # noqa: E402
 
 # Images per split; per class it is a tenth of these.
@@ -45,13 +43,6 @@ def balanced_indices(labels: np.ndarray, total: int, rng: np.random.Generator) -
     return np.sort(np.concatenate(picked))
 
 
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Serialise a uint8 array as an IDX file (magic 0x0801 for 1-D, 0x0803 for 3-D)."""
-    magic = {1: 2049, 3: 2051}[array.ndim]
-    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -63,20 +54,9 @@ def write_idx_set(name: str, folder: str, source: Path, dest: Path, rng: np.rand
         images, labels = load_dataset(name, split, root=source, download=False)
         keep = balanced_indices(labels, SIZES[name][split], rng)
         raw = dest / folder / "raw"
-        atomic_write_bytes(raw / f"{img_stem}.gz", gzip_bytes(idx_bytes(images[keep])))
-        atomic_write_bytes(raw / f"{lab_stem}.gz", gzip_bytes(idx_bytes(labels[keep].astype(np.uint8))))
+        atomic_write_bytes(raw / f"{img_stem}.gz", gzip_bytes(encode_idx(images[keep])))
+        atomic_write_bytes(raw / f"{lab_stem}.gz", gzip_bytes(encode_idx(labels[keep].astype(np.uint8))))
         print(f"{name:14s} {split:5s}: {len(keep)} images -> {raw}")
-
-
-def cifar_batch_bytes(images: np.ndarray, labels: np.ndarray, label: str) -> bytes:
-    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # back to channel planes
-    batch = {
-        b"batch_label": label.encode(),
-        b"labels": [int(v) for v in labels],
-        b"data": np.ascontiguousarray(data, dtype=np.uint8),
-        b"filenames": [f"subset_{i:05d}.png".encode() for i in range(len(images))],
-    }
-    return pickle.dumps(batch, protocol=4)
 
 
 def write_cifar(source: Path, dest: Path, rng: np.random.Generator) -> None:
@@ -86,10 +66,10 @@ def write_cifar(source: Path, dest: Path, rng: np.random.Generator) -> None:
     rng.shuffle(keep)  # every batch holds a mix of classes, as the original's do
     for i, part in enumerate(np.array_split(keep, CIFAR_TRAIN_BATCHES), start=1):
         atomic_write_bytes(folder / f"data_batch_{i}",
-                           cifar_batch_bytes(images[part], labels[part], f"subset training batch {i} of {CIFAR_TRAIN_BATCHES}"))
+                           encode_cifar_batch(images[part], labels[part], f"subset training batch {i} of {CIFAR_TRAIN_BATCHES}", "subset"))
     images, labels = load_dataset("cifar10", "test", root=source, download=False)
     keep = balanced_indices(labels, SIZES["cifar10"]["test"], rng)
-    atomic_write_bytes(folder / "test_batch", cifar_batch_bytes(images[keep], labels[keep], "subset testing batch 1 of 1"))
+    atomic_write_bytes(folder / "test_batch", encode_cifar_batch(images[keep], labels[keep], "subset testing batch 1 of 1", "subset"))
     meta = source / "cifar-10-batches-py" / "batches.meta"
     atomic_write_bytes(folder / "batches.meta", meta.read_bytes())
     print(f"cifar10        train: {SIZES['cifar10']['train']} images, test: {len(keep)} -> {folder}")
