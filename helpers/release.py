@@ -13,7 +13,8 @@ notebooks as they are. A marker is a line of its own (leading spaces allowed):
         # YOUR CODE HERE
         raise NotImplementedError("YOUR CODE HERE: Linear.forward (helpers/numpy_nn.py)")
 
-    naming the enclosing function (or the notebook cell). In ``.py`` files a
+    naming the enclosing function, or in a notebook the code cell, counted
+    from 0 over code cells as in nbval's test ids (``Cell 3``). In ``.py`` files a
     region must sit inside a function, so that the student's modules still
     import and pytest still collects every test.
 
@@ -43,7 +44,7 @@ what a student compares against, and notebooks without any solution (such as
 ``00_setup``) keep all their outputs.
 
 What is copied: the git-tracked files of the source repository (read from
-the working tree), except trained weights (``assets/models/``, ``*.pt``,
+the working tree; every file but caches when it is not a git repository), except trained weights (``assets/models/``, ``*.pt``,
 ``*.pth``, ``*.ckpt``), ``outputs/`` and ``data/`` (full data sets). The copy's
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
@@ -270,7 +271,9 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     nb = copy.deepcopy(nb)
     count = 0
     clearing = False
+    code_index = -1  # counts code cells only, as nbval's test ids do ("Cell 3")
     for index, cell in enumerate(nb.get("cells", [])):
+        code_index += cell.get("cell_type") == "code"
         here = f"{where} cell {index}"
         text = _source(cell)
         lines = text.splitlines(keepends=True)
@@ -284,9 +287,9 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
                 except SyntaxError:
                     functions = []
 
-                def stub(region: Region, functions=functions, index=index) -> list[str]:
+                def stub(region: Region, functions=functions, code_index=code_index) -> list[str]:
                     name = _function_at(functions, region.begin + 1)
-                    return _stub_lines(region.indent, name or f"cell {index}", where)
+                    return _stub_lines(region.indent, name or f"code cell {code_index}", where)
 
                 lines = _replace(lines, solutions, stub)
                 count += len(solutions)
@@ -316,13 +319,22 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
 # --------------------------------------------------------------------------- the repository
 
 
+# Skipped when ``source`` is not a git repository (e.g. a student copy not yet committed anywhere).
+_UNTRACKED_JUNK = {".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis", ".venv", "build"}
+
+
 def tracked_files(source: Path) -> list[str]:
-    """Paths (relative, POSIX) of the git-tracked files of ``source`` that exist in its working tree."""
-    try:
-        out = subprocess.run(["git", "-C", str(source), "ls-files", "-z", "--cached"],
-                             check=True, capture_output=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        raise SystemExit(f"release: {source} is not a git repository (git ls-files failed: {err})") from err
+    """Paths (relative, POSIX) of the git-tracked files of ``source`` that exist in its working tree.
+
+    Outside a git repository: every file, less caches and the withheld folders.
+    """
+    source = Path(source)
+    inside = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if inside.returncode != 0 or Path(inside.stdout.strip()).resolve() != source.resolve():
+        names = (p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
+        return sorted(n for n in names if not _UNTRACKED_JUNK & set(n.split("/")[:-1])
+                      and not n.endswith(".egg-info") and not n.startswith(WITHHELD_DIRS))
+    out = subprocess.run(["git", "-C", str(source), "ls-files", "-z", "--cached"], check=True, capture_output=True).stdout
     names = sorted({n for n in out.decode().split("\0") if n})
     return [n for n in names if (source / n).is_file()]
 

@@ -244,7 +244,7 @@ def test_notebook_stubs_answers_and_outputs(copies):
     assert "widgets" not in nb.metadata
     assert "raise NotImplementedError('YOUR CODE HERE: double (notebooks/01_demo.ipynb)')" in cells[3].source
     assert cells[3].source.startswith("def double(x):\n    # YOUR CODE HERE\n    raise")
-    assert "YOUR CODE HERE: cell 4 (notebooks/01_demo.ipynb)" in cells[4].source
+    assert "YOUR CODE HERE: code cell 3 (notebooks/01_demo.ipynb)" in cells[4].source
     assert cells[5].source == "Why does it work?\n\nYOUR ANSWER HERE\n\nNext."
     assert cells[6].source == "YOUR ANSWER HERE"
     assert cells[7].source == "assert double(2) == 4\n"
@@ -273,7 +273,8 @@ def test_assignment_checks_name_the_function_to_write(copies):
     assert re.search(r"SKIPPED .*assets/models/net.pt is withheld from the student version", out), out
     # Notebook cells (nbval): the stub's function, or the cell, in one line; later cells wait for it.
     assert "double in notebooks/01_demo.ipynb is not written yet" in out
-    assert "cell 4 in notebooks/01_demo.ipynb is not written yet" in out
+    assert re.search(r"^code cell 3 in notebooks/01_demo.ipynb is not written yet", out, re.M)
+    assert "FAILED notebooks/01_demo.ipynb::Cell 3 - code cell 3 in" in out
     assert re.search(r"passed", out.splitlines()[-1])
 
 
