@@ -34,7 +34,9 @@ Outputs: every code cell of a notebook from the first cell that *depends on a
 solution* on has its outputs and execution count cleared (and the notebook's
 saved widget state, which holds widget outputs, is dropped). A cell depends
 on a solution when it holds a solution region or names a helpers module that
-holds one (``numpy_nn`` for ``helpers/numpy_nn.py``). Why not only the cells
+holds one (``numpy_nn`` for ``helpers/numpy_nn.py``) or a top-level function
+or class of it that holds one (``Linear``; word match, so ``nn.Linear`` counts
+too: clearing more is the safe side). Why not only the cells
 with a region: a notebook mostly calls solutions written in ``helpers/``, and
 what a cell shows after that (losses, figures, accuracies) is the solution's
 result; results flow down the notebook, so everything after the first
@@ -264,9 +266,10 @@ def _cell_uses(source: str, modules: set[str]) -> bool:
 def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     """Student version of a notebook (an nbformat 4 ``NotebookNode``). Returns (new notebook, number of solution regions).
 
-    ``solution_modules``: names of helpers modules that hold solution
-    regions; a cell naming one depends on a solution (its outputs are cleared,
-    and those of every code cell after it).
+    ``solution_modules``: names (see ``solution_modules()``) of helpers
+    modules that hold solution regions and of their functions and classes
+    that do; a code cell naming one depends on a solution (its outputs are
+    cleared, and those of every code cell after it).
     """
     nb = copy.deepcopy(nb)
     count = 0
@@ -345,13 +348,30 @@ def is_withheld(path: str) -> bool:
 
 
 def solution_modules(source: Path, files: list[str]) -> set[str]:
-    """Module names (``numpy_nn``) of tracked ``.py`` files under helpers/ that hold a solution region."""
+    """Names that make a notebook cell depend on a solution.
+
+    For every tracked ``.py`` file under helpers/ holding a solution region:
+    its module name (``numpy_nn``) and the top-level functions and classes
+    that hold a region (``Linear``, ``softmax_loss_naive``), since notebooks
+    also import them through a package's re-exports.
+    """
     names = set()
     for name in files:
         if name.startswith("helpers/") and name.endswith(".py"):
-            lines = (source / name).read_text(encoding="utf-8").splitlines()
-            if any(_BEGIN_SOL.match(line) for line in lines):
-                names.add(Path(name).stem)
+            text = (source / name).read_text(encoding="utf-8")
+            lines = text.splitlines()
+            begins = [i + 1 for i, line in enumerate(lines) if _BEGIN_SOL.match(line)]
+            if not begins:
+                continue
+            names.add(Path(name).stem)
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue  # reported by student_python
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in begins):
+                        names.add(node.name)
     return names
 
 

@@ -340,3 +340,20 @@ def test_release_docs_match_the_plugin():
         "Linear.forward in helpers/numpy_nn.py is not written yet: write the code at '# YOUR CODE HERE'.")
     assert student_checks.stub_message(NotImplementedError("something else")) is None
     assert textwrap.dedent(release.__doc__).count("YOUR ANSWER HERE") >= 1
+
+
+def test_cells_using_a_solution_through_a_re_export_are_cleared(copies):
+    solution, _ = copies
+    names = release.solution_modules(solution, release.tracked_files(solution))
+    assert names == {"layers", "relu", "Linear"}
+    v4 = nbformat.v4
+    out = [v4.new_output("stream", name="stdout", text="x\n")]
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("from helpers.data import load_dataset\nprint('x')", outputs=out),
+        v4.new_code_cell("from helpers.classifiers import Linear\nprint('x')", outputs=out),
+        v4.new_code_cell("print('x')", outputs=out),
+    ])
+    student, regions = release.student_notebook(nb, "notebooks/x.ipynb", names)
+    assert regions == 0
+    assert [len(c.outputs) for c in student.cells] == [1, 0, 0]
+    assert [len(c.outputs) for c in nb.cells] == [1, 1, 1], "the solution notebook is left untouched"
