@@ -4,7 +4,9 @@
     python -m helpers.release check              # verify the solution copy's markers (exit 1 naming file:line)
 
 The markers are nbgrader's, so instructors who use nbgrader can take the
-notebooks as they are. A marker is a line of its own (leading spaces allowed):
+notebooks as they are. A marker is a line of its own (leading spaces allowed);
+a comment that looks like one but is not exactly one (``## BEGIN SOLUTION``,
+a marker with a trailing comment) is an error, since its solution would leak:
 
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``
     In ``.py`` files and notebook code cells. The region is replaced by a stub
@@ -119,6 +121,19 @@ _BEGIN_SOL, _END_SOL = _marker_re(BEGIN_SOLUTION), _marker_re(END_SOLUTION)
 _BEGIN_HID, _END_HID = _marker_re(BEGIN_HIDDEN), _marker_re(END_HIDDEN)
 
 
+# A comment that mentions a marker: if it is not exactly a marker line, a solution would leak.
+_LOOKS_LIKE_MARKER = re.compile(r"^\s*(#|<!--).*\b(BEGIN|END) (SOLUTION|HIDDEN TESTS)\b")
+_EXACT_MARKERS = (_BEGIN_SOL, _END_SOL, _BEGIN_HID, _END_HID)
+
+
+def check_near_misses(lines: list[str], where: str) -> None:
+    """Raise ``MarkerError`` for a comment that looks like a marker but is not one (``## BEGIN SOLUTION``)."""
+    for i, line in enumerate(lines):
+        if _LOOKS_LIKE_MARKER.match(line) and not any(m.match(line) for m in _EXACT_MARKERS):
+            raise MarkerError(f"{where}:{i + 1}: {line.strip()!r} is not a marker; write exactly "
+                              f"'{BEGIN_SOLUTION}' / '{END_SOLUTION}' (or the HIDDEN TESTS pair) on a line of its own")
+
+
 def find_regions(lines: list[str], begin: re.Pattern, end: re.Pattern, where: str, strict_indent: bool = True) -> list[Region]:
     """Find balanced, non-nested ``begin`` .. ``end`` regions in ``lines``.
 
@@ -215,6 +230,7 @@ def student_python(text: str, where: str) -> tuple[str, int]:
     function (the module would no longer import).
     """
     lines = text.splitlines(keepends=True)
+    check_near_misses(lines, where)
     solutions = find_regions(lines, _BEGIN_SOL, _END_SOL, where)
     hidden = find_regions(lines, _BEGIN_HID, _END_HID, where)
     if not solutions and not hidden:
@@ -280,6 +296,7 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
         here = f"{where} cell {index}"
         text = _source(cell)
         lines = text.splitlines(keepends=True)
+        check_near_misses(lines, here)
         if cell.get("cell_type") == "code":
             solutions = find_regions(lines, _BEGIN_SOL, _END_SOL, here)
             hidden = find_regions(lines, _BEGIN_HID, _END_HID, here)
@@ -446,7 +463,7 @@ def write_student_version(source: Path, out: Path) -> Report:
             data = _write_notebook(nb).encode("utf-8")
         else:
             data, n = path.read_bytes(), 0
-        if name == "conftest.py":
+        if name == "conftest.py" and PLUGIN.encode() not in data:
             data += _CONFTEST_ADDITION.encode("utf-8")
         if n:
             report.stubbed[name] = n

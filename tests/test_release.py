@@ -286,6 +286,9 @@ def test_marker_errors_name_file_and_line():
         f"def f():\n    {B}\n    return 1\n{E}\n": "x.py:4: END marker indented differently",
         f"{B}\nX = 1\n{E}\n": "x.py:1: solution region outside a function",
         f"{BH}\ndef test_x():\n    pass\n{EH}\n": "x.py:1: hidden-tests region outside a function",
+        # Near misses would leak the solution: refused, not ignored.
+        f"def f():\n    ## BEGIN SOLUTION\n    return 1\n    {E}\n": "x.py:2: '## BEGIN SOLUTION' is not a marker",
+        f"def f():\n    {B}  # the answer\n    return 1\n    {E}\n": "x.py:2: ",
     }
     for text, message in cases.items():
         with pytest.raises(release.MarkerError, match=re.escape(message)):
