@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = args.notebooks or all_notebooks()
         try:
             path = export_pdf(notebooks, args.out or REPO_ROOT / PDF_NAME)
-        except (ToolMissing, FileNotFoundError, RuntimeError) as err:
+        except (ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
             print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
             return 1
         print(f"wrote {path}")
