@@ -325,3 +325,22 @@ def test_pdf_names_the_missing_tool(tmp_path, variable, package):
     assert result.returncode != 0
     assert variable in result.stderr and package in result.stderr
     assert not out.exists()
+
+
+def test_defaults_are_the_repository_helpers_and_the_output_folder(tmp_path):
+    """Without WORKBOOK_DELIVERABLES the modules come from <repo>/helpers; the figures from WORKBOOK_OUTPUT."""
+    empty_outputs = tmp_path / "outputs"
+    empty_outputs.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_DELIVERABLES"}
+    env.update(PYTHON=sys.executable, WORKBOOK_OUTPUT=str(empty_outputs))
+    out = tmp_path / "rpz_submission.zip"
+    result = subprocess.run(["bash", str(SCRIPT), "rpz", "--out", str(out)], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode != 0 and not out.exists()
+    lines = result.stderr.splitlines()
+    assert f"model.pt: not found at {empty_outputs / 'model.pt'}; run notebooks/06_pytorch_fc_cnn.ipynb" \
+        in "\n".join(lines), result.stderr
+    for name in ("numpy_nn.py", "pytorch_cnn.py"):
+        for line in (ln for ln in lines if ln.startswith(f"{name}:")):
+            # Missing on a branch without the module; present (so not listed) once it is merged.
+            assert f"not found at {REPO_ROOT / 'helpers' / name}" in line
