@@ -1,3 +1,10 @@
 #!/usr/bin/env bash
-echo "collect_submission.sh: not yet (see issue 8)" >&2
-exit 1
+# Collect what you hand in (the work is done by helpers/submission.py):
+#   ./collect_submission.sh rpz      rpz_submission.zip: numpy_nn.py, the two PNGs, pytorch_cnn.py, model.pt (checked first)
+#   ./collect_submission.sh pdf      workbook.pdf: every notebook, as saved, in one PDF (needs chromium + libjs-mathjax)
+#   ./collect_submission.sh cs7643   not yet (issue 10)
+# Run it from anywhere; set PYTHON to choose the interpreter.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+python="${PYTHON:-$(command -v python || command -v python3)}"
+exec "$python" -m helpers.submission "$@"

@@ -1,0 +1,246 @@
+"""Collect what a student hands in (the engine of ``collect_submission.sh``).
+
+    python -m helpers.submission rpz     # rpz_submission.zip: the RPZ lab's five files, flat, checked first
+    python -m helpers.submission pdf     # workbook.pdf: every notebook, as saved, in one PDF
+    python -m helpers.submission cs7643  # not yet (issue 10)
+
+``rpz`` takes ``numpy_nn.py`` and ``pytorch_cnn.py`` from the repository's
+``helpers/`` (``--helpers DIR`` or ``WORKBOOK_DELIVERABLES`` to take them
+from elsewhere) and the figures and ``model.pt`` from the output folder
+(``helpers.paths.output_dir()``: ``WORKBOOK_OUTPUT`` or ``<repo>/outputs``).
+Before anything is written it checks, as the upload system will:
+
+1. every file exists;
+2. in a fresh Python (``python -I``) started in a temporary folder that holds
+   only the five files: ``numpy_nn.py`` imports and defines ReLU, Linear,
+   Sigmoid and SE; ``pytorch_cnn.py`` imports and defines MyNet and classify;
+   ``model.pt`` loads into ``MyNet()`` (``torch.load(weights_only=True)`` then
+   ``load_state_dict``); ``classify`` on a small batch ``(8, 1, 28, 28)`` of
+   float32 values in [0, 1] returns 8 int64 class indices in 0..9. The
+   workbook's own ``helpers`` package is made unimportable there, since the
+   upload system does not have it.
+
+Any failure exits with status 1 and a message naming the file and the
+notebook that makes it; no zip is written (the zip is built in a temporary
+file and renamed into place only when complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
+
+NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
+CNN_NOTEBOOK = "notebooks/06_pytorch_fc_cnn.ipynb"
+RPZ_ZIP = "rpz_submission.zip"
+PDF_NAME = "workbook.pdf"
+# Seconds allowed to the isolated import-and-classify check (importing torch included).
+CHECK_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """One file of the hand-in: its name in the zip, where it comes from, and what makes it."""
+
+    name: str
+    source: str  # "helpers" (a module the student writes) or "outputs" (made by running a notebook)
+    made_by: str
+
+    def hint(self) -> str:
+        if self.source == "helpers":
+            return f"it is helpers/{self.name}, which you write in {self.made_by}"
+        return f"run {self.made_by} to make it"
+
+
+RPZ_FILES = (
+    Deliverable("numpy_nn.py", "helpers", f"{NUMPY_NN_NOTEBOOK} (layers introduced in notebooks/01_layers.ipynb)"),
+    Deliverable("numpy_nn_training.png", "outputs", NUMPY_NN_NOTEBOOK),
+    Deliverable("numpy_nn_classification.png", "outputs", NUMPY_NN_NOTEBOOK),
+    Deliverable("pytorch_cnn.py", "helpers", CNN_NOTEBOOK),
+    Deliverable("model.pt", "outputs", f"{CNN_NOTEBOOK} (it saves your chosen MyNet's state dict)"),
+)
+_BY_NAME = {d.name: d for d in RPZ_FILES}
+
+
+class SubmissionError(Exception):
+    """The hand-in cannot be made; the message names the file and the notebook that makes it."""
+
+
+def _fail(name: str, problem: str) -> SubmissionError:
+    return SubmissionError(f"{name}: {problem}; {_BY_NAME[name].hint()}.")
+
+
+def locate(helpers_dir: Path, outputs: Path) -> dict[str, Path]:
+    """Paths of the five files; ``SubmissionError`` listing every missing one (one line each)."""
+    paths = {d.name: (helpers_dir if d.source == "helpers" else outputs) / d.name for d in RPZ_FILES}
+    missing = [str(_fail(name, f"not found at {path}")) for name, path in paths.items() if not path.is_file()]
+    if missing:
+        raise SubmissionError("\n".join(missing))
+    return paths
+
+
+# Runs in a fresh interpreter inside the folder that holds only the zip's files.
+# Prints one line "@@CHECK {json}" at the end (the student's modules may print too).
+_CHECK_SCRIPT = r"""
+import json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+sys.modules["helpers"] = None  # the upload system has no workbook package: importing it must fail here too
+
+def report(**result):
+    print("@@CHECK " + json.dumps(result), flush=True)
+
+file, step = "numpy_nn.py", "import"
+try:
+    import numpy_nn
+    missing = [n for n in ("ReLU", "Linear", "Sigmoid", "SE") if not hasattr(numpy_nn, n)]
+    if missing:
+        raise AttributeError("defines no " + ", ".join(missing))
+    file = "pytorch_cnn.py"
+    import pytorch_cnn
+    missing = [n for n in ("MyNet", "classify") if not hasattr(pytorch_cnn, n)]
+    if missing:
+        raise AttributeError("defines no " + ", ".join(missing))
+    import torch
+    file, step = "model.pt", "load"
+    model = pytorch_cnn.MyNet()
+    try:
+        state = torch.load("model.pt", map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise RuntimeError(f"{err}. model.pt must hold MyNet's state dict: torch.save(model.state_dict(), path)") from err
+    model.load_state_dict(state)
+    model.eval()
+    file, step = "pytorch_cnn.py", "classify"
+    n = 8
+    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    labels = pytorch_cnn.classify(model, x)
+    kind = type(labels).__name__
+    dtype = str(getattr(labels, "dtype", None))
+    shape = tuple(getattr(labels, "shape", ()))
+    if dtype not in ("torch.int64", "int64") or shape != (n,):
+        raise TypeError(f"classify(model, x) with x of shape {tuple(x.shape)} must return {n} int64 class indices "
+                        f"of shape ({n},); it returned a {kind} of dtype {dtype} and shape {shape}")
+    values = [int(v) for v in labels.tolist()]
+    if not all(0 <= v <= 9 for v in values):
+        raise ValueError(f"classify returned class indices outside 0..9: {values}")
+except BaseException as err:
+    report(ok=False, file=file, step=step, error=f"{type(err).__name__}: {err}",
+           traceback="".join(traceback.format_exception(err))[-3000:])
+    sys.exit(1)
+report(ok=True, labels=values)
+"""
+
+
+def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> list[int]:
+    """Copy the files into an empty temporary folder and check them there in a fresh ``python -I``.
+
+    Returns the class indices ``classify`` gave for the small batch; raises
+    ``SubmissionError`` naming the file that failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="rpz-check-") as tmp:
+        for name, path in paths.items():
+            shutil.copyfile(path, Path(tmp) / name)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        try:
+            result = subprocess.run([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env,
+                                    capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise _fail("pytorch_cnn.py", f"importing the modules and classifying 8 images took more than {timeout:.0f} s "
+                        "(is training code outside `if __name__ == '__main__':`?)") from None
+    lines = [line for line in result.stdout.splitlines() if line.startswith("@@CHECK ")]
+    if not lines:
+        raise SubmissionError(f"the isolated check crashed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    outcome = json.loads(lines[-1][len("@@CHECK "):])
+    if not outcome["ok"]:
+        verb = {"import": "does not import on its own", "load": "does not load into MyNet()",
+                "classify": "classify(MyNet(), x) fails"}[outcome["step"]]
+        raise _fail(outcome["file"], f"{verb}: {outcome['error']}\n{outcome['traceback']}".rstrip())
+    return outcome["labels"]
+
+
+def write_zip(paths: dict[str, Path], out: Path) -> Path:
+    """Write the files flat (no folders) into the zip ``out``, atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for d in RPZ_FILES:
+                archive.write(paths[d.name], arcname=d.name)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
+    """Check the RPZ hand-in and write it as a flat zip; returns the zip's path.
+
+    Raises ``SubmissionError`` (nothing written) when a file is missing or fails its check.
+    """
+    helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
+    outputs = Path(outputs or output_dir())
+    out = Path(out or REPO_ROOT / RPZ_ZIP)
+    paths = locate(helpers_dir, outputs)
+    check_isolated(paths)
+    return write_zip(paths, out)
+
+
+def all_notebooks() -> list[Path]:
+    """The course notebooks in their order (file names start with their number)."""
+    return sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="collect_submission.sh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="target", required=True)
+    rpz = sub.add_parser("rpz", help=f"check and write {RPZ_ZIP} (the RPZ lab's flat zip)")
+    rpz.add_argument("--helpers", type=Path, help="folder of numpy_nn.py and pytorch_cnn.py (default: helpers/)")
+    rpz.add_argument("--outputs", type=Path, help="folder of the figures and model.pt (default: the output folder)")
+    rpz.add_argument("--out", type=Path, help=f"the zip to write (default: {RPZ_ZIP} at the repository root)")
+    pdf = sub.add_parser("pdf", help=f"export every notebook into one {PDF_NAME}")
+    pdf.add_argument("notebooks", nargs="*", type=Path, help="notebooks to export (default: all, in order)")
+    pdf.add_argument("--out", type=Path, help=f"the PDF to write (default: {PDF_NAME} at the repository root)")
+    sub.add_parser("cs7643", help="the CS7643 hand-in (not yet)")
+    args = parser.parse_args(argv)
+
+    if args.target == "rpz":
+        try:
+            path = collect_rpz(args.helpers, args.outputs, args.out)
+        except SubmissionError as err:
+            print(f"collect_submission rpz: not written.\n{err}", file=sys.stderr)
+            return 1
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        print(f"wrote {path}: {', '.join(names)}")
+        return 0
+    if args.target == "pdf":
+        from helpers.pdf_export import ToolMissing, export_pdf
+
+        notebooks = args.notebooks or all_notebooks()
+        try:
+            path = export_pdf(notebooks, args.out or REPO_ROOT / PDF_NAME)
+        except (ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
+            print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}")
+        return 0
+    print("collect_submission cs7643: not yet: the CS7643 hand-in (notebooks, PDFs, plots, logs) "
+          "is planned in issue 10.", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
