@@ -254,7 +254,14 @@ JS_CELL_OUTPUTS = """() => {
   return result;
 }"""
 
-JS_IMAGE_SRCS = """() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img')].map(img => img.src)"""
+# Every image in the notebook's outputs as a short fingerprint of its src (a data: URL of
+# the PNG), so that polling for a redraw does not ship megabytes of base64 each time.
+JS_IMAGE_SRCS = """() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img')].map(img => {
+  const s = img.src;
+  let h = 5381;
+  for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0;
+  return s.length + ':' + h.toString(16);
+})"""
 
 
 def _wait_kernel_idle(page, timeout_s: float, settle_s: float = 1.0) -> None:
@@ -348,7 +355,7 @@ def test_notebook_in_browser(notebook: Path, browser, lab_server, screenshot_dir
             f" && window.jupyterapp.shell.currentWidget.content.widgets.length === {expected['n_cells']}",
             timeout=60_000,
         )
-        _wait_kernel_idle(page, timeout_s=60)
+        _wait_kernel_idle(page, timeout_s=120)  # the kernel starts with the page
         # More room for the notebook: close the file browser.
         page.evaluate("() => { if (!window.jupyterapp.shell.leftCollapsed) window.jupyterapp.shell.collapseLeft(); }")
 
