@@ -19,8 +19,12 @@ checks that
 One screenshot per notebook is saved (path printed, see ``screenshot_dir``).
 
 Run it with ``pytest -m browser tests/test_browser.py`` after
-``apt-get install chromium``; it never downloads a browser (no ``playwright
-install``). Playwright's sync API is used, so no asyncio plugin is needed.
+``apt-get install chromium`` (the default ``pytest`` run deselects it, see
+pyproject's addopts); it fails, not skips, without chromium and never
+downloads a browser (no ``playwright install``). Playwright's sync API is
+used, so no asyncio plugin is needed. Environment: ``WORKBOOK_SCREENSHOTS``
+(screenshot folder), ``WORKBOOK_CHROMIUM`` (another chromium binary),
+``WORKBOOK_BROWSER_TIMEOUT`` (seconds per Run All, default 240).
 """
 
 from __future__ import annotations
@@ -169,7 +173,6 @@ def lab_server():
     # Kernels import helpers from this checkout, whatever is installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     command = [
         sys.executable, "-m", "jupyterlab",
         "--no-browser",
