@@ -11,26 +11,45 @@ import os
 DEVICE_VARIABLE = "WORKBOOK_DEVICE"
 
 
+def _mps_available() -> bool:
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
 def get_device(preferred: str | None = None, verbose: bool = False):
     """Return a ``torch.device``: ``preferred`` or ``$WORKBOOK_DEVICE`` if set, else the best available.
 
+    The best available is a CUDA GPU, else Apple's MPS, else the CPU. With
+    ``verbose`` it prints which one it picked (``describe_device``).
     Raises ``ValueError`` if a device is asked for that this machine lacks.
     """
     import torch
 
+    from_env = not preferred and bool(os.environ.get(DEVICE_VARIABLE))
     name = preferred or os.environ.get(DEVICE_VARIABLE) or None
+    source = f"{DEVICE_VARIABLE}={name!r}" if from_env else f"device {name!r}"
     if name is None:
         if torch.cuda.is_available():
             name = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        elif _mps_available():
             name = "mps"
         else:
             name = "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use 'cpu'.")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} asked for, but MPS is not available here; use 'cpu'.")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{source} is not a device; expected 'cpu', 'cuda', 'cuda:<index>' or 'mps'.") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{source} asked for, but torch sees no CUDA GPU here; use 'cpu'.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"{source} asked for, but there are only {torch.cuda.device_count()} CUDA GPU(s) here.")
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError(f"{source} asked for, but MPS is not available here; use 'cpu'.")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{source}: the workbook runs on 'cpu', 'cuda' or 'mps', not {device.type!r}.")
     if verbose:
         print(f"Using device: {describe_device(device)}")
     return device
@@ -46,4 +65,6 @@ def describe_device(device) -> str:
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
     return str(device)

@@ -1,0 +1,86 @@
+"""helpers.device: a GPU when present (cuda, then mps), else the CPU, and it says which.
+
+This machine has no GPU: the CPU path runs for real, the cuda and mps paths
+with torch's availability checks monkeypatched.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.device import DEVICE_VARIABLE, describe_device, get_device
+
+
+@pytest.fixture(autouse=True)
+def no_device_variable(monkeypatch):
+    monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Pretend one CUDA GPU is present (nothing is allocated on it)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=None: "Fake GPU 80GB")
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_cpu_when_no_gpu(no_gpu, capsys):
+    device = get_device(verbose=True)
+    assert device == torch.device("cpu")
+    assert describe_device(device) == f"cpu ({torch.get_num_threads()} threads)"
+    assert capsys.readouterr().out.strip() == f"Using device: cpu ({torch.get_num_threads()} threads)"
+
+
+def test_real_machine_picks_what_torch_reports():
+    # No monkeypatching: whatever this machine has, the choice follows torch's own checks.
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert get_device().type == expected
+    torch.zeros(2, device=get_device())  # the device is usable
+
+
+def test_cuda_preferred_when_present(fake_cuda, monkeypatch, capsys):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # cuda wins over mps
+    device = get_device(verbose=True)
+    assert device.type == "cuda"
+    assert describe_device(device) == "cuda:0 (Fake GPU 80GB)"
+    assert "Using device: cuda:0 (Fake GPU 80GB)" in capsys.readouterr().out
+
+
+def test_mps_when_no_cuda(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    device = get_device(verbose=True)
+    assert device.type == "mps"
+    assert "Using device: mps (Apple GPU)" in capsys.readouterr().out
+
+
+def test_variable_and_argument_override(fake_cuda, monkeypatch):
+    monkeypatch.setenv(DEVICE_VARIABLE, "cpu")
+    assert get_device().type == "cpu"  # the variable beats the GPU
+    assert get_device("cuda:0") == torch.device("cuda:0")  # the argument beats the variable
+
+
+def test_missing_gpu_is_a_clear_error(no_gpu, monkeypatch):
+    with pytest.raises(ValueError, match="no CUDA GPU.*'cpu'"):
+        get_device("cuda")
+    with pytest.raises(ValueError, match="MPS is not available"):
+        get_device("mps")
+    monkeypatch.setenv(DEVICE_VARIABLE, "cuda")
+    with pytest.raises(ValueError, match=f"{DEVICE_VARIABLE}='cuda'"):
+        get_device()
+
+
+def test_bad_names_are_clear_errors(fake_cuda, monkeypatch):
+    with pytest.raises(ValueError, match="only 1 CUDA GPU"):
+        get_device("cuda:3")
+    monkeypatch.setenv(DEVICE_VARIABLE, "gpu")
+    with pytest.raises(ValueError, match=f"{DEVICE_VARIABLE}='gpu' is not a device"):
+        get_device()
