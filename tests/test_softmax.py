@@ -119,3 +119,15 @@ def test_linear_softmax_errors():
         clf.predict(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"y must have shape \(N,\)"):
         clf.train(np.zeros((4, 3)), np.zeros(3, dtype=int))
+
+
+def test_with_bias_column():
+    from helpers.classifiers.softmax import with_bias_column
+
+    X = np.arange(24, dtype=np.float32).reshape(2, 2, 2, 3)
+    Xb = with_bias_column(X)
+    assert Xb.shape == (2, 13) and Xb.dtype == np.float32
+    np.testing.assert_array_equal(Xb[:, :-1], X.reshape(2, -1))
+    np.testing.assert_array_equal(Xb[:, -1], 1)
+    with pytest.raises(ValueError, match=r"\(N, \.\.\.\)"):
+        with_bias_column(np.zeros(3))

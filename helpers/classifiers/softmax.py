@@ -16,6 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def with_bias_column(X: np.ndarray) -> np.ndarray:
+    """Flatten ``X`` ``(N, ...)`` to rows and append a column of ones: ``(N, D + 1)``, same dtype.
+
+    The bias trick: with this column, ``X @ W`` with ``W`` ``(D + 1, C)``
+    computes ``x @ W[:-1] + W[-1]``, so the bias is just the last row of ``W``.
+    """
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (N, ...) with one row per example; got {X.shape}.")
+    rows = X.reshape(X.shape[0], -1)
+    return np.hstack([rows, np.ones((X.shape[0], 1), dtype=rows.dtype)])
+
+
 def _check_inputs(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
     """Raise a ``ValueError`` naming the expected shapes when they do not fit."""
     if np.ndim(W) != 2:
