@@ -199,9 +199,15 @@ def run(config: dict, data: dict, seed: int = 0, verbose: bool = False) -> dict:
 
 def training_figure(history: dict, title: str | None = None):
     """Loss and accuracy per epoch, training and validation, side by side; returns the figure."""
+    from matplotlib.ticker import MaxNLocator
+
     from helpers.plotting import plot_history
 
-    return plot_history(history, title=title)
+    fig = plot_history(history, title=title)
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+    fig.axes[0].set_ylabel("mean squared error")
+    return fig
 
 
 def classification_figure(images: np.ndarray, probs: np.ndarray, y: np.ndarray, digits, n: int = 40,
