@@ -251,8 +251,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--activation", choices=sorted(bm.ACTIVATIONS), default=d["activation"])
     parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--epochs", type=int, default=None, help="default: %d (full mode) / %d (smoke mode)"
-                        % (d["epochs"], bm.SMOKE_EPOCHS))
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: {d['epochs']} (full mode) / {bm.SMOKE_EPOCHS} (smoke mode)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=None, help="data root (default: $WORKBOOK_DATA, see helpers.data)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the workbook's outputs/)")

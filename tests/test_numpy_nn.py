@@ -136,7 +136,7 @@ def test_linear_gradient_check():
     assert rel_error(db.sum(axis=0), db_num) < 1e-8
     # ... and each one is the gradient of its own sample alone.
     for n in range(batch):
-        dW_n = eval_numerical_gradient_array(lambda W: out_with(W=W).forward(x[n:n + 1]), layer.W.copy(), dout[n:n + 1])
+        dW_n = eval_numerical_gradient_array(lambda W, n=n: out_with(W=W).forward(x[n:n + 1]), layer.W.copy(), dout[n:n + 1])
         assert rel_error(dW[n], dW_n) < 1e-8
 
 
