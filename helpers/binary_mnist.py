@@ -41,8 +41,9 @@ def _single_blas_thread():
     """Limit BLAS to one thread while training, when threadpoolctl is installed.
 
     The matrices here are small ((32, 784) @ (784, 64)): waking BLAS threads for
-    each product costs more than it saves, and on a busy machine it made
-    training ~6x slower than a single thread. Without threadpoolctl, nothing changes.
+    each product costs more than it saves: on a busy 2-core machine the default
+    threads made a step 4-6x slower than one thread (``scripts/benchmark_numpy_nn.py``
+    prints the ratio). Without threadpoolctl, nothing changes.
     """
     try:
         from threadpoolctl import threadpool_limits
