@@ -146,7 +146,7 @@ class MyNet(nn.Module):
         ### BEGIN SOLUTION
         # Per-image standardisation: invariant to brightness offset and contrast scale.
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        std = x.std(dim=(1, 2, 3), keepdim=True)
+        std = x.std(dim=(1, 2, 3), keepdim=True, correction=0)
         x = (x - mean) / (std + 0.05)
         return F.log_softmax(self.head(self.features(x)), dim=1)
         ### END SOLUTION
@@ -195,6 +195,8 @@ def classify(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch
     its previous mode afterwards); no gradients are kept.
     """
     check_images(x)
+    if len(x) == 0:
+        return torch.empty(0, dtype=torch.int64)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     ### BEGIN SOLUTION

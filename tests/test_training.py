@@ -139,3 +139,32 @@ def test_nan_loss_is_reported():
 
 def test_module_uses_shared_device_helper():
     assert T.get_device.__module__ == "helpers.device"
+
+
+def test_budget_one_cycle_follows_time_and_steps():
+    now = [0.0]
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = T.BudgetOneCycle(opt, max_lr=1.0, total_steps=100, time_budget=10.0, pct_start=0.25,
+                             div_factor=10, final_div_factor=100, clock=lambda: now[0])
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    sched.start_clock()
+    for _ in range(10):                 # 10 steps of 0.25 s: progress by time (0.25) beats steps (0.10)
+        now[0] += 0.25
+        sched.step()
+    assert sched.progress == pytest.approx(0.25) and opt.param_groups[0]["lr"] == pytest.approx(1.0)
+    now[0] += 100.0                     # a pause outside training (evaluation) is not counted...
+    sched.start_clock()
+    now[0] += 7.5                       # ...but 7.5 more seconds of training end the budget
+    sched.step()
+    assert sched.finished and opt.param_groups[0]["lr"] == pytest.approx(0.001)
+    state = sched.state_dict()
+    fresh = T.BudgetOneCycle(opt, 1.0, 100, 10.0, clock=lambda: 0.0)
+    fresh.load_state_dict(state)
+    assert fresh.finished
+
+
+def test_fit_stops_when_the_time_budget_is_spent(tmp_path):
+    train, val = _loaders()
+    history = fit(_model(), train, val, epochs=50, device="cpu", scheduler=one_cycle(0.05, time_budget=1e-9),
+                  progress=False, verbose=False)
+    assert history["epoch"] == [1] and len(history["iter_loss"]) == 1
