@@ -237,7 +237,8 @@ def summary(results: dict) -> dict:
     out = {}
     for m in results["models"]:
         acc = results["acc"][m]
-        mean = lambda names: sum(sum(acc[n]) / len(acc[n]) for n in names) / len(names) if names else float("nan")
+        mean = lambda names, acc=acc: (sum(sum(acc[n]) / len(acc[n]) for n in names) / len(names)
+                                       if names else float("nan"))
         seen = [n for n in results["corruptions"] if results["seen"][n]]
         unseen = [n for n in results["corruptions"] if not results["seen"][n]]
         out[m] = {"clean": results["clean"][m], "seen": mean(seen), "unseen": mean(unseen),
