@@ -295,11 +295,13 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     return out, (x.shape, w, cols, conv_param)
 
 
-def conv_backward_fast(dout: np.ndarray, cache):
+def conv_backward_fast(dout: np.ndarray, cache, need_dx: bool = True):
     """Convolutional layer, backward pass, vectorised (pure NumPy).
 
     dout: ``(N, F, H_out, W_out)``; cache from ``conv_forward_fast``.
     Returns ``dx`` ``(N, C, H, W)``, ``dw`` ``(F, C, HH, WW)``, ``db`` ``(F,)``.
+    With ``need_dx=False`` (a first layer, whose input is the data) ``dx`` is
+    ``None`` and its cost, a third of the work, is saved.
     """
     x_shape, w, cols, conv_param = cache
     N, C, H, W = x_shape
@@ -309,6 +311,8 @@ def conv_backward_fast(dout: np.ndarray, cache):
     dout_cols = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * H_out * W_out)
     db = dout_cols.sum(axis=1)
     dw = (dout_cols @ cols.T).reshape(w.shape)
+    if not need_dx:
+        return None, dw, db
     # Gradient of every window, then "col2im": add each of the HH * WW window
     # offsets back into the padded input, one strided slice per offset.
     dcols = (w.reshape(F, -1).T @ dout_cols).reshape(C, HH, WW, N, H_out, W_out)
@@ -369,25 +373,22 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     return dx
 
 
-def _pool_offsets(x: np.ndarray, ph: int, pw: int, stride: int, H_out: int, W_out: int, reshape_path: bool):
-    """Yield ``(view, index)`` for every offset ``(di, dj)`` inside the pooling window, in row-major order.
+def _pool_offsets(ph: int, pw: int, stride: int, H_out: int, W_out: int, reshape_path: bool):
+    """Yield, for every offset ``(di, dj)`` inside the pooling window in row-major order, an index.
 
-    ``view`` ``(N, C, H_out, W_out)`` holds, for every window, its element at
-    that offset; ``index`` selects the same elements in ``x`` (or in an array
-    of x's shape). With ``reshape_path`` (windows tile x exactly) the views
-    come from reshaping x to ``(N, C, H_out, ph, W_out, pw)``; otherwise they
+    Applied to x (``reshape_path`` False) or to x reshaped as
+    ``(N, C, H_out, ph, W_out, pw)`` (``reshape_path`` True, the windows tile
+    x exactly), the index selects, for every window, its element at that
+    offset: a ``(N, C, H_out, W_out)`` view. Without the reshape the views
     are strided slices, and neighbouring windows may overlap.
     """
-    N, C = x.shape[:2]
     for di in range(ph):
         for dj in range(pw):
             if reshape_path:
-                index = (slice(None), slice(None), slice(None), di, slice(None), dj)
-                yield x.reshape(N, C, H_out, ph, W_out, pw)[index], index
+                yield (slice(None), slice(None), slice(None), di, slice(None), dj)
             else:
-                index = (slice(None), slice(None), slice(di, di + stride * H_out, stride),
-                         slice(dj, dj + stride * W_out, stride))
-                yield x[index], index
+                yield (slice(None), slice(None), slice(di, di + stride * H_out, stride),
+                       slice(dj, dj + stride * W_out, stride))
 
 
 def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
@@ -397,7 +398,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     x ``(N, C, H, W)`` -> out ``(N, C, H_out, W_out)``. Instead of a loop
     over the ``H_out * W_out`` windows, a loop over the ``pool_height *
     pool_width`` positions inside a window keeps a running maximum of whole
-    ``(N, C, H_out, W_out)`` slices. When the windows tile the input exactly
+    ``(N, C, H_out, W_out)`` slices, and the position where each window's
+    maximum was found (the cache). When the windows tile the input exactly
     (``pool_height == pool_width == stride``, the usual 2x2 / stride 2
     pooling) the slices come from a plain reshape of x.
     """
@@ -405,10 +407,25 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     # pool_output_shape checked the divisibility, so equal sizes mean exact tiling.
     reshape_path = ph == pw == stride and x.flags.c_contiguous
+    source = x.reshape(N, C, H_out, ph, W_out, pw) if reshape_path else x
+    index_type = np.min_scalar_type(ph * pw - 1)
     out = None
-    for view, _ in _pool_offsets(x, ph, pw, stride, H_out, W_out, reshape_path):
-        out = view.copy() if out is None else np.maximum(out, view, out=out)
-    return out, (x, out, pool_param, reshape_path)
+    argmax = np.zeros((N, C, H_out, W_out), dtype=index_type)
+    scratch = np.empty_like(argmax)
+    for k, index in enumerate(_pool_offsets(ph, pw, stride, H_out, W_out, reshape_path)):
+        view = source[index]
+        if out is None:
+            out = view.copy()
+            continue
+        # Strictly greater: with equal values the first maximum wins, as in PyTorch.
+        better = np.greater(view, out)
+        np.maximum(out, view, out=out)
+        # Where this offset is better, it is also the largest offset seen so
+        # far, so argmax = max(argmax, better * k) records it. (Arithmetic on
+        # whole arrays: much faster than a masked assignment.)
+        np.multiply(better, index_type.type(k), out=scratch)
+        np.maximum(argmax, scratch, out=argmax)
+    return out, (x.shape, x.dtype, argmax, pool_param, reshape_path)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
@@ -418,25 +435,25 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     Returns ``dx`` ``(N, C, H, W)``: each window's gradient goes to its first
     maximum in row-major order, as in ``max_pool_backward_naive`` and PyTorch.
     """
-    x, out, pool_param, reshape_path = cache
-    N, C, H_out, W_out = out.shape
+    x_shape, x_dtype, argmax, pool_param, reshape_path = cache
+    N, C, H, W = x_shape
+    _, _, H_out, W_out = argmax.shape
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
-    dtype = np.result_type(x, dout)
-    zero = np.zeros((), dtype=dtype)
-    # Every element of x belongs to exactly one window on the reshape path, so
-    # each is written once (no zero fill, no accumulation); otherwise windows
+    dtype = np.result_type(x_dtype, dout)
+    # On the reshape path every element of x lies in exactly one window, so each
+    # is written exactly once (no zero fill, no accumulation). Otherwise windows
     # may overlap and their gradients add up.
-    dx = np.empty(x.shape, dtype=dtype) if reshape_path else np.zeros(x.shape, dtype=dtype)
-    dx_target = dx.reshape(N, C, H_out, ph, W_out, pw) if reshape_path else dx
-    taken = np.zeros(out.shape, dtype=bool)  # windows whose maximum was already found
-    for view, index in _pool_offsets(x, ph, pw, stride, H_out, W_out, reshape_path):
-        hit = view == out
-        hit &= ~taken
-        taken |= hit
+    if reshape_path:
+        dx = np.empty(x_shape, dtype=dtype)
+        target = dx.reshape(N, C, H_out, ph, W_out, pw)
+    else:
+        dx = target = np.zeros(x_shape, dtype=dtype)
+    for k, index in enumerate(_pool_offsets(ph, pw, stride, H_out, W_out, reshape_path)):
+        routed = dout * (argmax == k)
         if reshape_path:
-            dx_target[index] = np.where(hit, dout, zero)
+            target[index] = routed
         else:
-            dx_target[index] += np.where(hit, dout, zero)
+            target[index] += routed
     return dx
 
 
@@ -469,12 +486,12 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     return out, (conv_cache, relu_cache, pool_cache)
 
 
-def conv_relu_pool_backward(dout, cache):
-    """Backward pass of ``conv_relu_pool_forward``. Returns ``dx, dw, db``."""
+def conv_relu_pool_backward(dout, cache, need_dx: bool = True):
+    """Backward pass of ``conv_relu_pool_forward``. Returns ``dx, dw, db`` (``dx`` None unless ``need_dx``)."""
     conv_cache, relu_cache, pool_cache = cache
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
-    return conv_backward_fast(da, conv_cache)
+    return conv_backward_fast(da, conv_cache, need_dx=need_dx)
 
 
 def affine_relu_forward(x, w, b):

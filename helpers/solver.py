@@ -199,3 +199,33 @@ class Solver:
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
             if self.checkpoint_path is not None:
                 self.save_checkpoint(self.checkpoint_path)
+
+
+def plot_training(history: dict, title: str | None = None, smooth: int = 50):
+    """Loss per iteration (with a running mean over ``smooth`` iterations) and accuracies per epoch.
+
+    history: a ``Solver.history`` dict (``loss`` per iteration, ``train_acc``
+    and ``val_acc`` per epoch). Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
+    loss = np.asarray(history["loss"], dtype=float)
+    ax_loss.plot(np.arange(1, len(loss) + 1), loss, lw=0.5, alpha=0.4, label="minibatch loss")
+    window = max(1, min(smooth, len(loss) // 5))
+    if len(loss) >= 2 * window > 2:
+        running = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax_loss.plot(np.arange(window, len(loss) + 1), running, lw=1.5, label=f"running mean of {window}")
+    ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss")
+    epochs = np.arange(1, len(history["val_acc"]) + 1)
+    ax_acc.plot(epochs, history["train_acc"], "o-", label="train")
+    ax_acc.plot(epochs, history["val_acc"], "o-", label="val")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="classification accuracy")
+    ax_acc.set_xticks(epochs)
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

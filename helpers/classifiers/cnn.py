@@ -98,7 +98,8 @@ class ThreeLayerConvNet:
         loss = data_loss + 0.5 * self.reg * sum(float(np.sum(W * W)) for W in (W1, W2, W3))
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, cache2)
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, cache1)
+        # The input images need no gradient: skip that part of the conv backward pass.
+        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, cache1, need_dx=False)
         for k in ("W1", "W2", "W3"):
             grads[k] = grads[k] + self.reg * self.params[k]
         ### END SOLUTION
