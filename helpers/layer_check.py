@@ -23,7 +23,6 @@ import numpy as np
 from helpers import layers as L
 from helpers.gradient_check import rel_error
 
-
 # Below this, differences are float64 rounding whose exact size depends on the
 # machine's BLAS and summation order; they all print alike.
 ROUNDING_LEVEL = 1e-10

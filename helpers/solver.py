@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

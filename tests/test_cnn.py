@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from helpers.classifiers import ThreeLayerConvNet
 from helpers.gradient_check import eval_numerical_gradient, rel_error
 from helpers.layer_check import convnet_vs_torch
