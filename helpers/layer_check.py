@@ -37,13 +37,15 @@ def magnitude(err: float, floor: float = ROUNDING_LEVEL) -> str:
     return f"< 1e{math.floor(math.log10(err)) + 1:+03d}"
 
 
-def report(name: str, err: float, tol: float, width: int = 34) -> bool:
-    """Print ``name  relative error < 1e-09  (tolerance 1e-08)  ok`` and assert ``err <= tol``."""
+def report(name: str, err: float, tol: float, width: int = 34) -> None:
+    """Print ``name  relative error < 1e-09  (tolerance 1e-08)  ok`` and assert ``err <= tol``.
+
+    Returns nothing, so that a notebook cell ending with it shows only the line.
+    """
     ok = bool(err <= tol)
     print(f"{name:<{width}s} relative error {magnitude(err):>7s}  (tolerance {tol:.0e})  {'ok' if ok else 'FAILED'}")
     if not ok:
         raise AssertionError(f"{name}: relative error {err:.3e} exceeds the tolerance {tol:.0e}.")
-    return ok
 
 
 def torch_comparison(seed: int = 0) -> list[tuple[str, str, float]]:

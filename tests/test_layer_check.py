@@ -21,7 +21,7 @@ def test_magnitude(err, text):
 
 
 def test_report_prints_and_asserts(capsys):
-    assert report("layer dx", 3e-10, 1e-8)
+    assert report("layer dx", 3e-10, 1e-8) is None
     line = capsys.readouterr().out
     assert "layer dx" in line and "< 1e-09" in line and "tolerance 1e-08" in line and line.rstrip().endswith("ok")
     with pytest.raises(AssertionError, match="2.000e-06 exceeds the tolerance 1e-08"):
