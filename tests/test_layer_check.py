@@ -1,0 +1,65 @@
+"""helpers.layer_check (the stable printing of relative errors, the PyTorch comparison) and Solver's plot."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from helpers.classifiers import ThreeLayerConvNet
+from helpers.layer_check import convnet_vs_torch, magnitude, report, torch_comparison
+from helpers.solver import plot_training
+
+
+@pytest.mark.parametrize("err, text", [
+    (3.2e-10, "< 1e-09"), (1e-9, "< 1e-08"), (9.99e-9, "< 1e-08"), (0.5, "< 1e+00"), (2.0, "< 1e+01"),
+    (0.0, "< 1e-10"), (4e-15, "< 1e-10"), (2.5e-12, "< 1e-10"), (2e-10, "< 1e-09"), (float("nan"), "= nan"),
+])
+def test_magnitude(err, text):
+    assert magnitude(err) == text
+
+
+def test_report_prints_and_asserts(capsys):
+    assert report("layer dx", 3e-10, 1e-8) is None
+    line = capsys.readouterr().out
+    assert "layer dx" in line and "< 1e-09" in line and "tolerance 1e-08" in line and line.rstrip().endswith("ok")
+    with pytest.raises(AssertionError, match="2.000e-06 exceeds the tolerance 1e-08"):
+        report("layer dw", 2e-6, 1e-8)
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_torch_comparison_covers_every_layer_and_agrees():
+    rows = torch_comparison(seed=3)
+    layers = {layer for layer, _, _ in rows}
+    assert {"conv (naive)", "conv (fast)", "affine", "relu", "softmax_loss", "conv_relu_pool"} <= layers
+    assert any("3x3/1 (fast)" in layer for layer in layers)  # overlapping windows
+    assert all(err < 1e-9 for _, _, err in rows), [r for r in rows if r[2] >= 1e-9]
+
+
+def test_plot_training_draws_loss_and_accuracy():
+    history = {"loss": list(np.linspace(2.3, 1.0, 120)), "train_acc": [0.3, 0.5, 0.6], "val_acc": [0.3, 0.45, 0.5]}
+    fig = plot_training(history, title="t")
+    loss_ax, acc_ax = fig.axes
+    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2  # raw + running mean; train + val
+    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), history["val_acc"])
+
+
+def test_convnet_vs_torch_agrees_and_detects_a_wrong_gradient():
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=5, weight_scale=0.1,
+                              reg=0.2, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((3, 3, 8, 8)), rng.integers(0, 10, 3)
+    rows = dict(convnet_vs_torch(model, X, y))
+    assert set(rows) == {"scores", "loss", "dW1", "db1", "dW2", "db2", "dW3", "db3"}
+    assert max(rows.values()) < 1e-9
+
+    class Broken(ThreeLayerConvNet):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            if y is not None:
+                out[1]["W2"] = out[1]["W2"] * 1.001
+            return out
+
+    broken = Broken(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=5, weight_scale=0.1, dtype=np.float64, seed=0)
+    assert dict(convnet_vs_torch(broken, X, y))["dW2"] > 1e-4
