@@ -162,15 +162,20 @@ POOLS = pytest.mark.parametrize("forward, backward", [
 ], ids=["naive", "fast"])
 
 
-@POOLS
-@PROPERTY
-@given(case=pool_case())
-def test_max_pool_matches_torch(forward, backward, case):
+def check_pool_against_torch(forward, backward, case):
+    """Forward and backward of a max-pool implementation equal torch's on ``case``."""
     x, pool_param, dout = case
     out, cache = forward(x, pool_param)
     t_out, t_dx = torch_pool(x, pool_param, dout)
     assert_close(out, t_out)
     assert_close(backward(dout, cache), t_dx)
+
+
+@POOLS
+@PROPERTY
+@given(case=pool_case())
+def test_max_pool_matches_torch(forward, backward, case):
+    check_pool_against_torch(forward, backward, case)
 
 
 @POOLS
@@ -178,22 +183,14 @@ def test_max_pool_matches_torch(forward, backward, case):
 @given(case=pool_case(tiling=True))
 def test_max_pool_tiling_matches_torch(forward, backward, case):
     # pool_height == pool_width == stride: the reshape path of the fast version.
-    x, pool_param, dout = case
-    out, cache = forward(x, pool_param)
-    t_out, t_dx = torch_pool(x, pool_param, dout)
-    assert_close(out, t_out)
-    assert_close(backward(dout, cache), t_dx)
+    check_pool_against_torch(forward, backward, case)
 
 
 @POOLS
 @PROPERTY
 @given(case=pool_case(ties=True))
 def test_max_pool_ties_go_to_first_maximum_like_torch(forward, backward, case):
-    x, pool_param, dout = case
-    out, cache = forward(x, pool_param)
-    t_out, t_dx = torch_pool(x, pool_param, dout)
-    assert_close(out, t_out)
-    assert_close(backward(dout, cache), t_dx)
+    check_pool_against_torch(forward, backward, case)
 
 
 def test_max_pool_fast_reshape_path_on_a_non_contiguous_input():
