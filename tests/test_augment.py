@@ -1,0 +1,129 @@
+"""helpers.augment and helpers.robustness: shapes, the [0, 1] range, reproducibility, strength."""
+
+import pytest
+import torch
+
+from helpers import augment as A
+from helpers.robustness import PANEL, SEVERITIES, corrupt, evaluate_robustness, format_table, summary
+
+
+def _batch(n=16, c=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # Digit-like images: dark background, a bright blob.
+    x = torch.zeros(n, c, 28, 28)
+    x[:, :, 8:20, 10:18] = torch.rand(n, c, 12, 8, generator=g) * 0.5 + 0.5
+    return x
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+FUNCTIONS = [
+    lambda x, g: A.gaussian_noise(x, 0.3, g),
+    lambda x, g: A.shot_noise(x, 5.0, g),
+    lambda x, g: A.salt_pepper(x, torch.linspace(0, 0.3, len(x)), generator=g),
+    lambda x, g: A.speckle_noise(x, 0.5, g),
+    lambda x, g: A.adjust_contrast(x, 0.3),
+    lambda x, g: A.raise_black_level(x, 0.5),
+    lambda x, g: A.exposure(x, 2.5),
+    lambda x, g: A.adjust_gamma(x, torch.linspace(0.4, 3, len(x))),
+    lambda x, g: A.illumination_gradient(x, 0.7, 1.0, 0.3),
+    lambda x, g: A.gaussian_blur(x, torch.linspace(0.3, 2.0, len(x))),
+    lambda x, g: A.jpeg(x, 20),
+    lambda x, g: A.quantize(x, 4),
+    lambda x, g: A.random_affine(x, g),
+    lambda x, g: A.elastic(x, g),
+    lambda x, g: A.random_erasing(x, g),
+]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_functions_keep_shape_range_and_are_reproducible(fn, channels):
+    x = _batch(c=channels)
+    out = fn(x, _gen(1))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out, fn(x, _gen(1)))
+    assert torch.equal(x, _batch(c=channels)), "the input must not be modified"
+
+
+def test_camera_augment_shape_range_reproducibility_and_variety():
+    x = _batch(64)
+    aug = A.CameraAugment()
+    a, b = aug(x, generator=_gen(3)), aug(x, generator=_gen(3))
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b), "same generator seed, same batch"
+    assert not torch.equal(a, aug(x, generator=_gen(4)))
+    # The object's own generator: same seed, same sequence of batches.
+    s1, s2 = A.CameraAugment(seed=7), A.CameraAugment(seed=7)
+    assert torch.equal(s1(x), s2(x)) and torch.equal(s1(x), s2(x))
+    # Per-image corruption: images differ in how far they moved from the original.
+    change = (a - x).abs().mean(dim=(1, 2, 3))
+    assert change.std() > 0.01
+    assert torch.equal(x, _batch(64))
+
+
+def test_camera_augment_probability_and_strength():
+    x = _batch(128)
+    none = A.CameraAugment(p=0.0, geometric=False)(x, generator=_gen(0))
+    torch.testing.assert_close(none, x)
+    mild = (A.CameraAugment(strength=0.3, geometric=False)(x, generator=_gen(0)) - x).abs().mean()
+    strong = (A.CameraAugment(strength=1.2, geometric=False)(x, generator=_gen(0)) - x).abs().mean()
+    assert strong > mild > 0
+
+
+def test_camera_augment_restores_thread_count():
+    before = torch.get_num_threads()
+    A.CameraAugment()(_batch(4), generator=_gen(0))
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad, error", [(torch.zeros(28, 28), ValueError), (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), TypeError),
+                                         ("image", TypeError)])
+def test_bad_input_is_rejected(bad, error):
+    with pytest.raises(error):
+        A.CameraAugment()(bad)
+
+
+@pytest.mark.parametrize("corruption", PANEL, ids=lambda c: c.name)
+def test_panel_corruptions_are_deterministic_and_grow_with_severity(corruption):
+    x = _batch(32)
+    outs = [corrupt(x, corruption.name, s) for s in SEVERITIES]
+    for out in outs:
+        assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert torch.equal(outs[0], corrupt(x, corruption.name, 1))
+    dist = [float((o - x).abs().mean()) for o in outs]
+    assert dist[0] > 0, f"{corruption.name} changes nothing"
+    # Stronger severities move images further (gamma goes both ways; compare with severity 1 only loosely).
+    assert dist[2] >= dist[0] * 0.9, dist
+
+
+def test_panel_has_unseen_corruptions_and_bad_names_fail():
+    assert any(not c.seen for c in PANEL) and any(c.seen for c in PANEL)
+    with pytest.raises(ValueError, match="unknown corruption"):
+        corrupt(_batch(2), "fisheye", 1)
+    with pytest.raises(ValueError, match="severity"):
+        corrupt(_batch(2), "gaussian_noise", 4)
+
+
+def test_robustness_report_counts_correctly():
+    # A "model" that reads the label off the mean brightness: accuracy is checkable by hand.
+    x = torch.zeros(20, 1, 28, 28)
+    y = torch.arange(20) % 2
+    x[y == 1] = 1.0
+
+    class Brightness(torch.nn.Module):
+        def forward(self, inp):
+            m = inp.mean(dim=(1, 2, 3))
+            return torch.stack([0.5 - m, m - 0.5], dim=1)
+
+    results = evaluate_robustness({"bright": Brightness()}, x, y, corruptions=["low_contrast", "black_level"])
+    assert results["clean"]["bright"] == 1.0
+    # Contrast around the image's own mean leaves flat images unchanged; a lifted black turns 0 into >= 0.5.
+    assert results["acc"]["bright"]["low_contrast"] == [1.0, 1.0, 1.0]
+    assert results["acc"]["bright"]["black_level"] == [1.0, 1.0, 0.5]
+    assert summary(results)["bright"]["seen"] == pytest.approx((3 + 2.5) / 6)
+    table = format_table(results)
+    assert "low_contrast" in table and "100.0" in table

@@ -1,0 +1,116 @@
+"""The deliverable helpers/pytorch_cnn.py: networks' shapes, the classify contract, the shipped weights."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers.paths import MODELS_DIR, REPO_ROOT
+from helpers.pytorch_cnn import FCNet, MyNet, SimpleCNN, classify, count_parameters, load_model
+
+SHIPPED = {"mnist": MODELS_DIR / "mynet_mnist.pt", "fashion_mnist": MODELS_DIR / "mynet_fashion_mnist.pt"}
+
+
+def _images(n=5, seed=0):
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def test_deliverable_imports_only_torch():
+    # A fresh interpreter: importing the file must not pull in numpy-level workbook helpers.
+    code = ("import sys; sys.path.insert(0, 'helpers'); import pytorch_cnn; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('helpers', 'torchvision', 'matplotlib')]; "
+            "print(bad); assert not bad, bad; pytorch_cnn.MyNet()")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+
+
+@pytest.mark.parametrize("model", [FCNet(), FCNet(hidden=(1000,)), FCNet(hidden=(300, 100), activation="relu"),
+                                   SimpleCNN(), SimpleCNN(channels=(32, 64)),
+                                   SimpleCNN(channels=(32, 64), pool=True, dropout=0.5), MyNet()])
+def test_networks_output_log_probabilities(model):
+    out = model(_images(4))
+    assert out.shape == (4, 10)
+    torch.testing.assert_close(out.exp().sum(dim=1), torch.ones(4), rtol=0, atol=1e-5)
+
+
+def test_parameter_counts_follow_the_architectures():
+    assert count_parameters(FCNet()) == 784 * 10 + 10
+    assert count_parameters(FCNet(hidden=(1000,))) == 784 * 1000 + 1000 + 1000 * 10 + 10
+    assert count_parameters(SimpleCNN()) == 32 * 9 + 32 + 14 * 14 * 32 * 10 + 10
+    assert count_parameters(SimpleCNN(channels=(32, 64))) == (32 * 9 + 32) + (64 * 32 * 9 + 64) + 7 * 7 * 64 * 10 + 10
+    assert 50_000 < count_parameters(MyNet()) < 1_000_000
+
+
+def test_classify_contract():
+    model = MyNet()
+    model.train()
+    x = _images(7)
+    labels = classify(model, x)
+    assert labels.dtype == torch.int64 and labels.shape == (7,) and labels.device.type == "cpu"
+    assert ((labels >= 0) & (labels < 10)).all()
+    assert model.training, "classify must restore the model's mode"
+    # Deterministic (eval mode: no dropout, batch norm running statistics) and batch-size independent.
+    assert torch.equal(labels, classify(model, x, batch_size=2))
+    assert torch.equal(classify(model, x[:0]), torch.empty(0, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (torch.rand(3, 28, 28), ValueError, "(N, 1, 28, 28)"),
+    (torch.rand(3, 3, 28, 28), ValueError, "(N, 1, 28, 28)"),
+    (torch.rand(3, 1, 32, 32), ValueError, "(N, 1, 28, 28)"),
+    ((torch.rand(3, 1, 28, 28) * 255).to(torch.uint8), TypeError, "float32"),
+    (torch.rand(3, 1, 28, 28, dtype=torch.float64), TypeError, "float32"),
+    (torch.rand(3, 1, 28, 28) * 255, ValueError, "[0, 1]"),
+    (torch.full((3, 1, 28, 28), float("nan")), ValueError, "NaN"),
+    ([[0.0]], TypeError, "torch.Tensor"),
+])
+def test_classify_rejects_bad_input_clearly(bad, error, words):
+    with pytest.raises(error, match=None) as info:
+        classify(MyNet(), bad)
+    assert words in str(info.value)
+
+
+def test_classify_runs_where_the_model_is_and_returns_cpu():
+    model = MyNet()
+    x = _images(3)
+    expected = classify(model, x)
+    if torch.cuda.is_available():
+        assert torch.equal(classify(model.to("cuda"), x), expected)
+        assert torch.equal(classify(model, x.to("cuda")), expected)
+    # A model saved from any device loads onto the CPU and classifies there.
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    fresh = MyNet()
+    fresh.load_state_dict(state)
+    assert torch.equal(classify(fresh.cpu(), x), expected)
+
+
+def test_mynet_normalises_brightness_and_contrast_itself():
+    model = MyNet().eval()
+    x = _images(4) * 0.5
+    with torch.no_grad():
+        base = model(x)
+        shifted = model(0.2 + 0.8 * x)        # affine change of the pixels: std grows by 0.8, so not exact
+    assert (base.argmax(1) == shifted.argmax(1)).float().mean() >= 0.5
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_shipped_weights_load_into_mynet(name):
+    path = SHIPPED[name]
+    assert path.is_file(), f"missing shipped weights {path}: run notebooks/06_pytorch_fc_cnn.ipynb in full mode"
+    assert path.stat().st_size < 5 * 2**20, f"{path} is larger than 5 MB"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = MyNet()
+    model.load_state_dict(state)           # strict: every key matches
+    model = load_model(path)
+    labels = classify(model, _images(8))
+    assert labels.shape == (8,)
+
+
+@pytest.mark.parametrize("name, threshold", [("mnist", 0.97), ("fashion_mnist", 0.85)])
+def test_shipped_weights_classify_the_smoke_test_set(name, threshold):
+    # The shipped smoke subset (500 real test images); the full-test-set accuracy is in the notebook.
+    from helpers.data import load_dataset, to_float_tensor
+
+    X, y = load_dataset(name, "test")
+    acc = (classify(load_model(SHIPPED[name]), to_float_tensor(X)) == torch.as_tensor(y)).float().mean().item()
+    assert acc >= threshold, f"{name}: {acc:.3f} < {threshold}"
