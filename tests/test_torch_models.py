@@ -10,10 +10,10 @@ from helpers.filter_viz import dense_templates, numpy_templates
 from helpers.paths import MODELS_DIR
 from helpers.torch_models import ConvNet, MultiLayerPerceptron, MyModel, SoftmaxClassifier, TwoLayerNN
 
-# Measured on the 250 shipped smoke test images with the shipped weights: 0.904 (226/250);
+# Measured on the 250 shipped smoke test images with the shipped weights: 0.928 (232/250);
 # the full test set gives the number in notebook 07. The bound leaves room for
 # float differences between machines, not for a worse model.
-SHIPPED_SMOKE_ACC_BOUND = 0.86
+SHIPPED_SMOKE_ACC_BOUND = 0.88
 
 
 @pytest.fixture(autouse=True)
