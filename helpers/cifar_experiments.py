@@ -94,7 +94,7 @@ def plot_val_accuracy(history: dict, steps_per_epoch: int, title: str):
     it = np.asarray(history["epoch"]) * steps_per_epoch
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(it, history["val_acc"], "o-", label="validation")
-    ax.plot(it, history["train_acc"], "s--", alpha=0.6, label="train (augmented batches)")
+    ax.plot(it, history["train_acc"], "s--", alpha=0.6, label="train (mean over the epoch's batches)")
     ax.set(xlabel="iteration", ylabel="accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
