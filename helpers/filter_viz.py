@@ -78,7 +78,7 @@ def load_or_train(name: str):
     the ConvNet) or loads the shipped ``assets/models/cifar10_mymodel.pt``.
     ``how`` says which happened.
     """
-    from helpers.torch_models import ConvNet, MyModel, TwoLayerNN
+    from helpers.torch_models import ConvNet, TwoLayerNN
 
     if name == "mymodel":
         from helpers.cifar_fast import load_mymodel

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.cifar_fast import (FastConfig, augment_batch, cifar_uint8, evaluate, load_mymodel, lr_factor,
-                                pad_reflect, predict, train_fast, whitening_filters)
+from helpers.cifar_fast import (
+    FastConfig,
+    augment_batch,
+    cifar_uint8,
+    evaluate,
+    load_mymodel,
+    lr_factor,
+    pad_reflect,
+    predict,
+    train_fast,
+    whitening_filters,
+)
 from helpers.filter_viz import dense_templates, numpy_templates
 from helpers.paths import MODELS_DIR
 from helpers.torch_models import ConvNet, MultiLayerPerceptron, MyModel, SoftmaxClassifier, TwoLayerNN
