@@ -31,16 +31,19 @@ def _threads():
     torch.manual_seed(0)
 
 
-@pytest.mark.parametrize("model, shape", [
-    (SoftmaxClassifier(), (5, 3, 32, 32)),
-    (TwoLayerNN(hidden_dim=17), (5, 3, 32, 32)),
-    (ConvNet(hidden_dim=6, kernel_size=3), (5, 3, 32, 32)),
-    (ConvNet(im_size=(1, 28, 28), hidden_dim=4, kernel_size=5), (5, 1, 28, 28)),
-    (MultiLayerPerceptron(3072, [50], 10), (5, 3072)),
-    (MultiLayerPerceptron(3072, [20, 20, 20, 20], 10), (5, 3, 32, 32)),
-    (MyModel(), (5, 3, 32, 32)),
-])
-def test_output_shapes(model, shape):
+# Factories, not instances: building a model at collection time would turn an
+# unwritten __init__ in the student version into a collection error for the whole file.
+@pytest.mark.parametrize("make, shape", [
+    (lambda: SoftmaxClassifier(), (5, 3, 32, 32)),
+    (lambda: TwoLayerNN(hidden_dim=17), (5, 3, 32, 32)),
+    (lambda: ConvNet(hidden_dim=6, kernel_size=3), (5, 3, 32, 32)),
+    (lambda: ConvNet(im_size=(1, 28, 28), hidden_dim=4, kernel_size=5), (5, 1, 28, 28)),
+    (lambda: MultiLayerPerceptron(3072, [50], 10), (5, 3072)),
+    (lambda: MultiLayerPerceptron(3072, [20, 20, 20, 20], 10), (5, 3, 32, 32)),
+    (lambda: MyModel(), (5, 3, 32, 32)),
+], ids=["softmax", "twolayernn", "convnet", "convnet-mnist", "mlp-flat", "mlp-5", "mymodel"])
+def test_output_shapes(make, shape):
+    model = make()
     out = model(torch.rand(shape))
     assert out.shape == (5, 10) and out.dtype == torch.float32
     assert torch.isfinite(out).all()
@@ -53,8 +56,10 @@ def test_mlp_depth_counts_linear_layers():
         assert [layer.out_features for layer in linears] == hidden + [10]
 
 
-@pytest.mark.parametrize("model", [SoftmaxClassifier(), TwoLayerNN(), ConvNet(), MyModel()])
-def test_bad_shapes_name_the_expected_shape(model):
+@pytest.mark.parametrize("make", [SoftmaxClassifier, TwoLayerNN, ConvNet, MyModel],
+                         ids=["softmax", "twolayernn", "convnet", "mymodel"])
+def test_bad_shapes_name_the_expected_shape(make):
+    model = make()
     with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
         model(torch.rand(2, 32, 32, 3))       # channels last: a common mistake
     with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
