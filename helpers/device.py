@@ -68,3 +68,23 @@ def describe_device(device) -> str:
     if device.type == "mps":
         return "mps (Apple GPU)"
     return str(device)
+
+
+def bf16_is_fast(device) -> bool:
+    """Whether bfloat16 autocast speeds training up on ``device``.
+
+    A CUDA GPU that supports bfloat16; a CPU with AVX-512 BF16 or AMX
+    instructions (measured on a 2-core AMD EPYC with AVX-512 BF16: 70 ms
+    instead of 125 ms per training step of notebook 06's MyNet). Elsewhere
+    bfloat16 is emulated and slower, so the answer is no.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(cpu, name, lambda: False)() for name in checks)
+    return False

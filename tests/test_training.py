@@ -168,3 +168,42 @@ def test_fit_stops_when_the_time_budget_is_spent(tmp_path):
     history = fit(_model(), train, val, epochs=50, device="cpu", scheduler=one_cycle(0.05, time_budget=1e-9),
                   progress=False, verbose=False)
     assert history["epoch"] == [1] and len(history["iter_loss"]) == 1
+
+
+@pytest.mark.parametrize("busy, expected", [(0.0, "cores"), (1.0, 1), (4.0, 1)])
+def test_pick_threads_uses_every_core_only_on_a_quiet_machine(monkeypatch, busy, expected):
+    from helpers import rpz_lab
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(rpz_lab, "_busy_cpus", lambda: busy)
+    try:
+        threads = rpz_lab.pick_threads(verbose=False)
+        assert threads == (cores if expected == "cores" else expected) == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_busy_cpus_reads_a_non_negative_count():
+    from helpers.rpz_lab import _busy_cpus
+
+    assert _busy_cpus(samples=3, interval=0.0) >= 0
+
+
+def test_fit_with_bf16_autocast_keeps_float32_weights_and_learns():
+    train, val = _loaders()
+    model = _model()
+    history = fit(model, train, val, epochs=3, device="cpu", bf16=True, progress=False, verbose=False, restore_best=False,
+                  optimizer=lambda p: torch.optim.AdamW(p, lr=1e-2))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.isfinite(torch.tensor(history["iter_loss"])))
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    # Evaluation runs in float32 whatever the training used: the same numbers as a direct evaluation.
+    assert evaluate(model, val, device="cpu")["acc"] == pytest.approx(history["val_acc"][-1])
+
+
+def test_bf16_is_fast_answers_per_device():
+    from helpers.device import bf16_is_fast
+
+    assert isinstance(bf16_is_fast("cpu"), bool)
+    assert bf16_is_fast("mps") is False
