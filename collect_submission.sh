@@ -2,7 +2,7 @@
 # Collect what you hand in (the work is done by helpers/submission.py):
 #   ./collect_submission.sh rpz      rpz_submission.zip: numpy_nn.py, the two PNGs, pytorch_cnn.py, model.pt (checked first)
 #   ./collect_submission.sh pdf      workbook.pdf: every notebook, as saved, in one PDF (needs chromium + libjs-mathjax)
-#   ./collect_submission.sh cs7643   not yet (issue 10)
+#   ./collect_submission.sh cs7643   2_pytorch.zip: code, run scripts, logs, plots, extra.md, notebook 08 and its PDF (checked first)
 # Run it from anywhere; set PYTHON to choose the interpreter.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

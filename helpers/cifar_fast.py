@@ -211,18 +211,29 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
 
 
 def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None = None, eval_images_u8=None,
-               eval_labels=None, device=None, log=print) -> dict:
+               eval_labels=None, device=None, log=print, checkpoint_dir=None, resume: bool = False,
+               progress: bool = False) -> dict:
     """Train ``MyModel`` with the fast recipe; return the history.
 
     images_u8: uint8 ``(N, 3, 32, 32)`` training images; labels: ``(N,)``.
     eval_images_u8 / eval_labels: optional set evaluated (plain argmax) every
     ``config.eval_every`` epochs and at the end. ``log`` gets one line per epoch.
+    checkpoint_dir: where ``last.pt`` (after every epoch) and ``best.pt``
+    (best evaluation accuracy so far) are written atomically, as
+    ``helpers.training.fit`` does; ``resume=True`` continues from ``last.pt``
+    (same config required) and gives exactly the run an uninterrupted one would.
+    progress: a tqdm bar over each epoch's batches.
 
     Returns a dict of lists per epoch (``epoch``, ``train_loss``,
     ``train_acc``, ``val_acc`` (None when not evaluated), ``epoch_time``,
-    ``elapsed``, ``cpu_time``: CPU seconds of the process), plus ``config`` and ``train_time`` (seconds spent training,
-    evaluation excluded).
+    ``elapsed``, ``cpu_time``: CPU seconds of the process), ``iter_loss``
+    (mean loss of every step), plus ``config`` and ``train_time`` (seconds
+    spent training, evaluation excluded).
     """
+    from pathlib import Path
+
+    from helpers.training import BEST_NAME, LAST_NAME, _progress, load_checkpoint, save_checkpoint
+
     config = config or FastConfig()
     if device is None:
         device = next(model.parameters()).device
@@ -260,9 +271,29 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
     base_flip = torch.rand(n, generator=generator) < 0.5
     train_time = time.perf_counter() - start
 
-    history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_acc", "epoch_time", "elapsed", "cpu_time")}
-    step = 0
-    for epoch in range(math.ceil(config.epochs)):
+    history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_acc", "epoch_time", "elapsed", "cpu_time",
+                               "iter_loss")}
+    step, start_epoch, best = 0, 0, None
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if ckpt_dir is not None and resume and (ckpt_dir / LAST_NAME).is_file():
+        ckpt = load_checkpoint(ckpt_dir / LAST_NAME, model, optimizer, map_location=device)
+        if ckpt.get("config") != asdict(config):
+            raise ValueError(f"{ckpt_dir / LAST_NAME} was written with a different FastConfig "
+                             f"({ckpt.get('config')}); resume with the same settings, or start over.")
+        history, step, start_epoch, best = ckpt["history"], ckpt["step"], ckpt["epoch"], ckpt.get("best")
+        generator.set_state(ckpt["generator"])
+        if lookahead is not None:
+            lookahead.ema = {k: v.to(device) for k, v in ckpt["lookahead"].items()}
+        train_time = history["elapsed"][-1] if history["elapsed"] else train_time
+        log(f"Resumed from {ckpt_dir / LAST_NAME} after epoch {start_epoch}.")
+    elif ckpt_dir is not None:
+        # A fresh run: checkpoints of an earlier run in this folder must not be resumed later.
+        for name in (BEST_NAME, LAST_NAME):
+            (ckpt_dir / name).unlink(missing_ok=True)
+
+    for epoch in range(start_epoch, math.ceil(config.epochs)):
+        if step >= total_steps:
+            break
         t0, c0 = time.perf_counter(), time.process_time()
         model.train()
         model.whiten.bias.requires_grad_(epoch < config.whiten_bias_epochs)
@@ -270,7 +301,9 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
         # Alternating flip: each image is flipped on every other epoch (less redundancy than coin flips).
         flips = base_flip ^ bool(epoch % 2) if config.flip else torch.zeros(n, dtype=torch.bool)
         loss_sum, correct, seen = 0.0, 0, 0
-        for i in range(steps_per_epoch):
+        bar = _progress(range(steps_per_epoch), progress, desc=f"epoch {epoch + 1}/{math.ceil(config.epochs)}",
+                        leave=False, mininterval=1.0)
+        for i in bar:
             if step >= total_steps:
                 break
             index = order[i * batch_size:(i + 1) * batch_size]
@@ -287,9 +320,15 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
             step += 1
             if lookahead is not None and step % 5 == 0:
                 lookahead.update(model, decay=alpha[step].item())
-            loss_sum += loss.item()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"training loss became {loss_value} in epoch {epoch + 1}: lower the learning rate.")
+            history["iter_loss"].append(loss_value / len(y))
+            loss_sum += loss_value
             correct += (out.argmax(1) == y).sum().item()
             seen += len(y)
+        if progress and hasattr(bar, "close"):
+            bar.close()
         if lookahead is not None and step >= total_steps:
             lookahead.update(model, decay=1.0)   # end on the averaged weights
         epoch_time = time.perf_counter() - t0
@@ -301,10 +340,19 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
         val_acc = None
         if eval_images_u8 is not None and (last or (config.eval_every and (epoch + 1) % config.eval_every == 0)):
             val_acc = evaluate(model, eval_images_u8, eval_labels, bf16=config.bf16)
-        for key, value in zip(history, (epoch + 1, loss_sum / max(seen, 1), correct / max(seen, 1), val_acc,
-                                        epoch_time, train_time, cpu_time)):
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+               "val_acc": val_acc, "epoch_time": epoch_time, "elapsed": train_time, "cpu_time": cpu_time}
+        for key, value in row.items():
             history[key].append(value)
-        log(f"epoch {epoch + 1:2d} | train loss {loss_sum / max(seen, 1):.3f} | train acc {correct / max(seen, 1):.3f}"
+        if ckpt_dir is not None:
+            improved = val_acc is not None and (best is None or val_acc > best)
+            best = val_acc if improved else best
+            extra = dict(step=step, generator=generator.get_state(), best=best, config=asdict(config),
+                         lookahead={k: v.cpu() for k, v in lookahead.ema.items()} if lookahead is not None else None)
+            if improved:
+                save_checkpoint(ckpt_dir / BEST_NAME, model, optimizer, None, epoch + 1, history, **extra)
+            save_checkpoint(ckpt_dir / LAST_NAME, model, optimizer, None, epoch + 1, history, **extra)
+        log(f"epoch {epoch + 1:2d} | train loss {row['train_loss']:.3f} | train acc {row['train_acc']:.3f}"
             + (f" | eval acc {val_acc:.4f}" if val_acc is not None else "")
             + f" | {epoch_time:.0f} s (total {train_time:.0f} s, cpu {cpu_time:.0f} s)")
         if last:

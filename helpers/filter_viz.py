@@ -92,13 +92,8 @@ def load_or_train(name: str):
         raise ValueError(f"unknown model {name!r}; expected 'twolayernn', 'convnet' or 'mymodel'.")
     path = output_dir("models") / f"{name}.pt"
     if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if name == "twolayernn":
-            model = TwoLayerNN(hidden_dim=state["fc1.weight"].shape[0])
-        else:
-            f, _, k, _ = state["conv.weight"].shape
-            model = ConvNet(hidden_dim=f, kernel_size=k)
-        model.load_state_dict(state)
-        return model.eval(), f"loaded {path}"
+        from helpers.predict import load_model
+
+        return load_model(name, path, "cifar10"), f"loaded {path}"
     model = TwoLayerNN(hidden_dim=512) if name == "twolayernn" else ConvNet(hidden_dim=32, kernel_size=5)
     return _quick_train(model), f"{path} not found (run notebook 07): trained for one epoch here"

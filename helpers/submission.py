@@ -2,7 +2,7 @@
 
     python -m helpers.submission rpz     # rpz_submission.zip: the RPZ lab's five files, flat, checked first
     python -m helpers.submission pdf     # workbook.pdf: every notebook, as saved, in one PDF
-    python -m helpers.submission cs7643  # not yet (issue 10)
+    python -m helpers.submission cs7643  # 2_pytorch.zip: seed 002's part 2 hand-in, checked first
 
 ``rpz`` takes ``numpy_nn.py`` and ``pytorch_cnn.py`` from the repository's
 ``helpers/`` (``--helpers DIR`` or ``WORKBOOK_DELIVERABLES`` to take them
@@ -20,9 +20,19 @@ Before anything is written it checks, as the upload system will:
    workbook's own ``helpers`` package is made unimportable there, since the
    upload system does not have it.
 
+``cs7643`` (seed 002, part 2) takes the model and training code
+(``helpers/torch_models.py``, ``train.py``, ``predict.py`` and the modules
+they train with), the four ``scripts/run_<model>.sh``, and from the output
+folder each model's log (its last line the test accuracy), loss and
+validation-accuracy plots, the two filter grids of notebook 08, and
+``extra.md`` (what you tried for the challenge, name, email, best
+accuracy); ``predictions.csv`` joins when present. It adds
+``notebooks/08_filter_visualization.ipynb`` (run, without errors), that
+notebook's PDF, and ``2_pytorch.pdf`` with every plot, one per page.
+
 Any failure exits with status 1 and a message naming the file and the
-notebook that makes it; no zip is written (the zip is built in a temporary
-file and renamed into place only when complete).
+notebook or command that makes it; no zip is written (the zip is built in a
+temporary file and renamed into place only when complete).
 """
 
 from __future__ import annotations
@@ -167,15 +177,15 @@ def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> li
     return outcome["labels"]
 
 
-def write_zip(paths: dict[str, Path], out: Path) -> Path:
-    """Write the files flat (no folders) into the zip ``out``, atomically."""
+def write_zip(entries: dict[str, Path], out: Path) -> Path:
+    """Write ``{name in the zip: file}`` into the zip ``out``, in that order, atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for d in RPZ_FILES:
-                archive.write(paths[d.name], arcname=d.name)
+            for name, path in entries.items():
+                archive.write(path, arcname=name)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     except BaseException:
@@ -194,7 +204,139 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     out = Path(out or REPO_ROOT / RPZ_ZIP)
     paths = locate(helpers_dir, outputs)
     check_isolated(paths)
-    return write_zip(paths, out)
+    return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
+
+
+# ---------------------------------------------------------------------------
+# CS7643 (seed 002, part 2): 2_pytorch.zip
+# ---------------------------------------------------------------------------
+
+CS7643_ZIP = "2_pytorch.zip"
+CS7643_PDF = "2_pytorch.pdf"
+CIFAR_NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"
+FILTER_NOTEBOOK = "notebooks/08_filter_visualization.ipynb"
+# Model implementations and the training code they run with (paths in the repository and in the zip).
+CS7643_CODE = ("helpers/torch_models.py", "helpers/train.py", "helpers/predict.py", "helpers/training.py",
+               "helpers/cifar_experiments.py", "helpers/cifar_fast.py")
+CS7643_MODELS = ("softmax", "twolayernn", "convnet", "mymodel")
+CS7643_SCRIPTS = tuple(f"scripts/run_{m}.sh" for m in CS7643_MODELS)
+
+
+def cs7643_outputs() -> dict[str, str]:
+    """``{file in the output folder: what makes it}`` for the files the hand-in needs."""
+    made = {}
+    for m in CS7643_MODELS:
+        how = f"scripts/run_{m}.sh" + ("" if m == "mymodel" else f" (or {CIFAR_NOTEBOOK})")
+        for name in (f"{m}.log", f"{m}_lossvstrain.png", f"{m}_valaccuracy.png"):
+            made[name] = how
+    for m in ("twolayernn", "convnet"):
+        made[f"{m}_gridfilt.png"] = FILTER_NOTEBOOK
+    made["extra.md"] = ("you: write it in the output folder (seed 002, Q8.8): everything you tried for the "
+                        "challenge, your name, email ID and best accuracy")
+    return made
+
+
+def _check_log(path: Path) -> str | None:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith("test accuracy") or not any(ch.isdigit() for ch in lines[-1]):
+        return "its last line is not the test accuracy (an interrupted run? run it to the end)"
+    return None
+
+
+def _check_png(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        return None if f.read(8) == b"\x89PNG\r\n\x1a\n" else "is not a PNG image"
+
+
+def _check_notebook(path: Path) -> str | None:
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # nbformat raises several types for a broken file
+        return f"is not a readable notebook ({err})"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not any(c.get("outputs") for c in code):
+        return "has no outputs: run it (Run All), save it, then collect"
+    errors = [f"cell {i}: {o.get('ename')}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:
+        return f"shows errors ({', '.join(errors[:3])}): fix them and run it again"
+    return None
+
+
+def _check_python(path: Path) -> str | None:
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError as err:
+        return f"does not compile: {err}"
+    return None
+
+
+def images_pdf(pngs: list[Path], out: Path) -> Path:
+    """Every PNG on its own page of one PDF (Pillow), written atomically."""
+    import io
+
+    from PIL import Image
+
+    from helpers.paths import atomic_write_bytes
+
+    pages = [Image.open(p).convert("RGB") for p in pngs]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:], resolution=100.0)
+    return atomic_write_bytes(out, buffer.getvalue())
+
+
+def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: Path | None = None,
+                   export=None) -> Path:
+    """Check the CS7643 part 2 hand-in and write ``2_pytorch.zip``; returns its path.
+
+    ``export(notebooks, pdf_path)`` makes the notebook's PDF (default
+    ``helpers.pdf_export.export_pdf``). Raises ``SubmissionError`` listing
+    every problem (nothing written) when a file is missing or fails its check.
+    """
+    repo = Path(repo or REPO_ROOT)
+    outputs = Path(outputs or output_dir())
+    out = Path(out or repo / CS7643_ZIP)
+    problems, entries = [], {}
+    for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,):
+        path = repo / rel
+        if not path.is_file():
+            problems.append(f"{rel}: not found at {path} (restore it from git)")
+            continue
+        check = _check_notebook if rel.endswith(".ipynb") else _check_python if rel.endswith(".py") else None
+        problem = check(path) if check else None
+        if problem:
+            problems.append(f"{rel}: {problem}")
+        entries[rel] = path
+    for name, how in cs7643_outputs().items():
+        path = outputs / name
+        if not path.is_file():
+            hint = how if how.startswith("you:") else f"run {how} to make it"
+            problems.append(f"{name}: not found in {outputs}; {hint}")
+            continue
+        check = _check_log if name.endswith(".log") else _check_png if name.endswith(".png") else None
+        problem = check(path) if check else None
+        if problem:
+            problems.append(f"{name} ({path}): {problem}; {how} makes it")
+        entries[name] = path
+    if (outputs / "predictions.csv").is_file():
+        entries["predictions.csv"] = outputs / "predictions.csv"
+    if problems:
+        raise SubmissionError("\n".join(problems))
+
+    if export is None:
+        from helpers.pdf_export import export_pdf as export
+    with tempfile.TemporaryDirectory(prefix="cs7643-") as tmp:
+        notebook_pdf = Path(tmp) / (Path(FILTER_NOTEBOOK).stem + ".pdf")
+        try:
+            export([repo / FILTER_NOTEBOOK], notebook_pdf)
+        except Exception as err:  # a missing chromium, a failed conversion
+            raise SubmissionError(f"{FILTER_NOTEBOOK}: its PDF could not be made: {err}") from err
+        plots = [entries[n] for n in cs7643_outputs() if n.endswith(".png")]
+        entries[CS7643_PDF] = images_pdf(plots, Path(tmp) / CS7643_PDF)
+        entries[notebook_pdf.name] = notebook_pdf
+        return write_zip(entries, out)
 
 
 def all_notebooks() -> list[Path]:
@@ -213,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     pdf = sub.add_parser("pdf", help=f"export every notebook into one {PDF_NAME}")
     pdf.add_argument("notebooks", nargs="*", type=Path, help="notebooks to export (default: all, in order)")
     pdf.add_argument("--out", type=Path, help=f"the PDF to write (default: {PDF_NAME} at the repository root)")
-    sub.add_parser("cs7643", help="the CS7643 hand-in (not yet)")
+    cs = sub.add_parser("cs7643", help=f"check and write {CS7643_ZIP} (seed 002, part 2)")
+    cs.add_argument("--outputs", type=Path, help="folder of the logs, plots and extra.md (default: the output folder)")
+    cs.add_argument("--out", type=Path, help=f"the zip to write (default: {CS7643_ZIP} at the repository root)")
     args = parser.parse_args(argv)
 
     if args.target == "rpz":
@@ -237,9 +381,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"wrote {path}")
         return 0
-    print("collect_submission cs7643: not yet: the CS7643 hand-in (notebooks, PDFs, plots, logs) "
-          "is planned in issue 10.", file=sys.stderr)
-    return 2
+    try:
+        path = collect_cs7643(args.outputs, args.out)
+    except SubmissionError as err:
+        print(f"collect_submission cs7643: not written.\n{err}", file=sys.stderr)
+        return 1
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    print(f"wrote {path}: {len(names)} files: {', '.join(names)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ student's run would be with the repository's helpers/ and outputs/.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -264,9 +266,86 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
     assert _zip_dir_is_clean(out)
 
 
-def test_cs7643_is_not_yet_there(tmp_path, student):
-    result = collect("cs7643", helpers_dir=student[0], outputs=student[1])
-    assert result.returncode != 0 and "not yet" in result.stderr
+# --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)
+
+
+@pytest.fixture
+def cs7643_outputs(tmp_path) -> Path:
+    """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs, extra.md."""
+    from PIL import Image
+
+    from helpers.submission import cs7643_outputs as needed
+
+    outputs = tmp_path / "cs7643-outputs"
+    outputs.mkdir()
+    for i, name in enumerate(needed()):
+        path = outputs / name
+        if name.endswith(".log"):
+            path.write_text(f"model: {path.stem}\nsettings: ...\nepoch   1 | train loss 2.0\ntest accuracy: 0.{40 + i}00\n")
+        elif name.endswith(".png"):
+            Image.new("RGB", (60, 40), (20 * i % 255, 100, 200)).save(path)
+        else:
+            path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
+    return outputs
+
+
+def test_cs7643_names_every_missing_or_broken_file_and_writes_nothing(tmp_path, student, cs7643_outputs):
+    (cs7643_outputs / "extra.md").unlink()
+    (cs7643_outputs / "twolayernn_gridfilt.png").unlink()
+    (cs7643_outputs / "convnet.log").write_text("model: convnet\nepoch   1 | train loss 2.0\n")   # interrupted
+    (cs7643_outputs / "softmax_valaccuracy.png").write_text("not an image")
+    out = tmp_path / "2_pytorch.zip"
+    result = collect("cs7643", "--out", str(out), helpers_dir=student[0], outputs=cs7643_outputs)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "collect_submission cs7643: not written."
+    assert any(line.startswith("extra.md: not found") and "your name" in line for line in lines), result.stderr
+    assert any(line.startswith("twolayernn_gridfilt.png: not found") and "08_filter_visualization" in line
+               for line in lines), result.stderr
+    assert any(line.startswith("convnet.log") and "last line is not the test accuracy" in line for line in lines)
+    assert any(line.startswith("softmax_valaccuracy.png") and "not a PNG" in line for line in lines)
+    assert len(lines) == 5
+    assert _zip_dir_is_clean(out)
+
+
+def test_cs7643_refuses_a_notebook_with_errors(tmp_path, cs7643_outputs):
+    from helpers.submission import FILTER_NOTEBOOK, SubmissionError, collect_cs7643
+
+    repo = tmp_path / "repo"
+    for rel in ("helpers", "scripts", "notebooks"):
+        shutil.copytree(REPO_ROOT / rel, repo / rel, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0", outputs=[
+        nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])])
+    nbformat.write(nb, repo / FILTER_NOTEBOOK)
+    out = tmp_path / "2_pytorch.zip"
+    with pytest.raises(SubmissionError, match="shows errors .*ZeroDivisionError"):
+        collect_cs7643(cs7643_outputs, out, repo=repo)
+    assert _zip_dir_is_clean(out)
+
+
+def test_cs7643_zip_holds_code_scripts_results_and_pdfs(tmp_path, student, cs7643_outputs):
+    from pypdf import PdfReader
+
+    from helpers.submission import CS7643_CODE, CS7643_SCRIPTS, FILTER_NOTEBOOK
+    from helpers.submission import cs7643_outputs as needed
+
+    (cs7643_outputs / "predictions.csv").write_text("id,label\n0,3\n")
+    out = tmp_path / "hand-in" / "2_pytorch.zip"
+    result = collect("cs7643", "--out", str(out), helpers_dir=student[0], outputs=cs7643_outputs)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        assert set(names) == (set(CS7643_CODE) | set(CS7643_SCRIPTS) | {FILTER_NOTEBOOK} | set(needed())
+                              | {"predictions.csv", "2_pytorch.pdf", "08_filter_visualization.pdf"})
+        assert archive.read("helpers/train.py") == (REPO_ROOT / "helpers/train.py").read_bytes()
+        assert archive.read("convnet.log") == (cs7643_outputs / "convnet.log").read_bytes()
+        plots = PdfReader(io.BytesIO(archive.read("2_pytorch.pdf")))
+        assert len(plots.pages) == sum(n.endswith(".png") for n in needed()) == 10
+        notebook_pdf = PdfReader(io.BytesIO(archive.read("08_filter_visualization.pdf")))
+        assert len(notebook_pdf.pages) >= 2
+        assert "what did the networks learn" in notebook_pdf.pages[0].extract_text().lower()
+    assert f"{len(names)} files" in result.stdout
+    assert not list(out.parent.glob(".2_pytorch.zip*")), "no temporary file left"
 
 
 # --------------------------------------------------------------------------- PDF

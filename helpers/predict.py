@@ -1,0 +1,154 @@
+"""Classify a test set with trained weights and write ``predictions.csv`` (seed 002's ``test.py``).
+
+    python -m helpers.predict --model mymodel --weights assets/models/cifar10_mymodel.pt
+    python -m helpers.predict --model convnet --weights outputs/models/convnet.pt --out convnet_predictions.csv
+    python -m helpers.predict --model mlp --dataset mnist --weights outputs/models/mlp_mnist.pt
+
+``predictions.csv`` has the header ``id,label`` and one row per test image,
+in test-set order (``id`` 0, 1, 2, ...): what the challenge server takes.
+When the test labels are known (the CIFAR-10 test batch has them) the
+accuracy is printed too.
+
+The architecture is read off the weights (hidden widths, filter count and
+size), so any file ``python -m helpers.train`` or notebook 07 wrote loads
+without repeating its settings. Inputs are prepared as in training: the
+challenge network takes pixels in [0, 1] and normalises them itself; the
+other models take images standardised with the training-set statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from helpers.train import DATASETS, MODELS, Refused
+
+
+def hyperparameters(model: str, state: dict, dataset: str) -> dict:
+    """``build_model`` arguments (``hidden_sizes``, ``kernel_size``) read off a state dict's shapes.
+
+    Raises ``Refused`` when the weights are not ``model``'s or not for ``dataset``'s images.
+    """
+    from helpers.cifar_experiments import IMAGE_SHAPES
+
+    c, h, w = IMAGE_SHAPES[dataset]
+    expected = {"softmax": "linear.weight", "twolayernn": "fc1.weight", "convnet": "conv.weight",
+                "mlp": "layers.0.weight", "mymodel": "whiten.weight"}[model]
+    if expected not in state:
+        raise Refused(f"--weights does not hold a {model} state dict (no {expected!r}; it has "
+                      f"{', '.join(list(state)[:6])}{', ...' if len(state) > 6 else ''}).")
+    if model == "softmax":
+        return {"hidden_sizes": ()}
+    if model == "twolayernn":
+        return {"hidden_sizes": (state["fc1.weight"].shape[0],)}
+    if model == "convnet":
+        filters, channels, k, _ = state["conv.weight"].shape
+        if channels != c:
+            raise Refused(f"--weights: this convnet takes {channels}-channel images, but --dataset {dataset} "
+                          f"has {c}-channel images.")
+        return {"hidden_sizes": (filters,), "kernel_size": k}
+    if model == "mlp":
+        linear = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"layers\.(\d+)\.weight", k)))
+        return {"hidden_sizes": tuple(state[f"layers.{i}.weight"].shape[0] for i in linear[:-1])}
+    return {"hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))}
+
+
+def load_model(model: str, weights: Path, dataset: str, device="cpu"):
+    """``build_model`` with the architecture of ``weights``, the weights loaded, in evaluation mode."""
+    import torch
+
+    from helpers.train import build_model
+
+    if not weights.is_file():
+        raise Refused(f"--weights {weights}: no such file (python -m helpers.train --model {model} writes "
+                      f"OUT/models/<run>.pt).")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors come in many types
+        raise Refused(f"--weights {weights} is not a PyTorch state dict file: {err}") from None
+    if not isinstance(state, dict):
+        raise Refused(f"--weights {weights} holds a {type(state).__name__}, not a state dict.")
+    net = build_model(model, dataset, **hyperparameters(model, state, dataset))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        raise Refused(f"--weights {weights} does not fit {model} on {dataset} images: {err}") from None
+    return net.to(device).eval()
+
+
+def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_size: int = 1000):
+    """Class indices ``(N,)`` (int64 tensor) for uint8 test images as ``load_dataset`` gives them."""
+    if model == "mymodel":
+        from helpers.cifar_fast import cifar_uint8, predict
+
+        return predict(net, cifar_uint8(images), tta_level=tta, batch_size=batch_size).argmax(1)
+    if tta:
+        raise Refused("--tta applies to --model mymodel only.")
+    from helpers.cifar_experiments import standardize
+    from helpers.training import predict
+
+    return predict(net, standardize(images, dataset), batch_size=batch_size)
+
+
+def write_predictions(path: Path, labels) -> Path:
+    """``id,label`` rows in test-set order, written atomically."""
+    from helpers.paths import atomic_write_bytes
+
+    rows = ["id,label"] + [f"{i},{int(label)}" for i, label in enumerate(labels)]
+    return atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m helpers.predict", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, choices=MODELS, help="the network the weights are for (required)")
+    p.add_argument("--weights", required=True, type=Path, help="a state dict file (required)")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS, help="whose test set (default: cifar10)")
+    p.add_argument("--data-root", type=Path,
+                   help="folder holding the data sets (default: $WORKBOOK_DATA, else ./data; see the README)")
+    p.add_argument("--out", type=Path, help="the CSV to write (default: predictions.csv in the output folder)")
+    p.add_argument("--tta", type=int, default=0, choices=(0, 1, 2),
+                   help="mymodel's test-time augmentation: 0 none, 1 mirror, 2 mirror and shifts (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    args = p.parse_args(argv)
+    try:
+        if args.model == "mymodel" and args.dataset != "cifar10":
+            raise Refused(f"--model mymodel classifies CIFAR-10 images; it cannot take --dataset {args.dataset}.")
+        if args.tta and args.model != "mymodel":
+            raise Refused("--tta applies to --model mymodel only.")
+        if args.out is not None and args.out.is_dir():
+            raise Refused(f"--out {args.out} is a folder; give the CSV file's path.")
+        from helpers.device import get_device
+
+        try:
+            device = get_device(None if args.device == "auto" else args.device)
+        except ValueError as err:
+            raise Refused(f"--device: {err}") from None
+        net = load_model(args.model, args.weights, args.dataset, device)
+    except Refused as err:
+        p.print_usage(sys.stderr)
+        print(f"{p.prog}: refused: {err}", file=sys.stderr)
+        return 2
+    from helpers.data import DatasetError, load_dataset
+    from helpers.paths import output_dir
+
+    try:
+        images, labels = load_dataset(args.dataset, "test", root=args.data_root)
+    except DatasetError as err:
+        print(f"{p.prog}: failed: {err}", file=sys.stderr)
+        return 1
+    predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
+    out = write_predictions(args.out or output_dir() / "predictions.csv", predicted.tolist())
+    print(f"wrote {out}: {len(predicted)} predictions ({args.model}, {args.weights})")
+    if labels is not None:
+        import numpy as np
+
+        accuracy = float((predicted.numpy() == np.asarray(labels)).mean())
+        print(f"accuracy on the {len(labels)} {args.dataset} test images: {accuracy:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

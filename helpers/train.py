@@ -1,0 +1,357 @@
+"""Train a model from the shell: seed 002's ``train.py`` (and seed 003's ``ex2_pytorch.py``).
+
+    python -m helpers.train --model convnet                   # the tuned settings (scripts/run_convnet.sh)
+    python -m helpers.train --model twolayernn --hidden-sizes 1024 --epochs 10 --lr 0.01
+    python -m helpers.train --model mlp --dataset fashion_mnist --hidden-sizes 512 256
+    python -m helpers.train --model mymodel                   # the challenge network, fast recipe
+    python -m helpers.train --model convnet --resume          # continue an interrupted run
+
+It uses the code the notebooks use: the models of ``helpers.torch_models``,
+the loop of ``helpers.training.fit`` (through ``cifar_experiments.run_experiment``,
+as notebook 07 does) and, for ``mymodel``, the recipe of ``helpers.cifar_fast``.
+Every setting has a default per model: the tuned values of notebook 07.
+
+What it writes into ``--out`` (default: the output folder, ``outputs/`` or
+``$WORKBOOK_OUTPUT``), where RUN is the model's name on CIFAR-10 (``convnet``,
+the seed's names) and ``<model>_<dataset>`` on the other data sets:
+
+    RUN.log                  settings, one line per epoch, the test accuracy last
+    RUN_lossvstrain.png      training loss per iteration, validation loss per epoch
+    RUN_valaccuracy.png      validation accuracy per epoch
+    models/RUN.pt            the trained weights, a state dict (mymodel: models/cifar10_mymodel.pt,
+                             the name notebook 07 and notebook 08 use)
+    checkpoints/RUN/         last.pt (every epoch) and best.pt (best validation accuracy)
+
+Ctrl-C (or a batch system's SIGTERM) stops the run at once; checkpoints are written atomically (a
+temporary file, then a rename), so best.pt and last.pt stay whole, and the
+message gives the command that resumes.
+Exit status: 0 done, 1 failed (data missing, ...), 2 refused settings, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+MODELS = ("softmax", "twolayernn", "convnet", "mlp", "mymodel")
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+MYMODEL_WEIGHTS = "cifar10_mymodel.pt"
+# MyModel's recipe (helpers.cifar_fast.FastConfig); repeated here so that --help needs no torch import.
+_FAST = dict(epochs=10, lr=11.5, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
+             hidden_sizes=(32, 128, 256))
+
+# The tuned settings of notebook 07 (scripts/run_<model>.sh give them explicitly).
+DEFAULTS = {
+    "softmax": dict(epochs=6, lr=2e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                    hidden_sizes=()),
+    "twolayernn": dict(epochs=8, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                       hidden_sizes=(512,)),
+    "convnet": dict(epochs=6, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                    hidden_sizes=(32,)),
+    "mlp": dict(epochs=8, lr=2e-4, batch_size=200, weight_decay=1e-4, momentum=0.9, optimizer="adam",
+                hidden_sizes=(512,)),
+    "mymodel": _FAST,
+}
+# How many --hidden-sizes each model takes, and what they mean.
+HIDDEN = {
+    "softmax": ((0, 0), "softmax has no hidden layer"),
+    "twolayernn": ((1, 1), "twolayernn takes one value: the hidden layer's width"),
+    "convnet": ((1, 1), "convnet takes one value: the number of convolution filters"),
+    "mlp": ((1, 16), "mlp takes one width per hidden layer (1 to 16 layers)"),
+    "mymodel": ((3, 3), "mymodel takes three values: the widths of its three convolution groups"),
+}
+# Settings that must match when a run is resumed.
+_RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
+             "hidden_sizes", "kernel_size", "val_size", "seed")
+
+
+class Refused(ValueError):
+    """A setting the run cannot start with; the message says which and why."""
+
+
+def _defaults_help(key: str, fmt=str) -> str:
+    return "default per model: " + ", ".join(f"{m} {fmt(DEFAULTS[m][key])}" for m in MODELS)
+
+
+def _sizes(value) -> str:
+    return " ".join(map(str, value)) if value else "none"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, choices=MODELS, help="which network to train (required)")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS,
+                   help="data set (default: cifar10; mymodel takes cifar10 only)")
+    p.add_argument("--epochs", type=int, help=f"passes over the training set ({_defaults_help('epochs')})")
+    p.add_argument("--lr", type=float, help="learning rate, > 0; for mymodel per 1024 examples, see "
+                   f"helpers.cifar_fast.FastConfig ({_defaults_help('lr', lambda v: f'{v:g}')})")
+    p.add_argument("--batch-size", type=int, help=f"examples per step ({_defaults_help('batch_size')})")
+    p.add_argument("--weight-decay", type=float,
+                   help=f"L2 weight decay, >= 0 ({_defaults_help('weight_decay', lambda v: f'{v:g}')})")
+    p.add_argument("--momentum", type=float,
+                   help=f"SGD momentum in [0, 1) ({_defaults_help('momentum', lambda v: f'{v:g}')})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"sgd (with momentum), adam or adamw; mymodel: sgd only, its recipe "
+                        f"({_defaults_help('optimizer')})")
+    p.add_argument("--hidden-sizes", type=int, nargs="*", metavar="N",
+                   help="hidden widths: twolayernn one width, convnet the number of filters, mlp one width "
+                        f"per hidden layer, mymodel three group widths ({_defaults_help('hidden_sizes', _sizes)})")
+    p.add_argument("--kernel-size", type=int, default=5, help="convnet's filter size, odd (default: 5)")
+    p.add_argument("--val-size", type=float, default=0.1,
+                   help="validation part of the training set: a fraction in (0, 1) or a count (default: 0.1)")
+    p.add_argument("--device", default="auto",
+                   help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random generator (default: 0)")
+    p.add_argument("--out", type=Path, help="output folder (default: outputs/, or $WORKBOOK_OUTPUT)")
+    p.add_argument("--data-root", type=Path,
+                   help="folder holding the data sets (default: $WORKBOOK_DATA, else ./data; see the README)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoints/RUN/last.pt with the same settings (default: start over)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar (for logs of batch jobs)")
+    return p
+
+
+def run_name(model: str, dataset: str) -> str:
+    """``model`` on CIFAR-10 (the seed's file names), ``<model>_<dataset>`` otherwise."""
+    return model if dataset == "cifar10" else f"{model}_{dataset}"
+
+
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the per-model defaults and check every setting; raises ``Refused`` naming the first bad one."""
+    for key, value in DEFAULTS[args.model].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.hidden_sizes = tuple(args.hidden_sizes)
+    if args.model == "mymodel" and args.dataset != "cifar10":
+        raise Refused(f"--model mymodel is the CIFAR-10 challenge network (3x32x32 images, whitening layer); "
+                      f"it cannot take --dataset {args.dataset}. For MNIST / Fashion-MNIST use another model, "
+                      "or notebook 06's MyNet.")
+    if args.epochs < 1:
+        raise Refused(f"--epochs must be at least 1; got {args.epochs}.")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise Refused(f"--lr must be a positive number; got {args.lr:g}.")
+    if args.batch_size < 1:
+        raise Refused(f"--batch-size must be at least 1; got {args.batch_size}.")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise Refused(f"--weight-decay must be 0 or more; got {args.weight_decay:g}.")
+    if not 0 <= args.momentum < 1:
+        raise Refused(f"--momentum must be in [0, 1); got {args.momentum:g}.")
+    if args.model == "mymodel" and args.optimizer != "sgd":
+        raise Refused("--model mymodel trains with its own recipe (Nesterov SGD, helpers.cifar_fast); "
+                      f"--optimizer {args.optimizer} does not apply.")
+    (low, high), meaning = HIDDEN[args.model]
+    if not low <= len(args.hidden_sizes) <= high:
+        raise Refused(f"--hidden-sizes: {meaning}; got {len(args.hidden_sizes)} value(s) "
+                      f"({_sizes(args.hidden_sizes)}).")
+    if any(size < 1 for size in args.hidden_sizes):
+        raise Refused(f"--hidden-sizes must all be at least 1; got {_sizes(args.hidden_sizes)}.")
+    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
+        raise Refused(f"--kernel-size must be odd and positive (padding keeps the image size); got {args.kernel_size}.")
+    if args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
+        raise Refused(f"--val-size must be a fraction in (0, 1) or a whole count of images; got {args.val_size:g}.")
+    args.val_size = args.val_size if args.val_size < 1 else int(args.val_size)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise Refused(f"--out {args.out} is a file; give a folder.")
+    from helpers.device import get_device
+
+    try:
+        args.device = get_device(None if args.device == "auto" else args.device)
+    except ValueError as err:
+        raise Refused(f"--device: {err}") from None
+    if args.out is None:
+        from helpers.paths import output_dir
+
+        args.out = output_dir()
+    args.run = run_name(args.model, args.dataset)
+    args.checkpoint_dir = args.out / "checkpoints" / args.run
+    settings_file = args.checkpoint_dir / "settings.json"
+    if args.resume:
+        last = args.checkpoint_dir / "last.pt"
+        if not last.is_file():
+            raise Refused(f"--resume: there is no checkpoint to resume at {last}; run without --resume to start.")
+        saved = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+        differ = [f"--{k.replace('_', '-')} {_show(saved[k])} (now {_show(_setting(args, k))})"
+                  for k in _RUN_KEYS if k in saved and saved[k] != _setting(args, k)]
+        if differ:
+            raise Refused(f"--resume: the checkpoint in {args.checkpoint_dir} was made with "
+                          f"{'; '.join(differ)}. Resume with the same settings, or run without --resume "
+                          "to start over.")
+    return args
+
+
+def _setting(args, key):
+    value = getattr(args, key)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _show(value) -> str:
+    return _sizes(value) if isinstance(value, list) else str(value)
+
+
+def settings_line(args) -> str:
+    parts = [f"dataset {args.dataset}", f"epochs {args.epochs}", f"batch {args.batch_size}"]
+    if args.model == "mymodel":
+        parts.append(f"fast recipe (Nesterov SGD) lr {args.lr:g} per 1024 examples, momentum {args.momentum:g}, "
+                     f"weight decay {args.weight_decay:g}")
+    else:
+        parts.append(f"{args.optimizer} lr {args.lr:g}" + (f" momentum {args.momentum:g}" if args.optimizer == "sgd" else "")
+                     + f" weight decay {args.weight_decay:g}")
+    if args.hidden_sizes:
+        parts.append(f"hidden sizes {_sizes(args.hidden_sizes)}")
+    if args.model == "convnet":
+        parts.append(f"kernel {args.kernel_size}")
+    parts += [f"validation {args.val_size}", f"seed {args.seed}", f"device {args.device}"]
+    return "; ".join(parts)
+
+
+def build_model(model: str, dataset: str, hidden_sizes=(), kernel_size: int = 5):
+    """A fresh ``helpers.torch_models`` network for ``dataset``'s images."""
+    from helpers.cifar_experiments import IMAGE_SHAPES
+    from helpers.torch_models import ConvNet, MultiLayerPerceptron, MyModel, SoftmaxClassifier, TwoLayerNN
+
+    im_size = IMAGE_SHAPES[dataset]
+    if model == "softmax":
+        return SoftmaxClassifier(im_size)
+    if model == "twolayernn":
+        return TwoLayerNN(im_size, hidden_dim=hidden_sizes[0])
+    if model == "convnet":
+        return ConvNet(im_size, hidden_dim=hidden_sizes[0], kernel_size=kernel_size)
+    if model == "mlp":
+        return MultiLayerPerceptron(im_size[0] * im_size[1] * im_size[2], list(hidden_sizes))
+    if model == "mymodel":
+        return MyModel(widths=tuple(hidden_sizes) if hidden_sizes else (32, 128, 256))
+    raise ValueError(f"unknown model {model!r}; expected one of {MODELS}.")
+
+
+def make_optimizer(args):
+    import torch
+
+    if args.optimizer == "sgd":
+        return lambda p: torch.optim.SGD(p, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    if args.optimizer == "adam":
+        return lambda p: torch.optim.Adam(p, lr=args.lr, weight_decay=args.weight_decay)
+    return lambda p: torch.optim.AdamW(p, lr=args.lr, weight_decay=args.weight_decay)
+
+
+def train(args) -> dict:
+    """Run the training ``args`` describe (already ``resolve``d); returns what ``run_experiment`` returns."""
+    from helpers.paths import atomic_write_bytes
+    from helpers.runtime import setup
+
+    setup(seed=args.seed, verbose=False)
+    if not args.resume:
+        record = {k: _setting(args, k) for k in _RUN_KEYS}
+        atomic_write_bytes(args.checkpoint_dir / "settings.json", (json.dumps(record, indent=1) + "\n").encode())
+    print(f"{args.run}: {settings_line(args)}", flush=True)
+    model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
+    if args.model == "mymodel":
+        return _train_mymodel(model, args)
+    from helpers.cifar_experiments import load_tensors, run_experiment
+
+    data = load_tensors(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
+    print(f"train {tuple(data.x_train.shape)} | val {tuple(data.x_val.shape)} | test {tuple(data.x_test.shape)}",
+          flush=True)
+    model.to(args.device)
+    result = run_experiment(args.run, model, data, epochs=args.epochs, optimizer=make_optimizer(args),
+                            batch_size=args.batch_size, settings=settings_line(args), seed=args.seed, show=False,
+                            out_dir=args.out, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                            progress=not args.no_progress, verbose=True)
+    return result
+
+
+def _train_mymodel(model, args) -> dict:
+    """MyModel with ``helpers.cifar_fast.train_fast`` (notebook 07's recipe), then the same files as the others."""
+    from helpers.cifar_experiments import log_lines, save_plots, write_log
+    from helpers.cifar_fast import FastConfig, cifar_uint8, evaluate, save_state_dict, train_fast
+    from helpers.data import load_dataset, train_val_split
+
+    X, y = load_dataset("cifar10", "train", root=args.data_root)
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=args.val_size, seed=args.seed)
+    X_te, y_te = load_dataset("cifar10", "test", root=args.data_root)
+    X_tr, X_val, X_te = cifar_uint8(X_tr), cifar_uint8(X_val), cifar_uint8(X_te)
+    print(f"train {tuple(X_tr.shape)} | val {tuple(X_val.shape)} | test {tuple(X_te.shape)}", flush=True)
+    config = FastConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                        weight_decay=args.weight_decay, seed=args.seed)
+    settings = settings_line(args)
+    log_path = args.out / f"{args.run}.log"
+    epoch_lines = []
+
+    def log(line):
+        print(line, flush=True)
+        if line.startswith("epoch"):
+            epoch_lines.append(line)
+            write_log(log_path, [f"model: {args.run}", f"settings: {settings}"] + epoch_lines)
+
+    history = train_fast(model.to(args.device), X_tr, y_tr, config, X_val, y_val, device=args.device, log=log,
+                         checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress)
+    test_acc = evaluate(model, X_te, y_te)
+    tta_acc = evaluate(model, X_te, y_te, tta_level=2)
+    history["time"] = history["elapsed"]
+    lines = log_lines(args.run, history, None, settings)
+    lines.append(f"test accuracy with flip+shift test-time augmentation (predict --tta 2): {tta_acc:.4f}")
+    lines.append(f"test accuracy: {test_acc:.4f}")
+    paths = save_plots(args.run, history, len(X_tr) // min(args.batch_size, len(X_tr)), args.out)
+    paths["log"] = write_log(log_path, lines)
+    # The name notebook 07 and the shipped weights use: notebook 08 shows this file's filters.
+    paths["weights"] = args.out / "models" / MYMODEL_WEIGHTS
+    save_state_dict(model, paths["weights"])
+    return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
+            "train_time": history["train_time"], "log": lines, "paths": paths}
+
+
+def _best_checkpoint_note(checkpoint_dir: Path) -> str:
+    best = checkpoint_dir / "best.pt"
+    if not best.is_file():
+        return "No epoch had finished, so there is no checkpoint yet."
+    import torch
+
+    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    score = f", validation accuracy {ckpt['best']:.4f}" if ckpt.get("best") is not None else ""
+    return f"The best checkpoint so far is intact: {best} (epoch {ckpt['epoch']}{score})."
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args = resolve(args)
+    except Refused as err:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: refused: {err}", file=sys.stderr)
+        return 2
+    # Ctrl-C raises KeyboardInterrupt even where the shell started us with SIGINT ignored
+    # (a background job), and a batch system's SIGTERM is treated the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    start = time.time()
+    try:
+        result = train(args)
+    except KeyboardInterrupt:
+        resume = argv + ([] if "--resume" in argv else ["--resume"])
+        print(f"\nInterrupted after {time.time() - start:.0f} s. {_best_checkpoint_note(args.checkpoint_dir)}\n"
+              f"Resume with:\n  python -m helpers.train {shlex.join(resume)}", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError) as err:
+        print(f"{parser.prog}: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.run}: test accuracy {result['test_acc']:.4f} ({time.time() - start:.0f} s)")
+    for kind, path in result["paths"].items():
+        print(f"  {kind:12s} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

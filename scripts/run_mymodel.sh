@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Train the challenge network MyModel (seed 002, Q8.8) on CIFAR-10 with the fast recipe (helpers.cifar_fast).
+# The settings below are the tuned ones behind the committed results (notebook 07; README,
+# "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
+#   mymodel.log (ending with the test accuracy), mymodel_lossvstrain.png, mymodel_valaccuracy.png,
+#   models/cifar10_mymodel.pt and checkpoints/mymodel/.
+# Extra arguments are passed on and win over the ones below, e.g.
+#   scripts/run_mymodel.sh --device cuda        scripts/run_mymodel.sh --epochs 1 --out /tmp/try
+#   scripts/run_mymodel.sh --resume             (after Ctrl-C: continue from the last checkpoint)
+# Set PYTHON to choose the interpreter.
+set -euo pipefail
+# The workbook's root on the module path, so that it runs from any folder (relative --out paths stay yours).
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+python="${PYTHON:-$(command -v python || command -v python3)}"
+exec "$python" -m helpers.train --model mymodel --dataset cifar10 \
+    --hidden-sizes 32 128 256 --epochs 10 --batch-size 1024 --lr 11.5 --momentum 0.85 --weight-decay 0.0153 \
+    "$@"
