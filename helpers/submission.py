@@ -273,6 +273,9 @@ def _check_python(path: Path) -> str | None:
     return None
 
 
+_CHECKS = {".ipynb": _check_notebook, ".py": _check_python, ".log": _check_log, ".png": _check_png}
+
+
 def images_pdf(pngs: list[Path], out: Path) -> Path:
     """Every PNG on its own page of one PDF (Pillow), written atomically."""
     import io
@@ -298,27 +301,21 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
-    problems, entries = [], {}
-    for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,):
-        path = repo / rel
-        if not path.is_file():
-            problems.append(f"{rel}: not found at {path} (restore it from git)")
-            continue
-        check = _check_notebook if rel.endswith(".ipynb") else _check_python if rel.endswith(".py") else None
-        problem = check(path) if check else None
-        if problem:
-            problems.append(f"{rel}: {problem}")
-        entries[rel] = path
+    # (name in the zip, file, what to say when it is missing, what makes it)
+    wanted = [(rel, repo / rel, f"not found at {repo / rel} (restore it from git)", None)
+              for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,)]
     for name, how in cs7643_outputs().items():
-        path = outputs / name
+        hint = how if how.startswith("you:") else f"run {how} to make it"
+        wanted.append((name, outputs / name, f"not found in {outputs}; {hint}", how))
+    problems, entries = [], {}
+    for name, path, missing, how in wanted:
         if not path.is_file():
-            hint = how if how.startswith("you:") else f"run {how} to make it"
-            problems.append(f"{name}: not found in {outputs}; {hint}")
+            problems.append(f"{name}: {missing}")
             continue
-        check = _check_log if name.endswith(".log") else _check_png if name.endswith(".png") else None
+        check = _CHECKS.get(path.suffix)
         problem = check(path) if check else None
         if problem:
-            problems.append(f"{name} ({path}): {problem}; {how} makes it")
+            problems.append(f"{name}: {problem}" + (f"; {how} makes it" if how else ""))
         entries[name] = path
     if (outputs / "predictions.csv").is_file():
         entries["predictions.csv"] = outputs / "predictions.csv"
@@ -360,16 +357,6 @@ def main(argv: list[str] | None = None) -> int:
     cs.add_argument("--out", type=Path, help=f"the zip to write (default: {CS7643_ZIP} at the repository root)")
     args = parser.parse_args(argv)
 
-    if args.target == "rpz":
-        try:
-            path = collect_rpz(args.helpers, args.outputs, args.out)
-        except SubmissionError as err:
-            print(f"collect_submission rpz: not written.\n{err}", file=sys.stderr)
-            return 1
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-        print(f"wrote {path}: {', '.join(names)}")
-        return 0
     if args.target == "pdf":
         from helpers.pdf_export import ToolMissing, export_pdf
 
@@ -382,9 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
         return 0
     try:
-        path = collect_cs7643(args.outputs, args.out)
+        if args.target == "rpz":
+            path = collect_rpz(args.helpers, args.outputs, args.out)
+        else:
+            path = collect_cs7643(args.outputs, args.out)
     except SubmissionError as err:
-        print(f"collect_submission cs7643: not written.\n{err}", file=sys.stderr)
+        print(f"collect_submission {args.target}: not written.\n{err}", file=sys.stderr)
         return 1
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
