@@ -31,6 +31,7 @@ Exit status: 0 done, 1 failed (data missing, ...), 2 refused settings, 130 inter
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import shlex
@@ -39,13 +40,17 @@ import sys
 import time
 from pathlib import Path
 
+from helpers.cifar_fast import FastConfig
+from helpers.torch_models import MyModel
+
 MODELS = ("softmax", "twolayernn", "convnet", "mlp", "mymodel")
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 MYMODEL_WEIGHTS = "cifar10_mymodel.pt"
-# MyModel's recipe (helpers.cifar_fast.FastConfig); repeated here so that --help needs no torch import.
-_FAST = dict(epochs=10, lr=11.5, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
-             hidden_sizes=(32, 128, 256))
+# MyModel's recipe: FastConfig's defaults and MyModel's default widths, read from them so they cannot drift.
+_FAST = dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
+             weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
+             hidden_sizes=tuple(inspect.signature(MyModel).parameters["widths"].default))
 
 # The tuned settings of notebook 07 (scripts/run_<model>.sh give them explicitly).
 DEFAULTS = {
@@ -215,7 +220,7 @@ def settings_line(args) -> str:
 def build_model(model: str, dataset: str, hidden_sizes=(), kernel_size: int = 5):
     """A fresh ``helpers.torch_models`` network for ``dataset``'s images."""
     from helpers.cifar_experiments import IMAGE_SHAPES
-    from helpers.torch_models import ConvNet, MultiLayerPerceptron, MyModel, SoftmaxClassifier, TwoLayerNN
+    from helpers.torch_models import ConvNet, MultiLayerPerceptron, SoftmaxClassifier, TwoLayerNN
 
     im_size = IMAGE_SHAPES[dataset]
     if model == "softmax":
@@ -227,7 +232,7 @@ def build_model(model: str, dataset: str, hidden_sizes=(), kernel_size: int = 5)
     if model == "mlp":
         return MultiLayerPerceptron(im_size[0] * im_size[1] * im_size[2], list(hidden_sizes))
     if model == "mymodel":
-        return MyModel(widths=tuple(hidden_sizes) if hidden_sizes else (32, 128, 256))
+        return MyModel(widths=tuple(hidden_sizes)) if hidden_sizes else MyModel()
     raise ValueError(f"unknown model {model!r}; expected one of {MODELS}.")
 
 
