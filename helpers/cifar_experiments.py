@@ -173,13 +173,14 @@ def write_log(path, lines: list[str]) -> Path:
 
 def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer, batch_size: int = 128,
                    scheduler=None, settings: str = "", seed: int = 0, show: bool = True, out_dir=None,
-                   checkpoint_dir=None, resume=False, progress: bool = False, verbose: bool = False) -> dict:
+                   checkpoint_dir=None, resume=False, progress: bool = False, verbose: bool = False,
+                   checkpoint_extra: dict | None = None) -> dict:
     """Train ``model`` with ``helpers.training.fit`` and write its plots, log and weights (module docstring).
 
     ``out_dir``: where the files go (default ``output_dir()``);
     ``checkpoint_dir`` / ``resume``: passed to ``fit`` (``last.pt`` every
     epoch, ``best.pt`` at the best validation accuracy; ``resume=True``
-    continues from ``last.pt``). The model keeps its last epoch's weights,
+    continues from ``last.pt``; ``checkpoint_extra`` is stored in each checkpoint). The model keeps its last epoch's weights,
     as in the seed's ``train.py``.
 
     Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
@@ -198,7 +199,7 @@ def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer,
     train, val, test = data.loaders(batch_size, seed=seed)
     history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed,
                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(log_epoch,),
-                  progress=progress, verbose=verbose, restore_best=False)
+                  progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
     test_acc = accuracy(model, data.x_test, data.y_test)
     paths = save_plots(name, history, len(train), out, show=show)
     lines = log_lines(name, history, test_acc, settings)

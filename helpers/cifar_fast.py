@@ -212,7 +212,7 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
 
 def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None = None, eval_images_u8=None,
                eval_labels=None, device=None, log=print, checkpoint_dir=None, resume: bool = False,
-               progress: bool = False) -> dict:
+               progress: bool = False, checkpoint_extra: dict | None = None) -> dict:
     """Train ``MyModel`` with the fast recipe; return the history.
 
     images_u8: uint8 ``(N, 3, 32, 32)`` training images; labels: ``(N,)``.
@@ -223,6 +223,7 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
     ``helpers.training.fit`` does; ``resume=True`` continues from ``last.pt``
     (same config required) and gives exactly the run an uninterrupted one would.
     progress: a tqdm bar over each epoch's batches.
+    checkpoint_extra: plain values stored in every checkpoint (e.g. the run's settings).
 
     Returns a dict of lists per epoch (``epoch``, ``train_loss``,
     ``train_acc``, ``val_acc`` (None when not evaluated), ``epoch_time``,
@@ -232,6 +233,7 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
     """
     from pathlib import Path
 
+    from helpers.paths import remove_stale_temporaries
     from helpers.training import BEST_NAME, LAST_NAME, _progress, load_checkpoint, save_checkpoint
 
     config = config or FastConfig()
@@ -286,10 +288,9 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
             lookahead.ema = {k: v.to(device) for k, v in ckpt["lookahead"].items()}
         train_time = history["elapsed"][-1] if history["elapsed"] else train_time
         log(f"Resumed from {ckpt_dir / LAST_NAME} after epoch {start_epoch}.")
-    elif ckpt_dir is not None:
-        # A fresh run: checkpoints of an earlier run in this folder must not be resumed later.
-        for name in (BEST_NAME, LAST_NAME):
-            (ckpt_dir / name).unlink(missing_ok=True)
+    # A fresh run leaves an earlier run's checkpoints in place until its first epoch replaces them.
+    if ckpt_dir is not None:
+        remove_stale_temporaries(ckpt_dir)  # left by a process killed while writing a checkpoint
 
     for epoch in range(start_epoch, math.ceil(config.epochs)):
         if step >= total_steps:
@@ -347,7 +348,8 @@ def train_fast(model, images_u8: torch.Tensor, labels, config: FastConfig | None
         if ckpt_dir is not None:
             improved = val_acc is not None and (best is None or val_acc > best)
             best = val_acc if improved else best
-            extra = dict(step=step, generator=generator.get_state(), best=best, config=asdict(config),
+            extra = dict(**(checkpoint_extra or {}), step=step, generator=generator.get_state(), best=best,
+                         config=asdict(config),
                          lookahead={k: v.cpu() for k, v in lookahead.ema.items()} if lookahead is not None else None)
             if improved:
                 save_checkpoint(ckpt_dir / BEST_NAME, model, optimizer, None, epoch + 1, history, **extra)

@@ -8,6 +8,7 @@ or overwritten by an update of the workbook.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -65,3 +66,61 @@ def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     savefig_kwargs.setdefault("bbox_inches", "tight")
     fig.savefig(buf, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+class OutputClash(ValueError):
+    """An output path that is one of the inputs, or is already in use by another run."""
+
+
+def refuse_overwriting_inputs(out: str | os.PathLike, inputs, what: str = "--out") -> None:
+    """Raise ``OutputClash`` when ``out`` is (or links to) one of ``inputs``: an output never replaces an input."""
+    out = Path(out)
+    for source in inputs:
+        source = Path(source)
+        same = out.resolve() == source.resolve()
+        if not same and out.exists() and source.exists():
+            same = os.path.samefile(out, source)
+        if same:
+            raise OutputClash(f"{what} {out} is the input {source}; writing there would replace it. "
+                              "Give another output path.")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files ``atomic_write_bytes`` leaves when a process is killed mid-write.
+
+    Call it only while no other process writes into ``folder`` (see ``output_lock``).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+LOCK_NAME = ".workbook.lock"
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike):
+    """Hold an exclusive lock on the output folder ``folder`` (a lock file inside it) while the block runs.
+
+    ``with output_lock(out): ...`` raises ``OutputClash`` at once when another
+    process holds it, so two runs never write the same files. The operating
+    system releases the lock when its process ends, even by ``kill -9``.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK_NAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputClash(f"{folder} is in use by another run (it holds {folder / LOCK_NAME}); wait for it "
+                          "to finish, or give another output folder.") from None
+    try:
+        yield folder
+    finally:
+        lock.release()

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import math
+import os
 import shlex
 import signal
 import sys
@@ -160,11 +160,17 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         raise Refused(f"--hidden-sizes must all be at least 1; got {_sizes(args.hidden_sizes)}.")
     if args.kernel_size < 1 or args.kernel_size % 2 == 0:
         raise Refused(f"--kernel-size must be odd and positive (padding keeps the image size); got {args.kernel_size}.")
+    side = 32 if args.dataset == "cifar10" else 28
+    if args.kernel_size > side:
+        raise Refused(f"--kernel-size must be at most the image size ({side} for {args.dataset}); "
+                      f"got {args.kernel_size}.")
+    if not 0 <= args.seed < 2**32:
+        raise Refused(f"--seed must be in [0, 2**32) (NumPy's seeds); got {args.seed}.")
     if args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
         raise Refused(f"--val-size must be a fraction in (0, 1) or a whole count of images; got {args.val_size:g}.")
     args.val_size = args.val_size if args.val_size < 1 else int(args.val_size)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise Refused(f"--out {args.out} is a file; give a folder.")
+    if args.out is not None:
+        _check_out_folder(args.out)
     from helpers.device import get_device
 
     try:
@@ -177,12 +183,11 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         args.out = output_dir()
     args.run = run_name(args.model, args.dataset)
     args.checkpoint_dir = args.out / "checkpoints" / args.run
-    settings_file = args.checkpoint_dir / "settings.json"
     if args.resume:
         last = args.checkpoint_dir / "last.pt"
         if not last.is_file():
             raise Refused(f"--resume: there is no checkpoint to resume at {last}; run without --resume to start.")
-        saved = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+        saved = _saved_settings(last)
         differ = [f"--{k.replace('_', '-')} {_show(saved[k])} (now {_show(_setting(args, k))})"
                   for k in _RUN_KEYS if k in saved and saved[k] != _setting(args, k)]
         if differ:
@@ -190,6 +195,27 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
                           f"{'; '.join(differ)}. Resume with the same settings, or run without --resume "
                           "to start over.")
     return args
+
+
+def _check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` that is a file, lies under a file, or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise Refused(f"--out {out} is a file; give a folder.")
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor or "."))
+    if existing.exists() and not existing.is_dir():
+        raise Refused(f"--out {out} lies under {existing}, which is a file; give a folder.")
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise Refused(f"--out {out}: {existing} is not writable; give a folder you can write to.")
+
+
+def _saved_settings(last: Path) -> dict:
+    """The settings stored in the checkpoint ``last`` (read as data only), or ``{}`` for one without them."""
+    from helpers.training import CheckpointError, read_checkpoint
+
+    try:
+        return read_checkpoint(last).get("settings") or {}
+    except CheckpointError as err:
+        raise Refused(f"--resume: {err}") from None
 
 
 def _setting(args, key):
@@ -248,13 +274,11 @@ def make_optimizer(args):
 
 def train(args) -> dict:
     """Run the training ``args`` describe (already ``resolve``d); returns what ``run_experiment`` returns."""
-    from helpers.paths import atomic_write_bytes
     from helpers.runtime import setup
 
     setup(seed=args.seed, verbose=False)
-    if not args.resume:
-        record = {k: _setting(args, k) for k in _RUN_KEYS}
-        atomic_write_bytes(args.checkpoint_dir / "settings.json", (json.dumps(record, indent=1) + "\n").encode())
+    # Stored inside every checkpoint, so they cannot disagree with the weights a resume continues from.
+    args.checkpoint_extra = {"settings": {k: _setting(args, k) for k in _RUN_KEYS}}
     print(f"{args.run}: {settings_line(args)}", flush=True)
     model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
     if args.model == "mymodel":
@@ -268,7 +292,7 @@ def train(args) -> dict:
     result = run_experiment(args.run, model, data, epochs=args.epochs, optimizer=make_optimizer(args),
                             batch_size=args.batch_size, settings=settings_line(args), seed=args.seed, show=False,
                             out_dir=args.out, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
-                            progress=not args.no_progress, verbose=True)
+                            progress=not args.no_progress, verbose=True, checkpoint_extra=args.checkpoint_extra)
     return result
 
 
@@ -296,7 +320,8 @@ def _train_mymodel(model, args) -> dict:
             write_log(log_path, [f"model: {args.run}", f"settings: {settings}"] + epoch_lines)
 
     history = train_fast(model.to(args.device), X_tr, y_tr, config, X_val, y_val, device=args.device, log=log,
-                         checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress)
+                         checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress,
+                         checkpoint_extra=args.checkpoint_extra)
     test_acc = evaluate(model, X_te, y_te)
     tta_acc = evaluate(model, X_te, y_te, tta_level=2)
     history["time"] = history["elapsed"]
@@ -312,15 +337,26 @@ def _train_mymodel(model, args) -> dict:
             "train_time": history["train_time"], "log": lines, "paths": paths}
 
 
-def _best_checkpoint_note(checkpoint_dir: Path) -> str:
-    best = checkpoint_dir / "best.pt"
-    if not best.is_file():
-        return "No epoch had finished, so there is no checkpoint yet."
-    import torch
+def _interrupted_note(args, argv: list[str], started: float) -> str:
+    """What an interruption left in ``args.checkpoint_dir`` and what to run next."""
+    from helpers.training import CheckpointError, read_checkpoint
 
-    ckpt = torch.load(best, map_location="cpu", weights_only=False)
-    score = f", validation accuracy {ckpt['best']:.4f}" if ckpt.get("best") is not None else ""
-    return f"The best checkpoint so far is intact: {best} (epoch {ckpt['epoch']}{score})."
+    last, best = args.checkpoint_dir / "last.pt", args.checkpoint_dir / "best.pt"
+    if not last.is_file() or (not args.resume and last.stat().st_mtime < started):
+        earlier = (f" The earlier run's checkpoints in {args.checkpoint_dir} are left as they were."
+                   if last.is_file() else "")
+        return (f"No epoch had finished, so this run has no checkpoint to resume from.{earlier}\n"
+                f"Start it again with:\n  python -m helpers.train {shlex.join(a for a in argv if a != '--resume')}")
+    note = ""
+    if best.is_file():
+        try:
+            ckpt = read_checkpoint(best)
+            score = f", validation accuracy {ckpt['best']:.4f}" if ckpt.get("best") is not None else ""
+            note = f"The best checkpoint so far is intact: {best} (epoch {ckpt['epoch']}{score}). "
+        except CheckpointError as err:
+            note = f"{err} "
+    resume = argv + ([] if "--resume" in argv else ["--resume"])
+    return f"{note}Resume with:\n  python -m helpers.train {shlex.join(resume)}"
 
 
 def _interrupt(signum, _frame):
@@ -341,16 +377,25 @@ def main(argv: list[str] | None = None) -> int:
     # (a background job), and a batch system's SIGTERM is treated the same way.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+    from helpers.paths import OutputClash, output_lock
+
     start = time.time()
     try:
-        result = train(args)
+        with output_lock(args.out):  # one run per output folder at a time
+            result = train(args)
+    except OutputClash as err:
+        print(f"{parser.prog}: refused: --out {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        resume = argv + ([] if "--resume" in argv else ["--resume"])
-        print(f"\nInterrupted after {time.time() - start:.0f} s. {_best_checkpoint_note(args.checkpoint_dir)}\n"
-              f"Resume with:\n  python -m helpers.train {shlex.join(resume)}", file=sys.stderr)
+        print(f"\nInterrupted after {time.time() - start:.0f} s. {_interrupted_note(args, argv, start)}",
+              file=sys.stderr)
         return 130
     except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError) as err:
         print(f"{parser.prog}: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a read-only or full disk
+        print(f"{parser.prog}: failed: cannot write {err.filename or args.out}: {err.strerror or err}; "
+              "free some space or give another --out.", file=sys.stderr)
         return 1
     print(f"{args.run}: test accuracy {result['test_acc']:.4f} ({time.time() - start:.0f} s)")
     for kind, path in result["paths"].items():

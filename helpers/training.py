@@ -31,6 +31,7 @@ import inspect
 import io
 import math
 import time
+import uuid
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.device import get_device
-from helpers.paths import atomic_write_bytes
+from helpers.paths import atomic_write_bytes, remove_stale_temporaries
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")
 BEST_NAME, LAST_NAME = "best.pt", "last.pt"
@@ -281,6 +282,29 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, epoc
     return atomic_write_bytes(path, buf.getvalue())
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read safely (damaged, empty, or holding more than tensors and plain values)."""
+
+
+def read_checkpoint(path, map_location="cpu") -> dict:
+    """The dict ``save_checkpoint`` wrote to ``path``, read as data only (``weights_only=True``: no code runs).
+
+    Raises ``CheckpointError`` naming the file when it is damaged, empty or not such a dict.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # zip, pickle and torch errors come in many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"Cannot read the checkpoint {path} ({first}): it is damaged, or holds more than "
+                              "tensors and plain values and was not loaded, since loading it could run code. "
+                              "Delete it, or start over without --resume.") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+        raise CheckpointError(f"{path} is not a training checkpoint (no model state and epoch); delete it, "
+                              "or start over without --resume.")
+    return ckpt
+
+
 def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, scheduler=None, map_location="cpu") -> dict:
     """Read a checkpoint written by ``save_checkpoint``; load its states into the objects given.
 
@@ -290,7 +314,7 @@ def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, schedu
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    ckpt = read_checkpoint(path, map_location)
     if model is not None:
         model.load_state_dict(ckpt["model"])
     if optimizer is not None and ckpt.get("optimizer") is not None:
@@ -313,7 +337,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         monitor: str = "val_acc", patience: int | None = None, min_delta: float = 0.0,
         scheduler_interval: str | None = None, restore_best: bool = True, seed: int = 0,
         channels_last: bool = False, bf16: bool = False, callbacks=(), progress: bool = True,
-        verbose: bool = True) -> dict:
+        verbose: bool = True, checkpoint_extra: dict | None = None) -> dict:
     """Train ``model`` and return its history (see the module docstring for the keys).
 
     Parameters
@@ -347,6 +371,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
     restore_best : at the end, load the best epoch's weights into ``model``.
     callbacks : functions ``(epoch, history, model)`` called after each
         epoch's checkpoint; one that returns ``True`` stops training.
+    checkpoint_extra : plain values stored in every checkpoint as they are (e.g. the run's settings,
+        which a resume can check against).
     channels_last : use the channels-last memory format (faster convolutions on CPUs).
     bf16 : run the training steps' forward pass under bfloat16 autocast (weights,
         gradients and evaluation stay float32); about 1.8x faster on CPUs with
@@ -384,13 +410,15 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         resume_path = ckpt_dir / LAST_NAME
     elif resume not in (False, None, True):
         resume_path = Path(resume)
-    if resume_path is None and ckpt_dir is not None:
-        # A fresh run: checkpoints of an earlier run in this folder must not be restored or resumed.
-        for name in (BEST_NAME, LAST_NAME):
-            (ckpt_dir / name).unlink(missing_ok=True)
+    if ckpt_dir is not None:
+        remove_stale_temporaries(ckpt_dir)  # left by a process killed while writing a checkpoint
+    # A fresh run leaves an earlier run's checkpoints in place until its own first epoch replaces them
+    # (an interruption before that loses nothing); run_id tells the two runs' files apart.
+    run_id = uuid.uuid4().hex
     best_state = None
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path, model, optimizer, scheduler, map_location=device)
+        run_id = ckpt.get("run_id", run_id)
         history = ckpt["history"]
         start_epoch = ckpt["epoch"]
         best, bad_epochs = ckpt.get("best"), ckpt.get("bad_epochs", 0)
@@ -468,7 +496,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         else:
             bad_epochs += 1
         if ckpt_dir is not None:
-            extra = {"best": best, "bad_epochs": bad_epochs, "monitor": monitor, "torch_rng": torch.get_rng_state()}
+            extra = {**(checkpoint_extra or {}), "best": best, "bad_epochs": bad_epochs, "monitor": monitor,
+                     "torch_rng": torch.get_rng_state(), "run_id": run_id}
             if improved:
                 save_checkpoint(ckpt_dir / BEST_NAME, model, optimizer, scheduler, epoch + 1, history, **extra)
             save_checkpoint(ckpt_dir / LAST_NAME, model, optimizer, scheduler, epoch + 1, history, **extra)
@@ -490,8 +519,14 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         if stop or stopped_early:
             break
 
+    best_ckpt = None
     if restore_best and ckpt_dir is not None and (ckpt_dir / BEST_NAME).is_file():
-        best_ckpt = torch.load(ckpt_dir / BEST_NAME, map_location=device, weights_only=False)
+        best_ckpt = read_checkpoint(ckpt_dir / BEST_NAME, map_location=device)
+        if best_ckpt.get("run_id") != run_id:  # an earlier run's file (this run was killed before replacing it)
+            if verbose:
+                print(f"{ckpt_dir / BEST_NAME} is from an earlier run: keeping the last epoch's weights.")
+            best_ckpt = None
+    if best_ckpt is not None:
         if best_ckpt["epoch"] != len(history["epoch"]) and verbose:
             print(f"Restoring the best weights (epoch {best_ckpt['epoch']}, {monitor} {best_ckpt['best']:.4f}).")
         model.load_state_dict(best_ckpt["model"])

@@ -139,7 +139,7 @@ def test_a_run_writes_log_plots_weights_and_checkpoints(tmp_path, capsys, args, 
     dataset = "cifar10" if run in ("softmax", "mlp", "mymodel") else run.split("_", 1)[1]
     model = load_model(args[1], weights, dataset)      # the architecture is read off the file
     assert not model.training
-    for name in ("best.pt", "last.pt", "settings.json"):
+    for name in ("best.pt", "last.pt"):
         assert (out / "checkpoints" / run / name).is_file()
 
 
