@@ -1,0 +1,195 @@
+"""Nothing lost, nothing run, nothing silently wrong: the workbook under careless use, hostile files and crashes.
+
+Hostile files are real: pickles whose ``__reduce__`` creates a marker file
+when they are unpickled; each test asserts the marker never appears.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers.paths import REPO_ROOT
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class Payload:
+    """Unpickling it creates ``marker`` (``open(marker, "w")``): what a hostile file would do with worse code."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def train_main(*args: str, out: Path) -> int:
+    from helpers.train import main
+
+    return main(list(args) + ["--out", str(out), "--no-progress"])
+
+
+SOFTMAX = ("--model", "softmax", "--epochs", "1")
+
+
+# --------------------------------------------------------------------------- checkpoints (items 4, 5, 7)
+
+
+def test_the_payload_really_runs_when_unpickled_plainly(tmp_path):
+    """The hostile file used below is live: a plain ``torch.load`` runs it (so the tests that follow can fail)."""
+    path, marker = tmp_path / "evil.pt", tmp_path / "marker"
+    torch.save({"model": Payload(marker), "epoch": 1}, path)
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+def test_resume_from_a_planted_checkpoint_runs_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_main(*SOFTMAX, out=out) == 0
+    last, marker = out / "checkpoints" / "softmax" / "last.pt", tmp_path / "marker"
+    torch.save({"model": Payload(marker), "epoch": 1, "settings": {}}, last)
+    assert train_main(*SOFTMAX, "--resume", out=out) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists(), "the checkpoint's code ran"
+    assert str(last) in err and "could run code" in err and "Traceback" not in err
+
+
+def test_fit_never_unpickles_code_from_best_or_last(tmp_path):
+    from helpers.training import CheckpointError, TensorLoader, fit
+
+    marker = tmp_path / "marker"
+    x, y = torch.rand(32, 4), torch.randint(0, 2, (32,))
+    loader = TensorLoader(x, y, batch_size=8)
+    torch.save({"model": Payload(marker), "epoch": 1}, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="last.pt"):
+        fit(torch.nn.Linear(4, 2), loader, loader, epochs=1, device="cpu", checkpoint_dir=tmp_path, resume=True,
+            progress=False, verbose=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", b"PK\x03\x04 truncated zip"])
+def test_a_damaged_checkpoint_is_named_on_resume(tmp_path, capsys, content):
+    out = tmp_path / "run"
+    last = out / "checkpoints" / "softmax" / "last.pt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(content)
+    assert train_main(*SOFTMAX, "--resume", out=out) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(last) in err and "Delete it" in err
+
+
+def test_a_new_run_keeps_the_earlier_checkpoints_until_its_first_epoch(tmp_path, monkeypatch, capsys):
+    """Item 4: re-running without --resume, interrupted before its first epoch, loses nothing (twice over)."""
+    import helpers.training as training
+
+    out = tmp_path / "run"
+    assert train_main(*SOFTMAX, out=out) == 0
+    folder = out / "checkpoints" / "softmax"
+    before = {name: (folder / name).read_bytes() for name in ("last.pt", "best.pt")}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "evaluate", interrupted)   # dies inside the first epoch
+    for _ in range(2):
+        assert train_main(*SOFTMAX, "--lr", "0.5", out=out) == 130
+        err = capsys.readouterr().err
+        assert "No epoch had finished" in err and "earlier run's checkpoints" in err
+        assert "--resume" not in err, "no advice to resume a run that has no checkpoint"
+        assert {name: (folder / name).read_bytes() for name in before} == before
+    monkeypatch.undo()
+    # The earlier run's checkpoint is still the one a resume continues, with its own settings.
+    assert train_main(*SOFTMAX, "--epochs", "2", "--resume", out=out) == 2
+    assert "--epochs 1 (now 2)" in capsys.readouterr().err
+
+
+def test_settings_of_a_run_stopped_before_training_do_not_bless_the_old_checkpoint(tmp_path, monkeypatch, capsys):
+    """Item 7: a fresh run with another lr that fails before training; --resume with that lr must be refused."""
+    import helpers.cifar_experiments as experiments
+
+    out = tmp_path / "run"
+    assert train_main(*SOFTMAX, "--epochs", "2", out=out) == 0
+
+    def no_data(*args, **kwargs):
+        raise FileNotFoundError("no data")
+
+    monkeypatch.setattr(experiments, "load_tensors", no_data)
+    assert train_main(*SOFTMAX, "--epochs", "2", "--lr", "0.5", out=out) == 1
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert train_main(*SOFTMAX, "--epochs", "2", "--lr", "0.5", "--resume", out=out) == 2
+    assert "--lr 0.002 (now 0.5)" in capsys.readouterr().err
+
+
+def test_stale_temporary_files_of_a_killed_write_are_removed(tmp_path):
+    out = tmp_path / "run"
+    folder = out / "checkpoints" / "softmax"
+    folder.mkdir(parents=True)
+    stale = folder / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    assert train_main(*SOFTMAX, out=out) == 0
+    assert not stale.exists()
+    assert not list(folder.glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- one run per --out (item 8)
+
+
+def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys):
+    """A real second process holds --out: the run is refused at once and writes nothing."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom helpers.paths import output_lock\n"
+         "with output_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n", str(out)],
+        env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        assert train_main(*SOFTMAX, out=out) == 2
+        assert time.monotonic() - started < 30
+        err = capsys.readouterr().err
+        assert "in use by another run" in err and str(out) in err
+        assert not (out / "softmax.log").exists() and not (out / "checkpoints").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train_main(*SOFTMAX, out=out) == 0, "the lock goes with the process that held it"
+
+
+# --------------------------------------------------------------------------- settings that cannot work
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--model", "convnet", "--kernel-size", "99"), "--kernel-size must be at most the image size"),
+    (("--model", "convnet", "--dataset", "mnist", "--kernel-size", "29"), "(28 for mnist)"),
+    (("--model", "softmax", "--seed", "-1"), "--seed must be in"),
+    (("--model", "softmax", "--seed", str(2**32)), "--seed must be in"),
+])
+def test_settings_that_cannot_work_are_refused(tmp_path, capsys, args, words):
+    assert train_main(*args, out=tmp_path / "run") == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert train_main(*SOFTMAX, out=afile / "sub") == 2
+    assert f"lies under {afile}, which is a file" in capsys.readouterr().err
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert train_main(*SOFTMAX, out=locked / "run") == 2
+    assert "is not writable" in capsys.readouterr().err
