@@ -120,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             raise Refused("--tta applies to --model mymodel only.")
         if args.out is not None and args.out.is_dir():
             raise Refused(f"--out {args.out} is a folder; give the CSV file's path.")
+        if args.out is not None:
+            from helpers.paths import OutputClash, refuse_overwriting_inputs
+
+            try:
+                refuse_overwriting_inputs(args.out, [args.weights])
+            except OutputClash as err:
+                raise Refused(str(err)) from None
         from helpers.device import get_device
 
         try:

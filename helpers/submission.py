@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -96,32 +97,53 @@ def locate(helpers_dir: Path, outputs: Path) -> dict[str, Path]:
     missing = [str(_fail(name, f"not found at {path}")) for name, path in paths.items() if not path.is_file()]
     if missing:
         raise SubmissionError("\n".join(missing))
+    broken = [str(_fail(name, problem)) for name, path in paths.items()
+              if (problem := _check_link(path) or (_check_png(path) if path.suffix == ".png" else None))]
+    if broken:
+        raise SubmissionError("\n".join(broken))
     return paths
+
+
+def _check_link(path: Path) -> str | None:
+    """A symbolic link is never followed into a hand-in: its target may be anything, anywhere."""
+    return f"{path} is a symbolic link; put the file itself there" if path.is_symlink() else None
 
 
 # Runs in a fresh interpreter inside the folder that holds only the zip's files.
 # Prints one line "@@CHECK {json}" at the end (the student's modules may print too).
+# Each line is tagged with a one-time token read from stdin before any student code runs, and the
+# process ends with os._exit right after its report, so no line the student's code prints (from an
+# atexit handler, say) can pass for the result. "@@STEP" lines say which file is running (for a hang).
 _CHECK_SCRIPT = r"""
-import json, sys, traceback
+import json, os, sys, traceback
 sys.path.insert(0, sys.argv[1])
 sys.modules["helpers"] = None  # the upload system has no workbook package: importing it must fail here too
+_token = sys.stdin.readline().strip()
 
 def report(**result):
-    print("@@CHECK " + json.dumps(result), flush=True)
+    print(f"@@CHECK {_token} " + json.dumps(result), flush=True)
 
-file, step = "numpy_nn.py", "import"
+def step_is(file, step):
+    print(f"@@STEP {_token} {file} {step}", flush=True)
+    return file, step
+
+try:
+    import numpy, torch
+except BaseException as err:
+    report(ok=False, file=None, step="environment", error=f"{type(err).__name__}: {err}", traceback="")
+    os._exit(1)
+file, step = step_is("numpy_nn.py", "import")
 try:
     import numpy_nn
     missing = [n for n in ("ReLU", "Linear", "Sigmoid", "SE") if not hasattr(numpy_nn, n)]
     if missing:
         raise AttributeError("defines no " + ", ".join(missing))
-    file = "pytorch_cnn.py"
+    file, step = step_is("pytorch_cnn.py", "import")
     import pytorch_cnn
     missing = [n for n in ("MyNet", "classify") if not hasattr(pytorch_cnn, n)]
     if missing:
         raise AttributeError("defines no " + ", ".join(missing))
-    import torch
-    file, step = "model.pt", "load"
+    file, step = step_is("model.pt", "load")
     model = pytorch_cnn.MyNet()
     try:
         state = torch.load("model.pt", map_location="cpu", weights_only=True)
@@ -129,7 +151,7 @@ try:
         raise RuntimeError(f"{err}. model.pt must hold MyNet's state dict: torch.save(model.state_dict(), path)") from err
     model.load_state_dict(state)
     model.eval()
-    file, step = "pytorch_cnn.py", "classify"
+    file, step = step_is("pytorch_cnn.py", "classify")
     n = 8
     x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
     labels = pytorch_cnn.classify(model, x)
@@ -145,8 +167,9 @@ try:
 except BaseException as err:
     report(ok=False, file=file, step=step, error=f"{type(err).__name__}: {err}",
            traceback="".join(traceback.format_exception(err))[-3000:])
-    sys.exit(1)
+    os._exit(1)
 report(ok=True, labels=values)
+os._exit(0)
 """
 
 
@@ -160,16 +183,30 @@ def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> li
         for name, path in paths.items():
             shutil.copyfile(path, Path(tmp) / name)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        token = secrets.token_hex(16)
         try:
             result = subprocess.run([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env,
-                                    capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise _fail("pytorch_cnn.py", f"importing the modules and classifying 8 images took more than {timeout:.0f} s "
+                                    input=token + "\n", capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            output = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
+            steps = [line.split()[2:4] for line in output.splitlines() if line.startswith(f"@@STEP {token} ")]
+            if not steps:
+                raise SubmissionError(f"the isolated check did not get past importing numpy and torch in "
+                                      f"{timeout:.0f} s; is the machine very busy?") from None
+            file, step = steps[-1]
+            doing = {"import": "importing it", "load": "loading it", "classify": "classifying 8 images"}[step]
+            raise _fail(file, f"{doing} took more than {timeout:.0f} s "
                         "(is training code outside `if __name__ == '__main__':`?)") from None
-    lines = [line for line in result.stdout.splitlines() if line.startswith("@@CHECK ")]
-    if not lines:
+    lines = [line for line in result.stdout.splitlines() if line.startswith(f"@@CHECK {token} ")]
+    if len(lines) != 1:
         raise SubmissionError(f"the isolated check crashed (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    outcome = json.loads(lines[-1][len("@@CHECK "):])
+    outcome = json.loads(lines[0][len(f"@@CHECK {token} "):])
+    if outcome["ok"] and result.returncode != 0:
+        raise SubmissionError(f"the isolated check ended with exit status {result.returncode} after passing:\n"
+                              f"{result.stderr[-3000:]}")
+    if not outcome["ok"] and outcome["step"] == "environment":
+        raise SubmissionError(f"this Python ({sys.executable}) cannot run the check: {outcome['error']}. "
+                              "Activate the workbook's environment (README, 'Set up') and run again.")
     if not outcome["ok"]:
         verb = {"import": "does not import on its own", "load": "does not load into MyNet()",
                 "classify": "classify(MyNet(), x) fails"}[outcome["step"]]
@@ -178,7 +215,11 @@ def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> li
 
 
 def write_zip(entries: dict[str, Path], out: Path) -> Path:
-    """Write ``{name in the zip: file}`` into the zip ``out``, in that order, atomically."""
+    """Write ``{name in the zip: file}`` into the zip ``out``, in that order, atomically.
+
+    Raises ``SubmissionError`` when ``out`` is one of the files it would hold.
+    """
+    _refuse_input_as_output(out, entries.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
@@ -194,6 +235,15 @@ def write_zip(entries: dict[str, Path], out: Path) -> Path:
     return out
 
 
+def _refuse_input_as_output(out: Path, inputs) -> None:
+    from helpers.paths import OutputClash, refuse_overwriting_inputs
+
+    try:
+        refuse_overwriting_inputs(out, inputs)
+    except OutputClash as err:
+        raise SubmissionError(str(err)) from None
+
+
 def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
     """Check the RPZ hand-in and write it as a flat zip; returns the zip's path.
 
@@ -203,6 +253,7 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
     paths = locate(helpers_dir, outputs)
+    _refuse_input_as_output(out, paths.values())  # before the slow check
     check_isolated(paths)
     return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
 
@@ -244,8 +295,17 @@ def _check_log(path: Path) -> str | None:
 
 
 def _check_png(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
     with open(path, "rb") as f:
-        return None if f.read(8) == b"\x89PNG\r\n\x1a\n" else "is not a PNG image"
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return "is not a PNG image"
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every pixel: a truncated or forged file fails here
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as err:
+        return f"starts like a PNG but is not a readable image ({err})"
+    return None
 
 
 def _check_notebook(path: Path) -> str | None:
@@ -313,14 +373,15 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
             problems.append(f"{name}: {missing}")
             continue
         check = _CHECKS.get(path.suffix)
-        problem = check(path) if check else None
+        problem = _check_link(path) or (check(path) if check else None)
         if problem:
             problems.append(f"{name}: {problem}" + (f"; {how} makes it" if how else ""))
         entries[name] = path
-    if (outputs / "predictions.csv").is_file():
+    if (outputs / "predictions.csv").is_file() and not (outputs / "predictions.csv").is_symlink():
         entries["predictions.csv"] = outputs / "predictions.csv"
     if problems:
         raise SubmissionError("\n".join(problems))
+    _refuse_input_as_output(out, entries.values())  # before the slow PDF export
 
     if export is None:
         from helpers.pdf_export import export_pdf as export
@@ -362,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
 
         notebooks = args.notebooks or all_notebooks()
         try:
-            path = export_pdf(notebooks, args.out or REPO_ROOT / PDF_NAME)
-        except (ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
+            out = args.out or REPO_ROOT / PDF_NAME
+            _refuse_input_as_output(out, notebooks)
+            path = export_pdf(notebooks, out)
+        except (SubmissionError, ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
             print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
             return 1
         print(f"wrote {path}")

@@ -193,3 +193,178 @@ def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys):
     locked.mkdir(mode=0o500)
     assert train_main(*SOFTMAX, out=locked / "run") == 2
     assert "is not writable" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- outputs never replace inputs (1-3)
+
+
+def _predict(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "helpers.predict", *args], env=_env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_predict_refuses_to_write_over_its_weights(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes((REPO_ROOT / "assets" / "models" / "cifar10_mymodel.pt").read_bytes())
+    before = weights.read_bytes()
+    result = _predict("--model", "mymodel", "--weights", str(weights), "--out", str(weights))
+    assert result.returncode == 2
+    assert f"--out {weights} is the input {weights}" in result.stderr and "Traceback" not in result.stderr
+    assert weights.read_bytes() == before
+
+
+def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
+    from helpers.submission import main
+
+    notebook = tmp_path / "00_setup.ipynb"
+    notebook.write_bytes((REPO_ROOT / "notebooks" / "00_setup.ipynb").read_bytes())
+    before = notebook.read_bytes()
+    assert main(["pdf", str(notebook), "--out", str(notebook)]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert notebook.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["model.pt", "numpy_nn.py"])
+def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
+    from helpers.submission import SubmissionError, collect_rpz
+    from tests.test_submission import _make_student
+
+    helpers_dir, outputs = _make_student(tmp_path)
+    victim = (outputs if target == "model.pt" else helpers_dir) / target
+    before = victim.read_bytes()
+    with pytest.raises(SubmissionError, match="is the input"):
+        collect_rpz(helpers_dir, outputs, victim)
+    assert victim.read_bytes() == before
+
+
+def _cs7643_outputs(folder: Path) -> Path:
+    from PIL import Image
+
+    from helpers.submission import cs7643_outputs as needed
+
+    folder.mkdir()
+    for i, name in enumerate(needed()):
+        path = folder / name
+        if name.endswith(".log"):
+            path.write_text(f"model: {path.stem}\nsettings: ...\nepoch   1 | train loss 2.0\ntest accuracy: 0.{40 + i}00\n")
+        elif name.endswith(".png"):
+            Image.new("RGB", (60, 40), (20 * i % 255, 100, 200)).save(path)
+        else:
+            path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
+    return folder
+
+
+def test_cs7643_refuses_an_out_that_is_one_of_its_files(tmp_path):
+    from helpers.submission import SubmissionError, collect_cs7643
+
+    outputs = _cs7643_outputs(tmp_path / "outputs")
+    extra = outputs / "extra.md"
+    before = extra.read_bytes()
+
+    def export(*args):
+        raise AssertionError("refused before the PDF export")
+
+    with pytest.raises(SubmissionError, match="is the input"):
+        collect_cs7643(outputs, extra, export=export)
+    assert extra.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- the rpz check (item 10)
+
+
+def test_rpz_check_cannot_be_passed_by_a_line_printed_at_exit(tmp_path):
+    """numpy_nn.py fails to import but prints a forged passing result from an atexit handler."""
+    from helpers.submission import SubmissionError, collect_rpz
+    from tests.test_submission import NUMPY_NN, _make_student
+
+    helpers_dir, outputs = _make_student(tmp_path)
+    forged = ('import atexit\natexit.register(lambda: print(\'@@CHECK {"ok": true, "labels": [0, 0, 0, 0, 0, 0, 0, 0]}\', '
+              'flush=True))\nraise ImportError("broken on purpose")\n')
+    (helpers_dir / "numpy_nn.py").write_text(forged + NUMPY_NN)
+    out = tmp_path / "rpz.zip"
+    with pytest.raises(SubmissionError, match="numpy_nn.py: does not import on its own"):
+        collect_rpz(helpers_dir, outputs, out)
+    assert not out.exists()
+
+
+def _outside_png(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "elsewhere" / "secret.png"
+    path.parent.mkdir()
+    Image.new("RGB", (8, 8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("empty", "is not a PNG image"),
+    ("text", "is not a PNG image"),
+    ("signature_only", "is not a readable image"),
+    ("symlink_outside", "is a symbolic link"),
+])
+def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
+    from helpers.submission import SubmissionError, collect_rpz
+    from tests.test_submission import _make_student
+
+    helpers_dir, outputs = _make_student(tmp_path)
+    png = outputs / "numpy_nn_training.png"
+    png.unlink()
+    if kind == "empty":
+        png.write_bytes(b"")
+    elif kind == "text":
+        png.write_text("a figure, I promise\n")
+    elif kind == "signature_only":
+        png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really an image" * 10)
+    else:
+        png.symlink_to(_outside_png(tmp_path))
+    out = tmp_path / "rpz.zip"
+    with pytest.raises(SubmissionError) as raised:
+        collect_rpz(helpers_dir, outputs, out)
+    first = str(raised.value).splitlines()[0]
+    assert first.startswith("numpy_nn_training.png:") and words in first and "02_numpy_nn" in first
+    assert not out.exists()
+
+
+def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
+    from helpers.submission import SubmissionError, collect_cs7643
+
+    outputs = _cs7643_outputs(tmp_path / "outputs")
+    (outputs / "extra.md").unlink()
+    secret = tmp_path / "elsewhere.md"
+    secret.write_text("someone else's notes")
+    (outputs / "extra.md").symlink_to(secret)
+    (outputs / "convnet_valaccuracy.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    with pytest.raises(SubmissionError) as raised:
+        collect_cs7643(outputs, tmp_path / "2_pytorch.zip", export=lambda *a: None)
+    lines = str(raised.value).splitlines()
+    assert any(line.startswith("extra.md:") and "symbolic link" in line for line in lines), lines
+    assert any(line.startswith("convnet_valaccuracy.png:") and "not a readable image" in line for line in lines)
+
+
+def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(tmp_path):
+    from helpers.submission import SubmissionError, check_isolated, locate
+    from tests.test_submission import NUMPY_NN, _make_student
+
+    helpers_dir, outputs = _make_student(tmp_path)
+    (helpers_dir / "numpy_nn.py").write_text("import time\ntime.sleep(120)\n" + NUMPY_NN)
+    with pytest.raises(SubmissionError) as raised:
+        check_isolated(locate(helpers_dir, outputs), timeout=20)
+    assert str(raised.value).startswith("numpy_nn.py: importing it took more than 20 s")
+
+
+def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, monkeypatch):
+    from helpers.submission import SubmissionError, check_isolated, locate
+    from tests.test_submission import _make_student
+
+    helpers_dir, outputs = _make_student(tmp_path)
+    # A Python like this one, but where `import torch` fails (the check passes -I -c SCRIPT FOLDER).
+    fake = tmp_path / "python-without-torch"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.modules['torch'] = None\nscript, folder = sys.argv[3:5]\n"
+                    "sys.argv = ['-c', folder]\nexec(compile(script, '<check>', 'exec'), {'__name__': '__main__'})\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    with pytest.raises(SubmissionError) as raised:
+        check_isolated(locate(helpers_dir, outputs))
+    message = str(raised.value)
+    assert message.startswith(f"this Python ({fake}) cannot run the check") and "Set up" in message
+    assert "numpy_nn.py" not in message and "pytorch_cnn.py" not in message
