@@ -21,9 +21,15 @@ Where the files are looked for (the *data root*):
 The on-disk formats are the standard ones, in torchvision's layout:
 ``<root>/MNIST/raw/*-ubyte.gz`` and ``<root>/FashionMNIST/raw/*-ubyte.gz``
 (IDX files, gzipped or not), and ``<root>/cifar-10-batches-py/`` (the python
-pickles). When a set is missing it is downloaded with torchvision; when that
-fails too (offline), ``DatasetNotFoundError`` names the data set, the folder
-looked in and the ``WORKBOOK_DATA`` variable.
+pickles). When a set is missing it is downloaded with torchvision, waiting
+at most ``WORKBOOK_DOWNLOAD_TIMEOUT`` seconds (default 60) for each answer of
+the server; when that fails too (offline), ``DatasetNotFoundError`` names the
+data set, the folder looked in and the ``WORKBOOK_DATA`` variable.
+
+Files are read as data only: IDX files by their header, CIFAR-10's python
+pickles with an unpickler that admits no class or function but NumPy's array
+rebuilding, so a crafted file cannot run code. Labels outside the classes
+are refused with the file named.
 """
 
 from __future__ import annotations
@@ -160,16 +166,40 @@ def encode_cifar_batch(images: np.ndarray, labels: np.ndarray, batch_label: str 
     return pickle.dumps(batch, protocol=4)
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads CIFAR-10's python batches as data only: no class or function but NumPy's array rebuilding.
+
+    The real batches hold a dict of bytes, ints, lists and one uint8 array;
+    anything else a file names (``os.system``, a class of some module) is
+    refused before it runs, so a crafted batch cannot execute code.
+    """
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"),
+               ("_codecs", "encode")}  # how protocol 2 stores bytes when Python 3 writes it (str -> bytes)
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never holds "
+                                         "(refused: loading it could run code)")
+        return super().find_class(module, name)
+
+
+def read_pickle_data(path: str | os.PathLike):
+    """Unpickle ``path`` as plain data (dicts, lists, bytes, numbers, NumPy arrays); no code can run."""
+    with open(path, "rb") as f:
+        return _BatchUnpickler(f, encoding="bytes").load()
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+        batch = read_pickle_data(path)
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise DatasetError(
-            f"Cannot read the CIFAR-10 batch {path}: {exc!r}. The file is truncated or corrupt; "
-            "delete it and load again."
+            f"Cannot read the CIFAR-10 batch {path}: {exc!r}. The file is truncated or corrupt, or not a "
+            "CIFAR-10 batch; delete it and load again."
         ) from exc
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
         raise DatasetError(
@@ -193,20 +223,60 @@ def _read(name: str, split: str, files: list[Path]) -> tuple[np.ndarray, np.ndar
         images = images.copy()  # frombuffer arrays are read-only
     if len(images) != len(labels):
         raise DatasetError(f"{name} {split}: {len(images)} images but {len(labels)} labels in {files[0].parent}.")
+    classes = len(CLASS_NAMES[name])
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = int(np.count_nonzero((labels < 0) | (labels >= classes)))
+        raise DatasetError(f"{name} {split}: {bad} labels outside the classes 0..{classes - 1} (from "
+                           f"{labels.min()} to {labels.max()}) in {files[-1]}: the file is corrupt or not "
+                           f"{name}'s; delete it and load again.")
     return images, labels
 
 
+DOWNLOAD_TIMEOUT_VARIABLE = "WORKBOOK_DOWNLOAD_TIMEOUT"
+DEFAULT_DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer from the server before a download gives up
+_DOWNLOAD_SIZES = {"mnist": "about 12 MB", "fashion_mnist": "about 30 MB", "cifar10": "about 170 MB"}
+
+
+def download_timeout() -> float:
+    """Seconds a download waits for each answer from the server: ``$WORKBOOK_DOWNLOAD_TIMEOUT``, else 60."""
+    value = os.environ.get(DOWNLOAD_TIMEOUT_VARIABLE)
+    try:
+        timeout = float(value) if value else DEFAULT_DOWNLOAD_TIMEOUT
+    except ValueError:
+        timeout = -1.0
+    if not timeout > 0:
+        raise ValueError(f"{DOWNLOAD_TIMEOUT_VARIABLE} must be a positive number of seconds; got {value!r}.")
+    return timeout
+
+
 def _download(name: str, root: Path) -> None:
-    """Fetch ``name`` into ``root`` with torchvision (raises on failure)."""
+    """Fetch ``name`` into ``root`` with torchvision (raises on failure, ``TimeoutError`` when the server is silent)."""
+    import socket
+
     import torchvision.datasets as tvd
 
+    timeout = download_timeout()
+    print(f"{name} is not in {root}: downloading it ({_DOWNLOAD_SIZES[name]}); waiting at most {timeout:g} s "
+          f"for each answer from the server ({DOWNLOAD_TIMEOUT_VARIABLE} sets it).", flush=True)
     root.mkdir(parents=True, exist_ok=True)
-    if name == "cifar10":
-        tvd.CIFAR10(str(root), train=True, download=True)
-    else:
-        cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
-        for train in (True, False):
-            cls(str(root), train=train, download=True)
+    # torchvision's requests take no timeout of their own: without one a silent server is waited on for ever.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        if name == "cifar10":
+            tvd.CIFAR10(str(root), train=True, download=True)
+        else:
+            cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+            for train in (True, False):
+                cls(str(root), train=train, download=True)
+    except Exception as exc:
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError) \
+                or "timed out" in str(exc):
+            raise TimeoutError(f"the download server sent nothing for {timeout:g} s (is the network behind a "
+                               f"proxy, or offline?)") from exc
+        raise
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def load_dataset(name: str, split: str, root: str | os.PathLike | None = None, download: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -138,16 +138,21 @@ def main(argv: list[str] | None = None) -> int:
         p.print_usage(sys.stderr)
         print(f"{p.prog}: refused: {err}", file=sys.stderr)
         return 2
-    from helpers.data import DatasetError, load_dataset
+    from helpers.data import DatasetError, DatasetNotFoundError, load_dataset
     from helpers.paths import output_dir
 
     try:
         images, labels = load_dataset(args.dataset, "test", root=args.data_root)
-    except DatasetError as err:
+    except (DatasetError, DatasetNotFoundError, TimeoutError) as err:
         print(f"{p.prog}: failed: {err}", file=sys.stderr)
         return 1
     predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
-    out = write_predictions(args.out or output_dir() / "predictions.csv", predicted.tolist())
+    target = args.out or output_dir() / "predictions.csv"
+    try:
+        out = write_predictions(target, predicted.tolist())
+    except OSError as err:  # a read-only or full disk, a folder where a file is
+        print(f"{p.prog}: failed: cannot write {target}: {err.strerror or err}; give another --out.", file=sys.stderr)
+        return 1
     print(f"wrote {out}: {len(predicted)} predictions ({args.model}, {args.weights})")
     if labels is not None:
         import numpy as np

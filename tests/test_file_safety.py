@@ -368,3 +368,132 @@ def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, mon
     message = str(raised.value)
     assert message.startswith(f"this Python ({fake}) cannot run the check") and "Set up" in message
     assert "numpy_nn.py" not in message and "pytorch_cnn.py" not in message
+
+
+# --------------------------------------------------------------------------- data sets (items 6, 13, 14)
+
+
+def _cifar_folder(root: Path, labels=None) -> Path:
+    import numpy as np
+
+    from helpers.data import encode_cifar_batch
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        images = rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+        (folder / name).write_bytes(encode_cifar_batch(images, labels if labels is not None else [0, 1, 2, 3], name))
+    return folder
+
+
+def test_a_crafted_cifar_batch_runs_nothing(tmp_path):
+    """A batch whose labels unpickle by calling open(marker): refused, and the marker never appears."""
+    import pickle
+
+    import numpy as np
+
+    from helpers.data import DatasetError, load_dataset
+
+    folder = _cifar_folder(tmp_path)
+    marker = tmp_path / "marker"
+    batch = {b"batch_label": b"x", b"labels": Payload(marker), b"data": np.zeros((4, 3072), np.uint8),
+             b"filenames": [b"a.png"] * 4}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(DatasetError) as raised:
+        load_dataset("cifar10", "test", root=tmp_path, download=False)
+    assert not marker.exists(), "the batch's code ran"
+    message = str(raised.value)
+    assert str(folder / "test_batch") in message and "io.open, which a CIFAR-10 batch never holds" in message
+    assert "could run code" in message
+
+
+def test_the_shipped_cifar_subset_reads_through_the_restricted_unpickler():
+    from helpers.data import SUBSET_DATA_DIR, _BatchUnpickler, load_dataset, read_pickle_data
+
+    for split in ("train", "test"):
+        X, y = load_dataset("cifar10", split, root=SUBSET_DATA_DIR, download=False)
+        assert X.dtype.name == "uint8" and X.shape[1:] == (32, 32, 3) and len(y) == len(X) > 0
+    meta = read_pickle_data(SUBSET_DATA_DIR / "cifar-10-batches-py" / "batches.meta")
+    assert meta[b"label_names"][0] == b"airplane"
+    assert all(module.startswith(("numpy", "_codecs")) for module, _ in _BatchUnpickler.ALLOWED)
+
+
+@pytest.mark.parametrize("bad", [10, -1, 255])
+def test_cifar_labels_outside_the_classes_are_refused_at_load(tmp_path, bad):
+    from helpers.data import DatasetError, load_dataset
+
+    _cifar_folder(tmp_path, labels=[0, 1, bad, 3])
+    with pytest.raises(DatasetError, match=r"1 labels outside the classes 0\.\.9 .*test_batch"):
+        load_dataset("cifar10", "test", root=tmp_path, download=False)
+
+
+def test_mnist_labels_outside_the_classes_are_refused_at_load(tmp_path):
+    import gzip
+
+    import numpy as np
+
+    from helpers.data import DatasetError, encode_idx, load_dataset
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(encode_idx(np.zeros((3, 28, 28), np.uint8))))
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(encode_idx(np.array([1, 12, 3], np.uint8))))
+    with pytest.raises(DatasetError, match=r"labels outside the classes 0\.\.9 \(from 1 to 12\)"):
+        load_dataset("mnist", "test", root=tmp_path, download=False)
+
+
+@pytest.fixture
+def silent_server():
+    """A local server that accepts connections and never answers; yields its port."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_download_from_a_silent_server_times_out_and_says_so(tmp_path, monkeypatch, capsys, silent_server):
+    import torchvision.datasets as tvd
+
+    from helpers.data import DatasetNotFoundError, load_dataset
+
+    monkeypatch.setattr(tvd.CIFAR10, "url", f"http://127.0.0.1:{silent_server}/cifar-10-python.tar.gz")
+    monkeypatch.setenv("WORKBOOK_DOWNLOAD_TIMEOUT", "0.5")
+    started = time.monotonic()
+    with pytest.raises(DatasetNotFoundError) as raised:
+        load_dataset("cifar10", "test", root=tmp_path)
+    assert time.monotonic() - started < 30
+    assert "the download server sent nothing for 0.5 s" in str(raised.value)
+    printed = capsys.readouterr().out
+    assert "downloading it" in printed and "waiting at most 0.5 s" in printed and "WORKBOOK_DOWNLOAD_TIMEOUT" in printed
+
+
+def test_predict_without_its_data_set_says_where_to_put_it(tmp_path, monkeypatch, capsys):
+    import helpers.data as data
+    from helpers.predict import main
+
+    def offline(*args):
+        raise OSError("offline")
+
+    monkeypatch.setattr(data, "_download", offline)
+    weights = REPO_ROOT / "assets" / "models" / "cifar10_mymodel.pt"
+    assert main(["--model", "mymodel", "--weights", str(weights), "--data-root", str(tmp_path / "nothing"),
+                 "--out", str(tmp_path / "p.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cifar10 data set" in err and "WORKBOOK_DATA" in err
