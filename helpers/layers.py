@@ -46,6 +46,12 @@ def _require_ndim(name: str, a: np.ndarray, ndim: int, layout: str) -> None:
         raise ValueError(f"{name} must have shape {layout}; got shape {np.shape(a)}.")
 
 
+def _require_shape(name: str, a: np.ndarray, shape: tuple, layout: str) -> None:
+    """NumPy would broadcast a wrong shape into a wrong result; refuse it, naming the expected ``layout``."""
+    if np.shape(a) != tuple(shape):
+        raise ValueError(f"{name} must have shape {layout} = {tuple(shape)}; got shape {np.shape(a)}.")
+
+
 def conv_output_shape(x_shape, w_shape, conv_param: dict) -> tuple[int, int, int, int]:
     """Output shape ``(N, F, H_out, W_out)`` of a convolution, after checking the parameters.
 
@@ -172,6 +178,7 @@ def relu_backward(dout: np.ndarray, cache):
     (At ``x == 0`` the gradient is taken as 0, as PyTorch does.)
     """
     x = cache
+    _require_shape("relu_backward: dout", dout, np.shape(x), "x's shape")
     ### BEGIN SOLUTION
     dx = dout * (x > 0)
     ### END SOLUTION
@@ -218,6 +225,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     ``cache = (x, w, b, conv_param)``.
     """
     N, F, H_out, W_out = conv_output_shape(np.shape(x), np.shape(w), conv_param)
+    _require_shape("conv_forward_naive: b", b, (F,), "(F,)")
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     HH, WW = w.shape[2:]
     ### BEGIN SOLUTION
@@ -242,6 +250,7 @@ def conv_backward_naive(dout: np.ndarray, cache):
     """
     x, w, b, conv_param = cache
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, conv_param)
+    _require_shape("conv_backward_naive: dout", dout, (N, F, H_out, W_out), "(N, F, H_out, W_out)")
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     HH, WW = w.shape[2:]
     H, W = x.shape[2:]
@@ -280,6 +289,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     position) for the backward pass.
     """
     N, F, H_out, W_out = conv_output_shape(np.shape(x), np.shape(w), conv_param)
+    _require_shape("conv_forward_fast: b", b, (F,), "(F,)")
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     C, HH, WW = w.shape[1:]
     windows = _conv_windows(x, HH, WW, stride, pad)  # (N, C, H_out, W_out, HH, WW), a view
@@ -306,7 +316,8 @@ def conv_backward_fast(dout: np.ndarray, cache, need_dx: bool = True):
     x_shape, w, cols, conv_param = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
+    _, _, H_out, W_out = conv_output_shape(x_shape, w.shape, conv_param)
+    _require_shape("conv_backward_fast: dout", dout, (N, F, H_out, W_out), "(N, F, H_out, W_out)")
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     dout_cols = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * H_out * W_out)
     db = dout_cols.sum(axis=1)
@@ -359,6 +370,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     """
     x, pool_param = cache
     N, C, H_out, W_out = pool_output_shape(x.shape, pool_param)
+    _require_shape("max_pool_backward_naive: dout", dout, (N, C, H_out, W_out), "(N, C, H_out, W_out)")
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     ### BEGIN SOLUTION
     dx = np.zeros_like(x, dtype=np.result_type(x, dout))
@@ -438,6 +450,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     x_shape, x_dtype, argmax, pool_param, reshape_path = cache
     N, C, H, W = x_shape
     _, _, H_out, W_out = argmax.shape
+    _require_shape("max_pool_backward_fast: dout", dout, argmax.shape, "(N, C, H_out, W_out)")
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     dtype = np.result_type(x_dtype, dout)
     # On the reshape path every element of x lies in exactly one window, so each

@@ -33,6 +33,12 @@ def _shape_error(what: str, expected: str, actual: tuple) -> ValueError:
     return ValueError(f"{what}: expected shape {expected}, got {tuple(actual)}.")
 
 
+def _floating(a) -> np.ndarray:
+    """``a`` as an array of floats: integer inputs (uint8 pixels, int labels) would wrap around in ``x - y``."""
+    a = np.asarray(a)
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
+
+
 def _forward_first(layer) -> RuntimeError:
     return RuntimeError(f"{type(layer).__name__}.backward() called before forward(): run forward first.")
 
@@ -210,7 +216,7 @@ class SE:
         ``y`` must have exactly ``x``'s shape: a ``(batch,)`` target against
         ``(batch, 1)`` predictions would otherwise broadcast to ``(batch, batch)``.
         """
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = _floating(x), _floating(y)
         if x.shape != y.shape:
             raise _shape_error("SE.forward(x, y): y", f"{x.shape} (the shape of x)", y.shape)
         self.x, self.y = x, y

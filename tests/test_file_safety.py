@@ -497,3 +497,73 @@ def test_predict_without_its_data_set_says_where_to_put_it(tmp_path, monkeypatch
                  "--out", str(tmp_path / "p.csv")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "cifar10 data set" in err and "WORKBOOK_DATA" in err
+
+
+# --------------------------------------------------------------------------- shapes and dtypes (items 11, 12)
+
+
+def _pool_cache(fast: bool):
+    import numpy as np
+
+    from helpers import layers
+
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    forward = layers.max_pool_forward_fast if fast else layers.max_pool_forward_naive
+    return forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+
+
+@pytest.mark.parametrize("case", ["relu", "pool_fast", "pool_naive", "conv_naive_bias", "conv_fast_bias",
+                                  "conv_backward_naive", "conv_backward_fast"])
+def test_layers_refuse_shapes_their_docstrings_do_not_promise(case):
+    import numpy as np
+
+    from helpers import layers
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    conv = {"stride": 1, "pad": 1}
+    if case == "relu":
+        _, cache = layers.relu_forward(rng.standard_normal((4, 5)))
+        call, words = (lambda: layers.relu_backward(np.ones((1, 5)), cache)), r"dout must have shape x's shape = \(4, 5\)"
+    elif case.startswith("pool"):
+        out, cache = _pool_cache(case == "pool_fast")
+        backward = layers.max_pool_backward_fast if case == "pool_fast" else layers.max_pool_backward_naive
+        call, words = (lambda: backward(np.ones((2, 3, 1, 1)), cache)), r"\(N, C, H_out, W_out\) = \(2, 3, 2, 2\)"
+    elif case in ("conv_naive_bias", "conv_fast_bias"):
+        forward = layers.conv_forward_naive if case == "conv_naive_bias" else layers.conv_forward_fast
+        call, words = (lambda: forward(x, w, np.zeros(1), conv)), r"b must have shape \(F,\) = \(4,\); got shape \(1,\)"
+    else:
+        fast = case == "conv_backward_fast"
+        _, cache = (layers.conv_forward_fast if fast else layers.conv_forward_naive)(x, w, np.zeros(4), conv)
+        backward = layers.conv_backward_fast if fast else layers.conv_backward_naive
+        call, words = (lambda: backward(np.ones((2, 4, 1, 1)), cache)), r"= \(2, 4, 5, 5\)"
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_squared_error_of_integer_inputs_does_not_wrap():
+    import numpy as np
+
+    from helpers.numpy_nn import SE
+
+    loss = SE()
+    x, y = np.array([[1]], dtype=np.uint8), np.array([[2]], dtype=np.uint8)
+    assert loss.forward(x, y).tolist() == [[1.0]]
+    assert loss.backward().tolist() == [[-2.0]]
+
+
+def test_linear_softmax_keeps_its_initial_weights_with_integer_images():
+    import numpy as np
+
+    from helpers.classifiers.softmax import LinearSoftmax
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(50, 12)).astype(np.int64)
+    y = rng.integers(0, 3, size=50)
+    np.random.seed(0)
+    model = LinearSoftmax()
+    model.train(X, y, learning_rate=0.0, num_iters=1, batch_size=10)
+    np.random.seed(0)
+    expected = 0.001 * np.random.randn(12, 3)
+    assert model.W.dtype == np.float64
+    np.testing.assert_allclose(model.W, expected)

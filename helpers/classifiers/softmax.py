@@ -136,6 +136,8 @@ class LinearSoftmax:
             raise ValueError(f"X must have shape (N, D); got {X.shape}.")
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape (N,) = ({X.shape[0]},); got {y.shape}.")
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float64)  # integer pixels: W (created in X's dtype) would round to 0
         num_train, dim = X.shape
         num_classes = int(np.max(y)) + 1
         if self.W is None:
