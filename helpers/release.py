@@ -53,6 +53,13 @@ the working tree; every file but caches when it is not a git repository), except
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
 A manifest ``.student_version.json`` lists what was withheld.
+
+Never leaked: a marker in any case or spacing that is not exactly one is an
+error; a marker line in a tracked file other than ``.py`` / ``.ipynb``
+(README, shell scripts), which would be copied as it is, is an error; a
+tracked symbolic link is never followed (``check`` reports it, ``student``
+leaves it out). The copy is written into a temporary folder next to OUT_DIR
+and renamed into place, so a full disk leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ import argparse
 import ast
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -122,7 +130,12 @@ _BEGIN_HID, _END_HID = _marker_re(BEGIN_HIDDEN), _marker_re(END_HIDDEN)
 
 
 # A comment that mentions a marker: if it is not exactly a marker line, a solution would leak.
-_LOOKS_LIKE_MARKER = re.compile(r"^\s*(#|<!--).*\b(BEGIN|END) (SOLUTION|HIDDEN TESTS)\b")
+# The words in any case and with any spacing count as mentioning one (lower case, two spaces).
+_LOOKS_LIKE_MARKER = re.compile(r"^\s*(#|<!--).*\b(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b", re.IGNORECASE)
+# In a file release copies as it is (README, shell scripts, ...): a marker at the start of a line, after
+# any comment leader. Markers quoted inside prose (in backticks) do not count.
+_MARKER_IN_OTHER_FILE = re.compile(r"^\s*(?:(?:<!--|#|//|--|%|;|rem\b)\s*)*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b",
+                                   re.IGNORECASE)
 _EXACT_MARKERS = (_BEGIN_SOL, _END_SOL, _BEGIN_HID, _END_HID)
 
 
@@ -132,6 +145,26 @@ def check_near_misses(lines: list[str], where: str) -> None:
         if _LOOKS_LIKE_MARKER.match(line) and not any(m.match(line) for m in _EXACT_MARKERS):
             raise MarkerError(f"{where}:{i + 1}: {line.strip()!r} is not a marker; write exactly "
                               f"'{BEGIN_SOLUTION}' / '{END_SOLUTION}' (or the HIDDEN TESTS pair) on a line of its own")
+
+
+def check_other_file(data: bytes, where: str) -> None:
+    """Raise ``MarkerError`` for a marker in a file that release copies unchanged (only .py and .ipynb are transformed)."""
+    if b"\0" in data[:8192]:
+        return  # binary
+    for i, line in enumerate(data.decode("utf-8", errors="replace").splitlines()):
+        if _MARKER_IN_OTHER_FILE.match(line):
+            raise MarkerError(f"{where}:{i + 1}: {line.strip()!r}: markers work in .py files and notebooks only; "
+                              "this file is copied as it is, so its region would reach students. Move the "
+                              "solution into a .py file or a notebook, or remove it")
+
+
+def _link_problem(source: Path, name: str) -> str | None:
+    """A tracked symbolic link is never followed: its target (anywhere, even outside the repository) could leak."""
+    path = source / name
+    if not path.is_symlink():
+        return None
+    return (f"{name}: a symbolic link (to {os.readlink(path)}); the student copy never follows links, so it "
+            "leaves this out: commit the file itself, or remove the link from git")
 
 
 def find_regions(lines: list[str], begin: re.Pattern, end: re.Pattern, where: str, strict_indent: bool = True) -> list[Region]:
@@ -351,12 +384,13 @@ def tracked_files(source: Path) -> list[str]:
     source = Path(source)
     inside = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     if inside.returncode != 0 or Path(inside.stdout.strip()).resolve() != source.resolve():
-        names = (p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
+        names = (Path(folder, f).relative_to(source).as_posix()
+                 for folder, _, found in os.walk(source) for f in found)  # os.walk does not follow linked folders
         return sorted(n for n in names if not _UNTRACKED_JUNK & set(n.split("/")[:-1])
                       and not n.endswith(".egg-info") and not n.startswith(WITHHELD_DIRS))
     out = subprocess.run(["git", "-C", str(source), "ls-files", "-z", "--cached"], check=True, capture_output=True).stdout
     names = sorted({n for n in out.decode().split("\0") if n})
-    return [n for n in names if (source / n).is_file()]
+    return [n for n in names if (source / n).is_file() or (source / n).is_symlink()]
 
 
 def is_withheld(path: str) -> bool:
@@ -374,7 +408,7 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
     """
     names = set()
     for name in files:
-        if name.startswith("helpers/") and name.endswith(".py"):
+        if name.startswith("helpers/") and name.endswith(".py") and not (source / name).is_symlink():
             text = (source / name).read_text(encoding="utf-8")
             lines = text.splitlines()
             begins = [i + 1 for i, line in enumerate(lines) if _BEGIN_SOL.match(line)]
@@ -392,10 +426,15 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
     return names
 
 
-def _read_notebook(path: Path):
+def _read_notebook(path: Path, name: str = ""):
     import nbformat
 
-    return nbformat.read(path, as_version=4)
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as err:  # JSON and nbformat errors come in many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MarkerError(f"{name or path}: not a readable notebook ({first}); save it again from Jupyter, "
+                          "or restore it from git") from None
 
 
 def _write_notebook(nb) -> str:
@@ -410,11 +449,14 @@ def check(source: Path) -> list[str]:
     files = tracked_files(source)
     modules = solution_modules(source, files)
     for name in files:
+        if link := _link_problem(source, name):
+            problems.append(link)
+            continue
         try:
             if name.endswith(".py"):
                 student_python((source / name).read_text(encoding="utf-8"), name)
             elif name.endswith(".ipynb"):
-                nb, _ = student_notebook(_read_notebook(source / name), name, modules)
+                nb, _ = student_notebook(_read_notebook(source / name, name), name, modules)
                 for index, cell in enumerate(nb["cells"]):
                     if cell.get("cell_type") == "code":
                         try:
@@ -422,6 +464,8 @@ def check(source: Path) -> list[str]:
                         except SyntaxError as err:
                             problems.append(f"{name} cell {index}: the student version does not parse "
                                             f"at line {err.lineno} ({err.msg})")
+            elif not is_withheld(name):
+                check_other_file((source / name).read_bytes(), name)
         except MarkerError as err:
             problems.append(str(err))
     return problems
@@ -441,6 +485,8 @@ def write_student_version(source: Path, out: Path) -> Report:
     Raises ``MarkerError`` (nothing written) when a marker is unbalanced.
     """
     source, out = Path(source).resolve(), Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"release: {out} is a file; give a new or empty folder")
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"release: {out} is not empty; give a new or empty folder")
     if out == source or source in out.parents:
@@ -451,7 +497,7 @@ def write_student_version(source: Path, out: Path) -> Report:
     # Transform everything first, so that a marker error leaves nothing half-written.
     contents: dict[str, bytes] = {}
     for name in files:
-        if is_withheld(name):
+        if is_withheld(name) or (source / name).is_symlink():  # links are never followed
             report.withheld.append(name)
             continue
         path = source / name
@@ -459,10 +505,11 @@ def write_student_version(source: Path, out: Path) -> Report:
             text, n = student_python(path.read_text(encoding="utf-8"), name)
             data = text.encode("utf-8")
         elif name.endswith(".ipynb"):
-            nb, n = student_notebook(_read_notebook(path), name, modules)
+            nb, n = student_notebook(_read_notebook(path, name), name, modules)
             data = _write_notebook(nb).encode("utf-8")
         else:
             data, n = path.read_bytes(), 0
+            check_other_file(data, name)
         if name == "conftest.py" and PLUGIN.encode() not in data:
             data += _CONFTEST_ADDITION.encode("utf-8")
         if n:
@@ -475,13 +522,42 @@ def write_student_version(source: Path, out: Path) -> Report:
     contents.setdefault("helpers/student_checks.py", Path(__file__).with_name("student_checks.py").read_bytes())
     manifest = {"withheld": report.withheld, "stubbed": report.stubbed}
     contents[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
-    for name, data in contents.items():
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        if (source / name).is_file():
-            shutil.copymode(source / name, target)  # keeps collect_submission.sh executable
+    _write_tree(contents, source, out)
     return report
+
+
+def _write_tree(contents: dict[str, bytes], source: Path, out: Path) -> None:
+    """Write the files into a temporary folder next to ``out``, then rename it to ``out``.
+
+    A full disk or a crash half-way leaves no partial copy that would block the next run.
+    """
+    import tempfile
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    except OSError as err:
+        raise SystemExit(f"release: cannot write into {out.parent}: {err.strerror or err}; "
+                         "give a folder you can write to") from None
+    try:
+        for name, data in contents.items():
+            target = partial / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            if (source / name).is_file() and not (source / name).is_symlink():
+                shutil.copymode(source / name, target)  # keeps collect_submission.sh executable
+        os.chmod(partial, 0o755)  # mkdtemp makes it private
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(partial, out)
+    except OSError as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SystemExit(f"release: writing the student copy into {out} failed: {err.strerror or err} "
+                         f"({err.filename or out}); nothing was left there. Free some space, or give "
+                         "another folder") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
