@@ -182,17 +182,33 @@ def test_settings_that_cannot_work_are_refused(tmp_path, capsys, args, words):
     assert not (tmp_path / "run").exists()
 
 
-def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys):
+def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys, monkeypatch):
+    import helpers.train
+
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert train_main(*SOFTMAX, out=afile / "sub") == 2
     assert f"lies under {afile}, which is a file" in capsys.readouterr().err
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root writes anywhere: let the permission check see what a user would
+        monkeypatch.setattr(helpers.train.os, "access", lambda path, mode: Path(path) != locked)
     assert train_main(*SOFTMAX, out=locked / "run") == 2
-    assert "is not writable" in capsys.readouterr().err
+    assert f"--out {locked / 'run'}: {locked} is not writable" in capsys.readouterr().err
+
+
+def test_a_full_disk_during_training_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import helpers.training as training
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(training, "atomic_write_bytes", full)
+    assert train_main(*SOFTMAX, out=tmp_path / "run") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and "best.pt" in err
 
 
 # --------------------------------------------------------------------------- outputs never replace inputs (1-3)
