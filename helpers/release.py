@@ -336,6 +336,53 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     return nb, count
 
 
+# --------------------------------------------------------------------------- answers left in the open
+
+# What ``check`` can see of a result stated in markdown: a percentage, an "Answer" label or
+# heading, an accuracy written as a fraction. Results in words ("ReLU works best") or as
+# other plain numbers (a loss of 0.006) are not recognised: those cells need markers by hand.
+_RESULT_PATTERNS = (
+    ("a percentage", re.compile(r"\b\d+(?:[.,]\d+)?\s?%")),
+    ("an 'Answer' label", re.compile(r"^\s*(?:>\s*)?(?:#+\s*|[*_]{1,2})?Answer\b", re.M | re.I)),
+    ("an accuracy figure", re.compile(r"\baccurac(?:y|ies)\b[^.\n]{0,30}?\b0\.\d{2,}", re.I)),
+)
+# A percentage in a sentence that sets a goal is an instruction, not a result.
+_TARGET_WORDS = re.compile(r"\b(?:at least|targets?|expects?|expected|asks? for|aim for)\b", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n\s*\n")
+
+
+def markdown_leaks(nb, where: str) -> list[str]:
+    """One line per markdown cell of ``nb`` that states a result outside solution markers.
+
+    Looks at the text a student would receive (outside ``<!-- ### BEGIN SOLUTION -->``
+    regions and nbgrader solution cells) for what ``_RESULT_PATTERNS`` recognises.
+    A percentage in a sentence that names a target ("at least 40%", "the seed
+    expects about 29%") is allowed.
+    """
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        lines = _source(cell).splitlines(keepends=True)
+        try:
+            regions = find_regions(lines, _BEGIN_SOL, _END_SOL, f"{where} cell {index}", strict_indent=False)
+        except MarkerError:
+            continue  # reported by student_notebook
+        shown = "".join(_replace(lines, regions, lambda r: ["\n"]))
+        for what, pattern in _RESULT_PATTERNS:
+            for sentence in _SENTENCE_END.split(shown):
+                match = pattern.search(sentence)
+                if match and not (what == "a percentage" and _TARGET_WORDS.search(sentence)):
+                    break
+            else:
+                continue
+            problems.append(f"{where} cell {index}: markdown states a result outside solution markers "
+                            f"({what}: {match.group(0).strip()!r}); put the answer between "
+                            f"'<!-- {BEGIN_SOLUTION} -->' and '<!-- {END_SOLUTION} -->'")
+            break
+    return problems
+
+
 # --------------------------------------------------------------------------- the repository
 
 
@@ -414,7 +461,9 @@ def check(source: Path) -> list[str]:
             if name.endswith(".py"):
                 student_python((source / name).read_text(encoding="utf-8"), name)
             elif name.endswith(".ipynb"):
-                nb, _ = student_notebook(_read_notebook(source / name), name, modules)
+                original = _read_notebook(source / name)
+                problems.extend(markdown_leaks(original, name))
+                nb, _ = student_notebook(original, name, modules)
                 for index, cell in enumerate(nb["cells"]):
                     if cell.get("cell_type") == "code":
                         try:

@@ -332,6 +332,17 @@ def test_student_version_of_this_repository(tmp_path):
             assert not _marker_lines(path), name
     assert "helpers.student_checks" in (out / "conftest.py").read_text()
     assert collected_ids(out, "tests") == collected_ids(REPO_ROOT, "tests")
+    # No answer reaches the student: nothing the check recognises, and none of the answers once seen there.
+    markdown = ""
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert release.markdown_leaks(nb, path.name) == []
+        markdown += "".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    for answer in ("*answer.*", "what the curves say", "reading the table", "answered by the numbers",
+                   "best accuracy: 91", "53.5%", "no gpu was lent"):
+        assert answer not in markdown, answer
+    assert markdown.count(release.TEXT_STUB.lower()) >= 14
+    assert "- email:" in markdown and "- best accuracy:" in markdown, "07 keeps the extra.md template"
 
 
 def test_release_docs_match_the_plugin():
@@ -360,3 +371,40 @@ def test_cells_using_a_solution_through_a_re_export_are_cleared(copies):
     assert regions == 0
     assert [len(c.outputs) for c in student.cells] == [1, 0, 0]
     assert [len(c.outputs) for c in nb.cells] == [1, 1, 1], "the solution notebook is left untouched"
+
+
+def _markdown_notebook(*sources: str, solution_cell: str = ""):
+    v4 = nbformat.v4
+    cells = [v4.new_markdown_cell(text) for text in sources]
+    if solution_cell:
+        cells.append(v4.new_markdown_cell(solution_cell, metadata={"nbgrader": {"solution": True}}))
+    return v4.new_notebook(cells=cells)
+
+
+def test_check_finds_results_stated_outside_solution_markers():
+    nb = _markdown_notebook(
+        "## Intro\n\nThe seed expects about 29% here; aim for at least 40%.",      # 0: targets are instructions
+        "**Question.** Why?\n\n*Answer.* Because.",                                # 1: an Answer label
+        "### Answer\n\nIt is so.",                                                  # 2: an Answer heading
+        "Depth helps: 53.5% with two layers.",                                      # 3: a measured percentage
+        "The test accuracy was 0.9142 in the end.",                                 # 4: an accuracy as a fraction
+        f"**Question.** Does depth help?\n\n<!-- {B} -->\nYes: 55.4%.\n<!-- {E} -->",  # 5: inside markers
+        "ReLU works best.",                                                         # 6: in words: not detectable
+        solution_cell="**Answer.** 97% with one layer.",                            # 7: an nbgrader solution cell
+    )
+    problems = release.markdown_leaks(nb, "notebooks/x.ipynb")
+    assert [p.split(":")[0] for p in problems] == [f"notebooks/x.ipynb cell {i}" for i in (1, 2, 3, 4)]
+    assert all("\n" not in p and "outside solution markers" in p for p in problems)
+    assert "53.5%" in problems[2] and "0.9142" in problems[3]
+
+
+def test_release_check_refuses_a_notebook_with_an_answer_in_the_open(tmp_path):
+    solution = make_solution_repo(tmp_path / "solution")
+    nb = _markdown_notebook("**Question.** Which depth is best?", "Three layers: 98.9% on the test set.")
+    nbformat.write(nb, solution / "notebooks" / "leak.ipynb")
+    subprocess.run(["git", "-C", str(solution), "add", "notebooks/leak.ipynb"], check=True)
+    check = subprocess.run([sys.executable, "-m", "helpers.release", "check", "--source", str(solution)],
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert "notebooks/leak.ipynb cell 1: markdown states a result outside solution markers (a percentage: '98.9%')" \
+        in check.stderr
