@@ -1,6 +1,6 @@
 """Generate the student version of the workbook from the solution copy (one source, two versions).
 
-    python -m helpers.release student OUT_DIR    # write the student copy into OUT_DIR (must be empty or absent)
+    python -m helpers.release student OUT_DIR [--repo-url URL]   # write the student copy into OUT_DIR (empty or absent)
     python -m helpers.release check              # verify the solution copy's markers (exit 1 naming file:line)
 
 The markers are nbgrader's, so instructors who use nbgrader can take the
@@ -52,7 +52,10 @@ the working tree; every file but caches when it is not a git repository), except
 ``*.pth``, ``*.ckpt``), ``outputs/`` and ``data/`` (full data sets). The copy's
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
-A manifest ``.student_version.json`` lists what was withheld.
+A manifest ``.student_version.json`` lists what was withheld. With
+``--repo-url URL`` the copy's Colab set-up (``DEFAULT_REPO_URL`` in
+``helpers/colab.py`` and every notebook's first cell) clones the student
+repository at URL.
 """
 
 from __future__ import annotations
@@ -484,11 +487,36 @@ pytest_plugins = [*globals().get("pytest_plugins", []), "{PLUGIN}"]
 '''
 
 
-def write_student_version(source: Path, out: Path) -> Report:
+def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:
+    """``data`` of file ``name`` with the Colab set-up cloning ``repo_url`` (helpers/colab.py and notebooks)."""
+    from helpers import colab
+
+    if name == "helpers/colab.py":
+        text = data.decode("utf-8")
+        new = re.sub(r'^DEFAULT_REPO_URL = "[^"]*"$', f'DEFAULT_REPO_URL = "{repo_url}"', text, count=1, flags=re.M)
+        if new == text and f'DEFAULT_REPO_URL = "{repo_url}"' not in text:
+            raise MarkerError(f"{name}: no DEFAULT_REPO_URL line to point at {repo_url}")
+        return new.encode("utf-8")
+    if name.endswith(".ipynb"):
+        import nbformat
+
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        if colab.with_repo_url(nb, repo_url):
+            return _write_notebook(nb).encode("utf-8")
+    return data
+
+
+def write_student_version(source: Path, out: Path, repo_url: str | None = None) -> Report:
     """Write the student copy of the repository at ``source`` into ``out`` (absent or empty).
 
+    ``repo_url``: the student repository, written into the copy's Colab
+    set-up (``helpers/colab.py`` and every notebook's first cell).
     Raises ``MarkerError`` (nothing written) when a marker is unbalanced.
     """
+    if repo_url is not None:
+        from helpers.colab import colab_cell
+
+        colab_cell(repo_url)  # a ValueError for what is not a URL, before anything is written
     source, out = Path(source).resolve(), Path(out).resolve()
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"release: {out} is not empty; give a new or empty folder")
@@ -512,6 +540,8 @@ def write_student_version(source: Path, out: Path) -> Report:
             data = _write_notebook(nb).encode("utf-8")
         else:
             data, n = path.read_bytes(), 0
+        if repo_url is not None:
+            data = _with_student_repo_url(name, data, repo_url)
         if name == "conftest.py" and PLUGIN.encode() not in data:
             data += _CONFTEST_ADDITION.encode("utf-8")
         if n:
@@ -542,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     student = sub.add_parser("student", help="write the student copy into OUT_DIR")
     student.add_argument("out_dir", type=Path)
     student.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
+    student.add_argument("--repo-url", help="the student repository's URL, which the copy's Colab set-up cell clones "
+                                            "(default: the solution copy's DEFAULT_REPO_URL in helpers/colab.py)")
     checker = sub.add_parser("check", help="check that the solution copy's markers are balanced and well placed")
     checker.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
     args = parser.parse_args(argv)
@@ -556,13 +588,16 @@ def main(argv: list[str] | None = None) -> int:
         print("release check: markers balanced and well placed")
         return 0
     try:
-        report = write_student_version(args.source, args.out_dir)
-    except MarkerError as err:
+        report = write_student_version(args.source, args.out_dir, args.repo_url)
+    except (MarkerError, ValueError) as err:
         print(f"release: {err} (nothing written)", file=sys.stderr)
         return 1
     regions = sum(report.stubbed.values())
     print(f"student version in {args.out_dir}: {len(report.copied)} files, {regions} solution regions "
           f"replaced in {len(report.stubbed)} files, {len(report.withheld)} files withheld")
+    if args.repo_url is None:
+        print("release: no --repo-url given: in Colab the copy's notebooks clone the solution copy's URL "
+              "(DEFAULT_REPO_URL in helpers/colab.py); give the student repository's URL", file=sys.stderr)
     return 0
 
 

@@ -321,7 +321,8 @@ def test_solution_copy_markers_are_balanced():
 
 def test_student_version_of_this_repository(tmp_path):
     out = tmp_path / "student"
-    report = release.write_student_version(REPO_ROOT, out)
+    url = "https://github.com/course-2027/workbook-student"
+    report = release.write_student_version(REPO_ROOT, out, repo_url=url)
     assert not [n for n in report.copied if release.is_withheld(n)]
     assert not (out / "assets" / "models").exists()
     for name in _all_files(out):
@@ -343,6 +344,15 @@ def test_student_version_of_this_repository(tmp_path):
         assert answer not in markdown, answer
     assert markdown.count(release.TEXT_STUB.lower()) >= 14
     assert "- email:" in markdown and "- best accuracy:" in markdown, "07 keeps the extra.md template"
+    # Colab in the copy clones the student repository, from the one place the copy sets it.
+    from helpers.colab import colab_cell
+
+    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (out / "helpers" / "colab.py").read_text()
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert first.source == colab_cell(url), path.name
+    assert not [n for n in _all_files(out) if n.startswith(("helpers/", "notebooks/", "scripts/"))
+                and "from git" in (out / n).read_text()], "the copy has no git history to restore from"
 
 
 def test_release_docs_match_the_plugin():
