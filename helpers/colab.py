@@ -112,6 +112,15 @@ def with_repo_url(nb, url: str) -> int:
     return 0
 
 
+def with_default_repo_url(module_text: str, url: str) -> str:
+    """The text of ``helpers/colab.py`` with ``DEFAULT_REPO_URL`` set to ``url`` (ValueError when it has no such line)."""
+    colab_cell(url)  # refuses what is not a URL
+    line = re.compile(r'^DEFAULT_REPO_URL = "[^"]*"$', re.M)
+    if not line.search(module_text):
+        raise ValueError(f'no line DEFAULT_REPO_URL = "..." to set to {url}')
+    return line.sub(f'DEFAULT_REPO_URL = "{url}"', module_text, count=1)
+
+
 def set_repo_url(root: Path, url: str) -> list[str]:
     """Write ``url`` as ``DEFAULT_REPO_URL`` in ``root/helpers/colab.py`` and into every notebook's set-up cell.
 
@@ -121,11 +130,10 @@ def set_repo_url(root: Path, url: str) -> list[str]:
 
     from helpers.paths import atomic_write_bytes
 
-    colab_cell(url)  # refuses what is not a URL
     changed = []
     module = root / "helpers" / "colab.py"
     text = module.read_text(encoding="utf-8")
-    new = re.sub(r'^DEFAULT_REPO_URL = "[^"]*"$', f'DEFAULT_REPO_URL = "{url}"', text, count=1, flags=re.M)
+    new = with_default_repo_url(text, url)
     if new != text:
         atomic_write_bytes(module, new.encode("utf-8"))
         changed.append("helpers/colab.py")
