@@ -281,12 +281,12 @@ def test_without_drive_the_cell_says_where_work_is_lost(drive, downloads, monkey
 
 
 def test_a_failed_clone_says_what_to_set(drive, downloads, monkeypatch):
-    git = FakeGit(fail="fatal: repository 'https://github.com/workbook-course/workbook/' not found")
+    git = FakeGit(fail=f"fatal: repository '{colab.DEFAULT_REPO_URL}/' not found")
     monkeypatch.setattr(subprocess, "run", git)
     with pytest.raises(SystemExit) as stop:
         run_cell()
     message = str(stop.value)
-    assert "\n" not in message and "Could not clone https://github.com/workbook-course/workbook" in message
+    assert "\n" not in message and f"Could not clone {colab.DEFAULT_REPO_URL} (fatal: " in message
     assert "not found" in message and "os.environ['WORKBOOK_REPO']" in message
     assert git.pip_commands() == [] and colab.READY_VARIABLE not in os.environ
 
