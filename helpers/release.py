@@ -38,7 +38,10 @@ saved widget state, which holds widget outputs, is dropped). A cell depends
 on a solution when it holds a solution region or names a helpers module that
 holds one (``numpy_nn`` for ``helpers/numpy_nn.py``) or a top-level function
 or class of it that holds one (``Linear``; word match, so ``nn.Linear`` counts
-too: clearing more is the safe side). Why not only the cells
+too: clearing more is the safe side), or a function of another helpers module
+that uses one (``bm.run`` where ``binary_mnist.run`` trains ``numpy_nn``'s
+layers; matched as the notebook spells it, since such names are common words).
+Why not only the cells
 with a region: a notebook mostly calls solutions written in ``helpers/``, and
 what a cell shows after that (losses, figures, accuracies) is the solution's
 result; results flow down the notebook, so everything after the first
@@ -282,6 +285,25 @@ def _cell_uses(source: str, modules: set[str]) -> bool:
     return any(re.search(rf"\b{re.escape(m)}\b", source) for m in modules)
 
 
+def _qualified_uses(nb, modules: set[str]) -> set[str]:
+    """``modules`` with its ``module.function`` entries (see ``_importers``) spelled as notebook ``nb``
+    calls them: ``bm.run`` after ``from helpers import binary_mnist as bm``, ``run`` after
+    ``from helpers.binary_mnist import run``. The plain word would match too much ("run", "train")."""
+    code = "\n".join(_source(c) for c in nb.get("cells", []) if c.get("cell_type") == "code")
+    names = {m for m in modules if "." not in m}
+    for entry in modules - names:
+        module, function = entry.split(".")
+        names.add(entry)
+        for match in re.finditer(r"^\s*from\s+helpers\s+import\s+([^\n]*)", code, re.M):
+            for alias in re.finditer(rf"\b{module}\b(?:\s+as\s+(\w+))?", match.group(1)):
+                names.add(f"{alias.group(1) or module}.{function}")
+        for alias in re.finditer(rf"^\s*import\s+helpers\.{module}(?:\s+as\s+(\w+))?", code, re.M):
+            names.add(f"{alias.group(1) or 'helpers.' + module}.{function}")
+        if re.search(rf"^\s*from\s+helpers\.{module}\s+import\s[^\n]*\b{function}\b", code, re.M):
+            names.add(function)
+    return names
+
+
 def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     """Student version of a notebook (an nbformat 4 ``NotebookNode``). Returns (new notebook, number of solution regions).
 
@@ -291,6 +313,7 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     cleared, and those of every code cell after it).
     """
     nb = copy.deepcopy(nb)
+    solution_modules = _qualified_uses(nb, set(solution_modules))
     count = 0
     clearing = False
     code_index = -1  # counts code cells only, as nbval's test ids do ("Cell 3")
@@ -439,7 +462,53 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in begins):
                         names.add(node.name)
-    return names
+    return names | _importers(source, files, names)
+
+
+def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
+    """Top-level functions and classes of helpers modules that use a solution, directly or through
+    another function (``binary_mnist.build_model`` builds ``numpy_nn``'s layers): what a notebook shows
+    through them is the solution's result. Returned as ``module.name`` (see ``_qualified_uses``).
+
+    A name used in a module is resolved in that module: one of its own top-level definitions, or
+    one it imports with ``from helpers.x import name``; other names (local variables) are ignored.
+    """
+    uses: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (module, def) -> (module, def) it uses
+    solutions: set[tuple[str, str]] = set()
+    stems = _solution_stems(source, files)
+    for name in files:
+        if not (name.startswith("helpers/") and name.endswith(".py")):
+            continue
+        module = Path(name).stem
+        try:
+            tree = ast.parse((source / name).read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue  # reported by student_python
+        own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        imported = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("helpers.")):
+                for alias in node.names:
+                    imported[alias.asname or alias.name] = ((node.module or "").split(".")[-1], alias.name)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                local |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - local
+                uses[(module, node.name)] = ({(module, u) for u in used & own if u != node.name}
+                                             | {imported[u] for u in used if u in imported})
+                if node.name in names and module in stems:
+                    solutions.add((module, node.name))
+    found = set(solutions)
+    while more := {d for d, used in uses.items() if d not in found and used & found}:
+        found |= more
+    return {f"{module}.{name}" for module, name in found - solutions if name not in names}
+
+
+def _solution_stems(source: Path, files: list[str]) -> set[str]:
+    """Names of the helpers modules holding a solution region."""
+    return {Path(n).stem for n in files if n.startswith("helpers/") and n.endswith(".py")
+            and any(_BEGIN_SOL.match(line) for line in (source / n).read_text(encoding="utf-8").splitlines())}
 
 
 def _read_notebook(path: Path):

@@ -339,6 +339,9 @@ def test_student_version_of_this_repository(tmp_path):
         nb = nbformat.read(path, as_version=4)
         assert release.markdown_leaks(nb, path.name) == []
         markdown += "".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if "test acc" in json.dumps(o).replace("_", " ").lower()], \
+            f"{path.name}: a result of the solution kept in the outputs"
     for answer in ("*answer.*", "what the curves say", "reading the table", "answered by the numbers",
                    "best accuracy: 91", "53.5%", "no gpu was lent"):
         assert answer not in markdown, answer
@@ -418,3 +421,26 @@ def test_release_check_refuses_a_notebook_with_an_answer_in_the_open(tmp_path):
     assert check.returncode == 1
     assert "notebooks/leak.ipynb cell 1: markdown states a result outside solution markers (a percentage: '98.9%')" \
         in check.stderr
+
+
+def test_a_helper_that_uses_a_solution_clears_what_it_shows(tmp_path):
+    """A helpers module without solution regions whose function uses one (as binary_mnist uses numpy_nn):
+    a cell calling that function depends on the solution; the same word elsewhere does not."""
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "layers.py").write_text(f"def relu(x):\n    {B}\n    return x\n    {E}\n")
+    (tmp_path / "helpers" / "trainer.py").write_text(
+        "from helpers.layers import relu\n\n\ndef step(x):\n    return relu(x)\n\n\n"
+        "def run(x):\n    return step(x)\n\n\ndef load(x):\n    run = x  # a local name, not the function\n    return run\n")
+    files = ["helpers/layers.py", "helpers/trainer.py"]
+    names = release.solution_modules(tmp_path, files)
+    assert {"trainer.step", "trainer.run"} <= names and "trainer.load" not in names
+    v4 = nbformat.v4
+    out = [v4.new_output("stream", name="stdout", text="x\n")]
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("from helpers import trainer as tr\nimport subprocess", outputs=out),
+        v4.new_code_cell("subprocess.run(['true'])  # the word run, not the helper\nprint(tr.load(1))", outputs=out),
+        v4.new_code_cell("print(tr.run(1))", outputs=out),
+        v4.new_code_cell("print('after')", outputs=out),
+    ])
+    student, _ = release.student_notebook(nb, "notebooks/x.ipynb", names)
+    assert [len(c.outputs) for c in student.cells] == [1, 1, 0, 0]
