@@ -384,8 +384,8 @@ def load_mymodel(path=None, device="cpu"):
 
     path = Path(path) if path is not None else MODELS_DIR / "cifar10_mymodel.pt"
     if not path.exists():
-        raise FileNotFoundError(f"No MyModel weights at {path}: train it in notebooks/07_pytorch_cifar10.ipynb "
-                                f"(full mode) or restore assets/models/cifar10_mymodel.pt from git.")
+        raise FileNotFoundError(f"No MyModel weights at {path}: train MyModel in notebooks/07_pytorch_cifar10.ipynb "
+                                f"(full mode) or with scripts/run_mymodel.sh, which save outputs/models/cifar10_mymodel.pt.")
     state = torch.load(path, map_location=device, weights_only=True)
     model = MyModel()
     model.load_state_dict(state)

@@ -1,8 +1,14 @@
 """Make a notebook work in Google Colab; do nothing anywhere else.
 
 The first code cell of every notebook is ``COLAB_CELL`` (a test checks it).
-In Colab that cell clones the workbook, puts it on ``sys.path`` and calls
-``setup_colab``, which:
+In Colab that cell mounts the student's Google Drive and keeps the workbook
+there, in ``MyDrive/workbook`` (``$WORKBOOK_COLAB_HOME`` to choose another
+folder): the first run clones it, later runs (a new runtime, another
+notebook) reuse that folder, so the student's code and everything the
+notebooks write (``outputs/``) survive a recycled runtime. When Drive is not
+mounted (the student declined), it clones into ``/content/workbook`` and says
+plainly that changes there are lost with the runtime. Then it puts the
+workbook on ``sys.path`` and calls ``setup_colab``, which:
 
 - installs the workbook itself with ``pip install --no-deps -e`` (so that
   pyproject's loose ``torch>=2.0`` is never resolved) and only the packages
@@ -10,11 +16,17 @@ In Colab that cell clones the workbook, puts it on ``sys.path`` and calls
   torchaudio (Colab's CUDA builds stay), nor ipywidgets (Colab's front end
   expects the 7.x it ships);
 - enables Colab's custom widget manager so that ipywidgets render;
-- downloads the data sets with torchvision into ``/content/data`` and points
-  ``WORKBOOK_DATA`` there.
+- downloads the data sets with torchvision into ``/content/data`` (not in
+  Drive: downloaded again in each new runtime) and points ``WORKBOOK_DATA`` there.
 
 It runs once per runtime (``WORKBOOK_COLAB_READY`` marks it done). Outside
 Colab (``google.colab`` not loaded) the cell is a no-op.
+
+The repository the cell clones is ``DEFAULT_REPO_URL`` below, the one place it
+is set: ``python -m helpers.colab set-url URL`` writes a new one there and into
+the first cell of every notebook, and ``python -m helpers.release student OUT
+--repo-url URL`` does the same in the student copy. ``$WORKBOOK_REPO`` (set
+before the cell) overrides it for a fork.
 """
 
 from __future__ import annotations
@@ -26,11 +38,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The clone URL; COLAB_CELL spells the same default (it runs before helpers can be imported).
+# The clone URL, set once here (``python -m helpers.colab set-url URL`` keeps the notebooks' first cells in step).
 DEFAULT_REPO_URL = "https://github.com/workbook-course/workbook"
 REPO_URL = os.environ.get("WORKBOOK_REPO", DEFAULT_REPO_URL)
 READY_VARIABLE = "WORKBOOK_COLAB_READY"
-COLAB_ROOT = Path("/content/workbook")
+DRIVE_HOME = Path("/content/drive/MyDrive/workbook")  # kept across runtimes
+COLAB_ROOT = Path("/content/workbook")  # without Drive: lost with the runtime
 COLAB_DATA = Path("/content/data")
 
 # (import name, pip requirement) the notebooks and tests need; installed only
@@ -48,16 +61,88 @@ NEEDED = [
 # Never installed, upgraded or pinned by setup_colab, whatever NEEDED says.
 NEVER_INSTALL = ("torch", "torchvision", "torchaudio")
 
-COLAB_CELL = '''\
-# Google Colab set-up: fetches and installs the workbook in Colab, does nothing elsewhere.
+_CELL_TEMPLATE = '''\
+# Google Colab set-up: keeps the workbook in your Google Drive and installs it; does nothing outside Colab.
 import os, subprocess, sys
 if "google.colab" in sys.modules and not os.environ.get("WORKBOOK_COLAB_READY"):
-    repo = os.environ.get("WORKBOOK_REPO", "https://github.com/workbook-course/workbook")
-    if not os.path.isdir("/content/workbook"):
-        subprocess.run(["git", "clone", "--depth", "1", repo, "/content/workbook"], check=True)
-    sys.path.insert(0, "/content/workbook")
+    repo = os.environ.get("WORKBOOK_REPO", "{url}")
+    home = os.environ.get("WORKBOOK_COLAB_HOME", "/content/drive/MyDrive/workbook")
+    try:
+        from google.colab import drive
+        drive.mount("/content/drive")
+    except Exception as err:  # declined or unavailable: work in the runtime, and say so
+        home = "/content/workbook"
+        print(f"Google Drive not mounted ({{err}}): the workbook is in {{home}}, and your changes are LOST when the runtime is recycled.")
+    if not os.path.isdir(home):
+        clone = subprocess.run(["git", "clone", "--depth", "1", repo, home], capture_output=True, text=True)
+        if clone.returncode:
+            why = ((clone.stderr or "").strip().splitlines() or [f"git exit status {{clone.returncode}}"])[-1]
+            raise SystemExit(f"Could not clone {{repo}} ({{why}}): set os.environ['WORKBOOK_REPO'] to your "
+                             f"course's workbook repository (ask your instructor) and re-run this cell.")
+    sys.path.insert(0, home)
     from helpers.colab import setup_colab
-    setup_colab()'''
+    setup_colab(home)'''
+
+
+def colab_cell(url: str = DEFAULT_REPO_URL) -> str:
+    """The first code cell of every notebook, cloning ``url``."""
+    if not re.fullmatch(r"[^\s\"'{}\\]+", url):
+        raise ValueError(f"not a repository URL: {url!r}")
+    return _CELL_TEMPLATE.format(url=url)
+
+
+COLAB_CELL = colab_cell()
+
+
+def with_repo_url(nb, url: str) -> int:
+    """Point the set-up cell of notebook ``nb`` (nbformat 4, changed in place) at ``url``; returns how many cells changed.
+
+    A first code cell that is a set-up cell for any URL (``COLAB_CELL`` with
+    another address) becomes ``colab_cell(url)``.
+    """
+    before, after = _CELL_TEMPLATE.format(url="\0").split("\0")
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            old_url = source[len(before):len(source) - len(after)]
+            if source.startswith(before) and source.endswith(after) and '"' not in old_url and source != colab_cell(url):
+                cell["source"] = colab_cell(url)
+                return 1
+            return 0
+    return 0
+
+
+def with_default_repo_url(module_text: str, url: str) -> str:
+    """The text of ``helpers/colab.py`` with ``DEFAULT_REPO_URL`` set to ``url`` (ValueError when it has no such line)."""
+    colab_cell(url)  # refuses what is not a URL
+    line = re.compile(r'^DEFAULT_REPO_URL = "[^"]*"$', re.M)
+    if not line.search(module_text):
+        raise ValueError(f'no line DEFAULT_REPO_URL = "..." to set to {url}')
+    return line.sub(f'DEFAULT_REPO_URL = "{url}"', module_text, count=1)
+
+
+def set_repo_url(root: Path, url: str) -> list[str]:
+    """Write ``url`` as ``DEFAULT_REPO_URL`` in ``root/helpers/colab.py`` and into every notebook's set-up cell.
+
+    Returns the files changed (relative to ``root``).
+    """
+    import nbformat
+
+    from helpers.paths import atomic_write_bytes
+
+    changed = []
+    module = root / "helpers" / "colab.py"
+    text = module.read_text(encoding="utf-8")
+    new = with_default_repo_url(text, url)
+    if new != text:
+        atomic_write_bytes(module, new.encode("utf-8"))
+        changed.append("helpers/colab.py")
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if with_repo_url(nb, url):
+            atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode("utf-8"))
+            changed.append(path.relative_to(root).as_posix())
+    return changed
 
 
 def in_colab() -> bool:
@@ -109,8 +194,8 @@ def enable_widgets() -> bool:
     return True
 
 
-def setup_colab(repo: Path = COLAB_ROOT, data_root: Path = COLAB_DATA, run=None, download: bool = True) -> list[list[str]]:
-    """Prepare a Colab runtime (see the module docstring). Returns the commands it ran.
+def setup_colab(repo: Path = DRIVE_HOME, data_root: Path = COLAB_DATA, run=None, download: bool = True) -> list[list[str]]:
+    """Prepare a Colab runtime (see the module docstring) for the workbook at ``repo``. Returns the commands it ran.
 
     Does nothing outside Colab, or when this runtime is set up already.
     ``run`` is ``subprocess.run`` unless a test passes a recorder.
@@ -130,5 +215,30 @@ def setup_colab(repo: Path = COLAB_ROOT, data_root: Path = COLAB_DATA, run=None,
     if download:
         download_data(data_root)
     os.environ[READY_VARIABLE] = "1"
-    print(f"Colab ready: workbook at {repo}, data in {data_root}" + ("" if widgets else " (no widget manager found)") + ".")
+    kept = "LOST when the runtime is recycled" if Path(repo) == COLAB_ROOT else "kept in your Google Drive"
+    print(f"Colab ready: workbook at {repo} ({kept}), data in {data_root}" + ("" if widgets else " (no widget manager found)") + ".")
     return commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from helpers.paths import REPO_ROOT
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.colab", description="The Colab set-up cell's repository URL.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seturl = sub.add_parser("set-url", help="write URL into helpers/colab.py and every notebook's first cell")
+    seturl.add_argument("url")
+    seturl.add_argument("--root", type=Path, default=REPO_ROOT, help="repository (default: this one)")
+    args = parser.parse_args(argv)
+    try:
+        changed = set_repo_url(args.root, args.url)
+    except ValueError as err:
+        print(f"colab: {err}", file=sys.stderr)
+        return 2
+    print(f"Colab cell clones {args.url}: {len(changed)} file(s) changed" + "".join(f"\n  {c}" for c in changed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.paths import output_dir
+from helpers.paths import display_path, output_dir
 
 
 def _numpy(w) -> np.ndarray:
@@ -87,13 +87,13 @@ def load_or_train(name: str):
         path = output_dir("models") / "cifar10_mymodel.pt"
         if not path.exists():
             path = MODELS_DIR / "cifar10_mymodel.pt"
-        return load_mymodel(path), f"loaded {path}"
+        return load_mymodel(path), f"loaded {display_path(path)}"
     if name not in ("twolayernn", "convnet"):
         raise ValueError(f"unknown model {name!r}; expected 'twolayernn', 'convnet' or 'mymodel'.")
     path = output_dir("models") / f"{name}.pt"
     if path.exists():
         from helpers.predict import load_model
 
-        return load_model(name, path, "cifar10"), f"loaded {path}"
+        return load_model(name, path, "cifar10"), f"loaded {display_path(path)}"
     model = TwoLayerNN(hidden_dim=512) if name == "twolayernn" else ConvNet(hidden_dim=32, kernel_size=5)
-    return _quick_train(model), f"{path} not found (run notebook 07): trained for one epoch here"
+    return _quick_train(model), f"{display_path(path)} not found (run notebook 07): trained for one epoch here"

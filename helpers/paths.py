@@ -31,6 +31,29 @@ def output_dir(*parts: str) -> Path:
     return path
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as printed for the reader: without the machine's folders in it.
+
+    Relative to the repository when inside it (``outputs/models/x.pt``), else
+    relative to ``$WORKBOOK_OUTPUT`` or ``$WORKBOOK_DATA`` when under one
+    (``$WORKBOOK_OUTPUT/models/x.pt``), else ``~/...`` under the home folder;
+    any other path is returned as it is.
+    """
+    path = Path(path).expanduser().absolute()
+    bases = [("", REPO_ROOT)]
+    for variable in ("WORKBOOK_OUTPUT", "WORKBOOK_DATA"):
+        if os.environ.get(variable):
+            bases.append((f"${variable}", Path(os.environ[variable]).expanduser().absolute()))
+    bases.append(("~", Path.home()))
+    for label, base in bases:
+        if path == base:
+            return label or "."
+        if path.is_relative_to(base):
+            rest = path.relative_to(base).as_posix()
+            return f"{label}/{rest}" if label else rest
+    return str(path)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file, then a rename.
 

@@ -42,15 +42,20 @@ MATHJAX_CONFIG = "TeX-AMS_SVG-full,Safe"
 # Installed by .ci/run; named in the error messages.
 DEBIAN_PACKAGES = ("chromium", "libjs-mathjax")
 
-# Print layout: A4, code and output lines wrapped rather than cut at the page edge.
+# Print layout: A4, code and output lines wrapped rather than cut at the page edge. A page break
+# may fall between a cell's parts (keeping whole cells together left pages nearly empty before
+# every long cell) but never inside a figure: one taller than the page is scaled down to fit it
+# (A4 less the margins and a line of room: 297 - 2 * 12 - 13 = 260 mm).
 PRINT_CSS = """
 <style type="text/css">
 @page { size: A4; margin: 12mm; }
 @media print {
   body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  .jp-Cell { break-inside: avoid-page; }
+  .jp-Cell, .jp-OutputArea-child { break-inside: auto !important; }  /* JupyterLab's own print CSS keeps them whole */
+  .jp-InputArea, .jp-RenderedImage, img { break-inside: avoid; }
+  h1, h2, h3, h4 { break-after: avoid; }
   pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }
-  .jp-OutputArea-output img { max-width: 100%; height: auto; }
+  .jp-OutputArea-output img { max-width: 100%; max-height: 260mm; width: auto; height: auto; object-fit: contain; }
 }
 </style>
 """

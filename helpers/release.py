@@ -1,6 +1,6 @@
 """Generate the student version of the workbook from the solution copy (one source, two versions).
 
-    python -m helpers.release student OUT_DIR    # write the student copy into OUT_DIR (must be empty or absent)
+    python -m helpers.release student OUT_DIR [--repo-url URL]   # write the student copy into OUT_DIR (empty or absent)
     python -m helpers.release check              # verify the solution copy's markers (exit 1 naming file:line)
 
 The markers are nbgrader's, so instructors who use nbgrader can take the
@@ -38,7 +38,10 @@ saved widget state, which holds widget outputs, is dropped). A cell depends
 on a solution when it holds a solution region or names a helpers module that
 holds one (``numpy_nn`` for ``helpers/numpy_nn.py``) or a top-level function
 or class of it that holds one (``Linear``; word match, so ``nn.Linear`` counts
-too: clearing more is the safe side). Why not only the cells
+too: clearing more is the safe side), or a function of another helpers module
+that uses one (``bm.run`` where ``binary_mnist.run`` trains ``numpy_nn``'s
+layers; matched as the notebook spells it, since such names are common words).
+Why not only the cells
 with a region: a notebook mostly calls solutions written in ``helpers/``, and
 what a cell shows after that (losses, figures, accuracies) is the solution's
 result; results flow down the notebook, so everything after the first
@@ -52,7 +55,10 @@ the working tree; every file but caches when it is not a git repository), except
 ``*.pth``, ``*.ckpt``), ``outputs/`` and ``data/`` (full data sets). The copy's
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
-A manifest ``.student_version.json`` lists what was withheld.
+A manifest ``.student_version.json`` lists what was withheld. With
+``--repo-url URL`` the copy's Colab set-up (``DEFAULT_REPO_URL`` in
+``helpers/colab.py`` and every notebook's first cell) clones the student
+repository at URL.
 
 Never leaked: a marker in any case or spacing that is not exactly one is an
 error; a marker line in a tracked file other than ``.py`` / ``.ipynb``
@@ -312,6 +318,25 @@ def _cell_uses(source: str, modules: set[str]) -> bool:
     return any(re.search(rf"\b{re.escape(m)}\b", source) for m in modules)
 
 
+def _qualified_uses(nb, modules: set[str]) -> set[str]:
+    """``modules`` with its ``module.function`` entries (see ``_importers``) spelled as notebook ``nb``
+    calls them: ``bm.run`` after ``from helpers import binary_mnist as bm``, ``run`` after
+    ``from helpers.binary_mnist import run``. The plain word would match too much ("run", "train")."""
+    code = "\n".join(_source(c) for c in nb.get("cells", []) if c.get("cell_type") == "code")
+    names = {m for m in modules if "." not in m}
+    for entry in modules - names:
+        module, function = entry.split(".")
+        names.add(entry)
+        for match in re.finditer(r"^\s*from\s+helpers\s+import\s+([^\n]*)", code, re.M):
+            for alias in re.finditer(rf"\b{module}\b(?:\s+as\s+(\w+))?", match.group(1)):
+                names.add(f"{alias.group(1) or module}.{function}")
+        for alias in re.finditer(rf"^\s*import\s+helpers\.{module}(?:\s+as\s+(\w+))?", code, re.M):
+            names.add(f"{alias.group(1) or 'helpers.' + module}.{function}")
+        if re.search(rf"^\s*from\s+helpers\.{module}\s+import\s[^\n]*\b{function}\b", code, re.M):
+            names.add(function)
+    return names
+
+
 def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     """Student version of a notebook (an nbformat 4 ``NotebookNode``). Returns (new notebook, number of solution regions).
 
@@ -321,6 +346,7 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     cleared, and those of every code cell after it).
     """
     nb = copy.deepcopy(nb)
+    solution_modules = _qualified_uses(nb, set(solution_modules))
     count = 0
     clearing = False
     code_index = -1  # counts code cells only, as nbval's test ids do ("Cell 3")
@@ -367,6 +393,53 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
     if clearing:
         nb.get("metadata", {}).pop("widgets", None)
     return nb, count
+
+
+# --------------------------------------------------------------------------- answers left in the open
+
+# What ``check`` can see of a result stated in markdown: a percentage, an "Answer" label or
+# heading, an accuracy written as a fraction. Results in words ("ReLU works best") or as
+# other plain numbers (a loss of 0.006) are not recognised: those cells need markers by hand.
+_RESULT_PATTERNS = (
+    ("a percentage", re.compile(r"\b\d+(?:[.,]\d+)?\s?%")),
+    ("an 'Answer' label", re.compile(r"^\s*(?:>\s*)?(?:#+\s*|[*_]{1,2})?Answer\b", re.M | re.I)),
+    ("an accuracy figure", re.compile(r"\baccurac(?:y|ies)\b[^.\n]{0,30}?\b0\.\d{2,}", re.I)),
+)
+# A percentage in a sentence that sets a goal is an instruction, not a result.
+_TARGET_WORDS = re.compile(r"\b(?:at least|targets?|expects?|expected|asks? for|aim for)\b", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n\s*\n")
+
+
+def markdown_leaks(nb, where: str) -> list[str]:
+    """One line per markdown cell of ``nb`` that states a result outside solution markers.
+
+    Looks at the text a student would receive (outside ``<!-- ### BEGIN SOLUTION -->``
+    regions and nbgrader solution cells) for what ``_RESULT_PATTERNS`` recognises.
+    A percentage in a sentence that names a target ("at least 40%", "the seed
+    expects about 29%") is allowed.
+    """
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        lines = _source(cell).splitlines(keepends=True)
+        try:
+            regions = find_regions(lines, _BEGIN_SOL, _END_SOL, f"{where} cell {index}", strict_indent=False)
+        except MarkerError:
+            continue  # reported by student_notebook
+        shown = "".join(_replace(lines, regions, lambda r: ["\n"]))
+        for what, pattern in _RESULT_PATTERNS:
+            for sentence in _SENTENCE_END.split(shown):
+                match = pattern.search(sentence)
+                if match and not (what == "a percentage" and _TARGET_WORDS.search(sentence)):
+                    break
+            else:
+                continue
+            problems.append(f"{where} cell {index}: markdown states a result outside solution markers "
+                            f"({what}: {match.group(0).strip()!r}); put the answer between "
+                            f"'<!-- {BEGIN_SOLUTION} -->' and '<!-- {END_SOLUTION} -->'")
+            break
+    return problems
 
 
 # --------------------------------------------------------------------------- the repository
@@ -423,7 +496,53 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     if any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in begins):
                         names.add(node.name)
-    return names
+    return names | _importers(source, files, names)
+
+
+def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
+    """Top-level functions and classes of helpers modules that use a solution, directly or through
+    another function (``binary_mnist.build_model`` builds ``numpy_nn``'s layers): what a notebook shows
+    through them is the solution's result. Returned as ``module.name`` (see ``_qualified_uses``).
+
+    A name used in a module is resolved in that module: one of its own top-level definitions, or
+    one it imports with ``from helpers.x import name``; other names (local variables) are ignored.
+    """
+    uses: dict[tuple[str, str], set[tuple[str, str]]] = {}  # (module, def) -> (module, def) it uses
+    solutions: set[tuple[str, str]] = set()
+    stems = _solution_stems(source, files)
+    for name in files:
+        if not (name.startswith("helpers/") and name.endswith(".py")):
+            continue
+        module = Path(name).stem
+        try:
+            tree = ast.parse((source / name).read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue  # reported by student_python
+        own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        imported = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("helpers.")):
+                for alias in node.names:
+                    imported[alias.asname or alias.name] = ((node.module or "").split(".")[-1], alias.name)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                local |= {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - local
+                uses[(module, node.name)] = ({(module, u) for u in used & own if u != node.name}
+                                             | {imported[u] for u in used if u in imported})
+                if node.name in names and module in stems:
+                    solutions.add((module, node.name))
+    found = set(solutions)
+    while more := {d for d, used in uses.items() if d not in found and used & found}:
+        found |= more
+    return {f"{module}.{name}" for module, name in found - solutions if name not in names}
+
+
+def _solution_stems(source: Path, files: list[str]) -> set[str]:
+    """Names of the helpers modules holding a solution region."""
+    return {Path(n).stem for n in files if n.startswith("helpers/") and n.endswith(".py")
+            and any(_BEGIN_SOL.match(line) for line in (source / n).read_text(encoding="utf-8").splitlines())}
 
 
 def _read_notebook(path: Path, name: str = ""):
@@ -456,7 +575,9 @@ def check(source: Path) -> list[str]:
             if name.endswith(".py"):
                 student_python((source / name).read_text(encoding="utf-8"), name)
             elif name.endswith(".ipynb"):
-                nb, _ = student_notebook(_read_notebook(source / name, name), name, modules)
+                original = _read_notebook(source / name, name)
+                problems.extend(markdown_leaks(original, name))
+                nb, _ = student_notebook(original, name, modules)
                 for index, cell in enumerate(nb["cells"]):
                     if cell.get("cell_type") == "code":
                         try:
@@ -479,11 +600,32 @@ pytest_plugins = [*globals().get("pytest_plugins", []), "{PLUGIN}"]
 '''
 
 
-def write_student_version(source: Path, out: Path) -> Report:
+def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:
+    """``data`` of file ``name`` with the Colab set-up cloning ``repo_url`` (helpers/colab.py and notebooks)."""
+    from helpers import colab
+
+    if name == "helpers/colab.py":
+        return colab.with_default_repo_url(data.decode("utf-8"), repo_url).encode("utf-8")
+    if name.endswith(".ipynb"):
+        import nbformat
+
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        if colab.with_repo_url(nb, repo_url):
+            return _write_notebook(nb).encode("utf-8")
+    return data
+
+
+def write_student_version(source: Path, out: Path, repo_url: str | None = None) -> Report:
     """Write the student copy of the repository at ``source`` into ``out`` (absent or empty).
 
+    ``repo_url``: the student repository, written into the copy's Colab
+    set-up (``helpers/colab.py`` and every notebook's first cell).
     Raises ``MarkerError`` (nothing written) when a marker is unbalanced.
     """
+    if repo_url is not None:
+        from helpers.colab import colab_cell
+
+        colab_cell(repo_url)  # a ValueError for what is not a URL, before anything is written
     source, out = Path(source).resolve(), Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise SystemExit(f"release: {out} is a file; give a new or empty folder")
@@ -510,6 +652,8 @@ def write_student_version(source: Path, out: Path) -> Report:
         else:
             data, n = path.read_bytes(), 0
             check_other_file(data, name)
+        if repo_url is not None:
+            data = _with_student_repo_url(name, data, repo_url)
         if name == "conftest.py" and PLUGIN.encode() not in data:
             data += _CONFTEST_ADDITION.encode("utf-8")
         if n:
@@ -569,6 +713,8 @@ def main(argv: list[str] | None = None) -> int:
     student = sub.add_parser("student", help="write the student copy into OUT_DIR")
     student.add_argument("out_dir", type=Path)
     student.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
+    student.add_argument("--repo-url", help="the student repository's URL, which the copy's Colab set-up cell clones "
+                                            "(default: the solution copy's DEFAULT_REPO_URL in helpers/colab.py)")
     checker = sub.add_parser("check", help="check that the solution copy's markers are balanced and well placed")
     checker.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
     args = parser.parse_args(argv)
@@ -580,16 +726,19 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             print(f"release check: {len(problems)} problem(s)", file=sys.stderr)
             return 1
-        print("release check: markers balanced and well placed")
+        print("release check: markers balanced and well placed, no result stated outside them")
         return 0
     try:
-        report = write_student_version(args.source, args.out_dir)
-    except MarkerError as err:
+        report = write_student_version(args.source, args.out_dir, args.repo_url)
+    except (MarkerError, ValueError) as err:
         print(f"release: {err} (nothing written)", file=sys.stderr)
         return 1
     regions = sum(report.stubbed.values())
     print(f"student version in {args.out_dir}: {len(report.copied)} files, {regions} solution regions "
           f"replaced in {len(report.stubbed)} files, {len(report.withheld)} files withheld")
+    if args.repo_url is None:
+        print("release: no --repo-url given: in Colab the copy's notebooks clone the solution copy's URL "
+              "(DEFAULT_REPO_URL in helpers/colab.py); give the student repository's URL", file=sys.stderr)
     return 0
 
 

@@ -362,7 +362,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
     # (name in the zip, file, what to say when it is missing, what makes it)
-    wanted = [(rel, repo / rel, f"not found at {repo / rel} (restore it from git)", None)
+    wanted = [(rel, repo / rel, f"not found at {repo / rel} (it ships with the workbook: copy it from a fresh copy of the course repository)", None)
               for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,)]
     for name, how in cs7643_outputs().items():
         hint = how if how.startswith("you:") else f"run {how} to make it"

@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.device import get_device
-from helpers.paths import atomic_write_bytes, remove_stale_temporaries
+from helpers.paths import atomic_write_bytes, display_path, remove_stale_temporaries
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")
 BEST_NAME, LAST_NAME = "best.pt", "last.pt"
@@ -426,7 +426,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         if ckpt.get("torch_rng") is not None:
             torch.set_rng_state(ckpt["torch_rng"])
         if verbose:
-            print(f"Resumed from {resume_path} after epoch {start_epoch}.")
+            print(f"Resumed from {display_path(resume_path)} after epoch {start_epoch}.")
 
     takes_generator = batch_transform is not None and _accepts(batch_transform, "generator")
     start_time = time.time()

@@ -19,7 +19,7 @@ import pytest
 
 import helpers.colab as colab
 import helpers.data
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio)($|[\[<>=!~ ;@])", re.I)
 
@@ -201,3 +201,113 @@ def test_first_code_cell_is_colab_cell(notebook):
         f"the first code cell of {notebook.name} must be exactly helpers.colab.COLAB_CELL "
         "(regenerate the notebook from its generator script)"
     )
+
+
+# --------------------------------------------------------------------------- Google Drive, a failed clone, the URL
+
+
+class FakeGit(Recorder):
+    """A recorder whose ``git clone`` makes the target folder (a workbook with one helper), or fails."""
+
+    def __init__(self, fail: str = ""):
+        super().__init__()
+        self.fail = fail
+
+    def __call__(self, cmd, *args, **kwargs):
+        super().__call__(cmd, *args, **kwargs)
+        if cmd[:2] == ["git", "clone"]:
+            if self.fail:
+                return subprocess.CompletedProcess(cmd, 128, stdout="", stderr=f"Cloning into '{cmd[-1]}'...\n{self.fail}\n")
+            helper = os.path.join(cmd[-1], "helpers", "numpy_nn.py")
+            os.makedirs(os.path.dirname(helper))
+            with open(helper, "w") as f:
+                f.write("# YOUR CODE HERE\n")
+        return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
+
+
+@pytest.fixture
+def drive(fake_colab, monkeypatch, tmp_path):
+    """``google.colab.drive`` whose ``mount`` records the mount point; the workbook's Drive folder is under tmp_path."""
+    module = types.ModuleType("google.colab.drive")
+    module.mounts = []
+    module.mount = lambda mountpoint, **kwargs: module.mounts.append(mountpoint)
+    monkeypatch.setitem(sys.modules, "google.colab.drive", module)
+    sys.modules["google.colab"].drive = module
+    home = tmp_path / "drive" / "MyDrive" / "workbook"
+    monkeypatch.setenv("WORKBOOK_COLAB_HOME", str(home))
+    return types.SimpleNamespace(module=module, home=home)
+
+
+def _new_runtime(monkeypatch):
+    """What a recycled runtime forgets: the environment the cell set, sys.path (the Drive folder stays)."""
+    monkeypatch.delenv(colab.READY_VARIABLE, raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "workbook" not in p])
+
+
+def test_the_workbook_lives_in_drive_and_survives_a_recycled_runtime(drive, downloads, monkeypatch, capsys):
+    git = FakeGit()
+    monkeypatch.setattr(subprocess, "run", git)
+    run_cell()
+    assert drive.module.mounts == ["/content/drive"]
+    clones = [c for c in git.commands if c[:2] == ["git", "clone"]]
+    assert clones == [["git", "clone", "--depth", "1", colab.DEFAULT_REPO_URL, str(drive.home)]]
+    assert git.pip_commands()[0][-2:] == ["-e", str(drive.home)] and sys.path[0] == str(drive.home)
+    assert "kept in your Google Drive" in capsys.readouterr().out
+
+    helper = drive.home / "helpers" / "numpy_nn.py"
+    helper.write_text("def forward(x):\n    return x  # the student's code\n")
+    _new_runtime(monkeypatch)
+    git.commands.clear()
+    run_cell()
+    assert not [c for c in git.commands if c[:2] == ["git", "clone"]], "the Drive copy is reused, not cloned again"
+    assert git.pip_commands()[0][-2:] == ["-e", str(drive.home)], "the new runtime installs the Drive copy"
+    assert "the student's code" in helper.read_text()
+    assert drive.module.mounts == ["/content/drive"] * 2
+
+
+def test_without_drive_the_cell_says_where_work_is_lost(drive, downloads, monkeypatch, capsys):
+    def refuse(mountpoint, **kwargs):
+        raise ValueError("mount failed: the user declined")
+
+    drive.module.mount = refuse
+    git = FakeGit()
+    monkeypatch.setattr(subprocess, "run", git)
+    monkeypatch.setattr(os.path, "isdir", lambda p: p == "/content/workbook")  # a clone made earlier in this runtime
+    run_cell()
+    out = capsys.readouterr().out
+    assert "Google Drive not mounted (mount failed: the user declined)" in out
+    assert "/content/workbook" in out and "LOST when the runtime is recycled" in out
+    assert git.pip_commands()[0][-2:] == ["-e", "/content/workbook"]
+
+
+def test_a_failed_clone_says_what_to_set(drive, downloads, monkeypatch):
+    git = FakeGit(fail=f"fatal: repository '{colab.DEFAULT_REPO_URL}/' not found")
+    monkeypatch.setattr(subprocess, "run", git)
+    with pytest.raises(SystemExit) as stop:
+        run_cell()
+    message = str(stop.value)
+    assert "\n" not in message and f"Could not clone {colab.DEFAULT_REPO_URL} (fatal: " in message
+    assert "not found" in message and "os.environ['WORKBOOK_REPO']" in message
+    assert git.pip_commands() == [] and colab.READY_VARIABLE not in os.environ
+
+
+def test_set_url_writes_the_one_place_and_every_first_cell(tmp_path):
+    import shutil
+
+    root = tmp_path / "repo"
+    (root / "helpers").mkdir(parents=True)
+    shutil.copy(colab.__file__, root / "helpers" / "colab.py")
+    shutil.copytree(NOTEBOOKS_DIR, root / "notebooks")
+    url = "https://gitlab.example.org/course/workbook-2027"
+    result = subprocess.run([sys.executable, "-m", "helpers.colab", "set-url", url, "--root", str(root)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    assert f"{len(notebooks) + 1} file(s) changed" in result.stdout
+    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (root / "helpers" / "colab.py").read_text()
+    for path in notebooks:
+        first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert first.source == colab.colab_cell(url), path.name
+    bad = subprocess.run([sys.executable, "-m", "helpers.colab", "set-url", 'x" ; rm -rf /', "--root", str(root)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not a repository URL" in bad.stderr

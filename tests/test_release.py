@@ -321,7 +321,8 @@ def test_solution_copy_markers_are_balanced():
 
 def test_student_version_of_this_repository(tmp_path):
     out = tmp_path / "student"
-    report = release.write_student_version(REPO_ROOT, out)
+    url = "https://github.com/course-2027/workbook-student"
+    report = release.write_student_version(REPO_ROOT, out, repo_url=url)
     assert not [n for n in report.copied if release.is_withheld(n)]
     assert not (out / "assets" / "models").exists()
     for name in _all_files(out):
@@ -332,6 +333,29 @@ def test_student_version_of_this_repository(tmp_path):
             assert not _marker_lines(path), name
     assert "helpers.student_checks" in (out / "conftest.py").read_text()
     assert collected_ids(out, "tests") == collected_ids(REPO_ROOT, "tests")
+    # No answer reaches the student: nothing the check recognises, and none of the answers once seen there.
+    markdown = ""
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert release.markdown_leaks(nb, path.name) == []
+        markdown += "".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if "test acc" in json.dumps(o).replace("_", " ").lower()], \
+            f"{path.name}: a result of the solution kept in the outputs"
+    for answer in ("*answer.*", "what the curves say", "reading the table", "answered by the numbers",
+                   "best accuracy: 91", "53.5%", "no gpu was lent"):
+        assert answer not in markdown, answer
+    assert markdown.count(release.TEXT_STUB.lower()) >= 14
+    assert "- email:" in markdown and "- best accuracy:" in markdown, "07 keeps the extra.md template"
+    # Colab in the copy clones the student repository, from the one place the copy sets it.
+    from helpers.colab import colab_cell
+
+    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (out / "helpers" / "colab.py").read_text()
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert first.source == colab_cell(url), path.name
+    assert not [n for n in _all_files(out) if n.startswith(("helpers/", "notebooks/", "scripts/"))
+                and "from git" in (out / n).read_text()], "the copy has no git history to restore from"
 
 
 def test_release_docs_match_the_plugin():
@@ -360,3 +384,63 @@ def test_cells_using_a_solution_through_a_re_export_are_cleared(copies):
     assert regions == 0
     assert [len(c.outputs) for c in student.cells] == [1, 0, 0]
     assert [len(c.outputs) for c in nb.cells] == [1, 1, 1], "the solution notebook is left untouched"
+
+
+def _markdown_notebook(*sources: str, solution_cell: str = ""):
+    v4 = nbformat.v4
+    cells = [v4.new_markdown_cell(text) for text in sources]
+    if solution_cell:
+        cells.append(v4.new_markdown_cell(solution_cell, metadata={"nbgrader": {"solution": True}}))
+    return v4.new_notebook(cells=cells)
+
+
+def test_check_finds_results_stated_outside_solution_markers():
+    nb = _markdown_notebook(
+        "## Intro\n\nThe seed expects about 29% here; aim for at least 40%.",      # 0: targets are instructions
+        "**Question.** Why?\n\n*Answer.* Because.",                                # 1: an Answer label
+        "### Answer\n\nIt is so.",                                                  # 2: an Answer heading
+        "Depth helps: 53.5% with two layers.",                                      # 3: a measured percentage
+        "The test accuracy was 0.9142 in the end.",                                 # 4: an accuracy as a fraction
+        f"**Question.** Does depth help?\n\n<!-- {B} -->\nYes: 55.4%.\n<!-- {E} -->",  # 5: inside markers
+        "ReLU works best.",                                                         # 6: in words: not detectable
+        solution_cell="**Answer.** 97% with one layer.",                            # 7: an nbgrader solution cell
+    )
+    problems = release.markdown_leaks(nb, "notebooks/x.ipynb")
+    assert [p.split(":")[0] for p in problems] == [f"notebooks/x.ipynb cell {i}" for i in (1, 2, 3, 4)]
+    assert all("\n" not in p and "outside solution markers" in p for p in problems)
+    assert "53.5%" in problems[2] and "0.9142" in problems[3]
+
+
+def test_release_check_refuses_a_notebook_with_an_answer_in_the_open(tmp_path):
+    solution = make_solution_repo(tmp_path / "solution")
+    nb = _markdown_notebook("**Question.** Which depth is best?", "Three layers: 98.9% on the test set.")
+    nbformat.write(nb, solution / "notebooks" / "leak.ipynb")
+    subprocess.run(["git", "-C", str(solution), "add", "notebooks/leak.ipynb"], check=True)
+    check = subprocess.run([sys.executable, "-m", "helpers.release", "check", "--source", str(solution)],
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert "notebooks/leak.ipynb cell 1: markdown states a result outside solution markers (a percentage: '98.9%')" \
+        in check.stderr
+
+
+def test_a_helper_that_uses_a_solution_clears_what_it_shows(tmp_path):
+    """A helpers module without solution regions whose function uses one (as binary_mnist uses numpy_nn):
+    a cell calling that function depends on the solution; the same word elsewhere does not."""
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "layers.py").write_text(f"def relu(x):\n    {B}\n    return x\n    {E}\n")
+    (tmp_path / "helpers" / "trainer.py").write_text(
+        "from helpers.layers import relu\n\n\ndef step(x):\n    return relu(x)\n\n\n"
+        "def run(x):\n    return step(x)\n\n\ndef load(x):\n    run = x  # a local name, not the function\n    return run\n")
+    files = ["helpers/layers.py", "helpers/trainer.py"]
+    names = release.solution_modules(tmp_path, files)
+    assert {"trainer.step", "trainer.run"} <= names and "trainer.load" not in names
+    v4 = nbformat.v4
+    out = [v4.new_output("stream", name="stdout", text="x\n")]
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("from helpers import trainer as tr\nimport subprocess", outputs=out),
+        v4.new_code_cell("subprocess.run(['true'])  # the word run, not the helper\nprint(tr.load(1))", outputs=out),
+        v4.new_code_cell("print(tr.run(1))", outputs=out),
+        v4.new_code_cell("print('after')", outputs=out),
+    ])
+    student, _ = release.student_notebook(nb, "notebooks/x.ipynb", names)
+    assert [len(c.outputs) for c in student.cells] == [1, 1, 0, 0]
