@@ -37,6 +37,11 @@ class Exercise:
     functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each solution region
     hint: str
 
+    @property
+    def test_file(self) -> str:
+        """Where its tests live: ``tests/test_<module>.py`` of the module it is written in (a test checks this)."""
+        return f"tests/test_{Path(self.functions[0].split(':')[0]).stem}.py"
+
 
 def _fns(path: str, *names: str) -> tuple[str, ...]:
     return tuple(f"helpers/{path}:{name}" for name in names)
@@ -155,6 +160,12 @@ class CheckResult:
         return "\n".join(line for line in lines if line)
 
 
+def _environment(root: Path, report: Path) -> dict[str, str]:
+    """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``."""
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return dict(os.environ, PYTHONPATH=path, **{_REPORT_VARIABLE: str(report)})
+
+
 def _limit_memory() -> None:
     import resource
 
@@ -170,9 +181,9 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
               extra_args: tuple[str, ...] = ()) -> dict[str, CheckResult]:
     """Run the public tests of the exercises ``names`` in a fresh Python process; one result per exercise.
 
-    ``root``: the repository (default: this one). The tests run from its
-    ``tests/`` folder with ``-m "name1 or name2 ..."``; a test that belongs to
-    several of the exercises counts for each.
+    ``root``: the repository (default: this one). The tests run from the
+    exercises' test files with ``-m "name1 or name2 ..."``; a test that
+    belongs to several of the exercises counts for each.
     """
     names = [names] if isinstance(names, str) else list(names)
     for name in names:
@@ -180,9 +191,9 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
     root = Path(root or REPO_ROOT)
     with tempfile.TemporaryDirectory(prefix="workbook-check-") as tmp:
         report = Path(tmp) / "report.json"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                   **{_REPORT_VARIABLE: str(report)})
-        command = [sys.executable, "-m", "pytest", "tests", "-m", " or ".join(names), "-q", "--no-header",
+        env = _environment(root, report)
+        files = sorted({BY_NAME[n].test_file for n in names})
+        command = [sys.executable, "-m", "pytest", *files, "-m", " or ".join(names), "-q", "--no-header",
                    "-p", "no:cacheprovider", "-o", "addopts=", "-p", "helpers.exercises", "--tb=no", *extra_args]
         try:
             run = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
@@ -191,7 +202,7 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
             return {n: CheckResult(n, [], [], error=f"the tests took more than {timeout:.0f} s "
                                    "(an endless loop?)") for n in names}
         try:
-            records = json.loads(report.read_text())
+            records = json.loads(report.read_text())["results"]
         except (OSError, ValueError):
             tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-5:])
             return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {run.returncode}):\n{tail}") for n in names}
@@ -258,4 +269,18 @@ def pytest_sessionfinish(session) -> None:
     if path:
         from helpers.paths import atomic_write_bytes
 
-        atomic_write_bytes(path, json.dumps(_records).encode())
+        atomic_write_bytes(path, json.dumps({"results": _records, "markers": _markers}).encode())
+
+
+def collected_markers(root: Path | None = None, paths: tuple[str, ...] = ("tests",)) -> dict[str, list[str]]:
+    """``{test id: [exercise markers]}`` for every test pytest collects under ``paths`` of ``root`` (nothing runs)."""
+    root = Path(root or REPO_ROOT)
+    with tempfile.TemporaryDirectory(prefix="workbook-collect-") as tmp:
+        report = Path(tmp) / "report.json"
+        env = _environment(root, report)
+        run = subprocess.run([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-p", "no:cacheprovider",
+                              "-o", "addopts=", "-p", "helpers.exercises"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=CHECK_TIMEOUT)
+        if not report.is_file():
+            raise RuntimeError(f"pytest could not collect the tests (exit {run.returncode}):\n{run.stdout[-2000:]}")
+        return json.loads(report.read_text())["markers"]
