@@ -5,7 +5,8 @@ Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
 that exercise's public tests, so the same tests run
 
 - from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
-- from a notebook: ``check("linear")``, one line, which runs them in a fresh
+- from a notebook: ``exercises.check("linear")`` (after ``from helpers import
+  exercises``), which runs them in a fresh
   Python process (with a time limit) and prints ``linear: pass``, or the
   first failing check with the exercise's hint, never a traceback through
   test code.
@@ -222,15 +223,14 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
     return results
 
 
-def check(name: str, root: Path | None = None) -> bool:
-    """Run exercise ``name``'s public tests and print ``name: pass`` or the first failure; returns whether all passed.
+def check(name: str, root: Path | None = None) -> None:
+    """Run exercise ``name``'s public tests and print ``name: pass`` or the first failure.
 
     The tests run in a fresh process, so they see the code as saved in
-    ``helpers/`` (save the file first).
+    ``helpers/`` (save the file first). ``run_check`` returns the results
+    instead of printing them.
     """
-    result = run_check(name, root)[name]
-    print(result.summary())
-    return result.ok
+    print(run_check(name, root)[name].summary())
 
 
 # --------------------------------------------------------------------------- pytest plugin (-p helpers.exercises)
