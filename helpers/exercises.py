@@ -255,13 +255,11 @@ def _message(report) -> str:
 
 
 def pytest_runtest_logreport(report) -> None:
+    # One record per test: its call, or the set-up or tear-down that failed.
     if report.when == "call" or report.outcome == "failed":
-        outcome = report.outcome
-        if report.when != "call" and outcome == "passed":
-            return
-        test = report.nodeid.split("/")[-1]
-        _records.append({"test": test, "outcome": outcome, "markers": _markers.get(report.nodeid, []),
-                         "message": _message(report) if outcome == "failed" else ""})
+        _records.append({"test": report.nodeid.split("/")[-1], "outcome": report.outcome,
+                         "markers": _markers.get(report.nodeid, []),
+                         "message": _message(report) if report.outcome == "failed" else ""})
 
 
 def pytest_sessionfinish(session) -> None:
