@@ -79,16 +79,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
-    """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
+def figure_bytes(fig, fmt: str = "png", **savefig_kwargs) -> bytes:
+    """A matplotlib figure as the bytes of a ``fmt`` file (100 dpi, tight bounding box unless given)."""
     import io
 
-    path = Path(path)
     buf = io.BytesIO()
     savefig_kwargs.setdefault("dpi", 100)
     savefig_kwargs.setdefault("bbox_inches", "tight")
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
-    return atomic_write_bytes(path, buf.getvalue())
+    fig.savefig(buf, format=fmt, **savefig_kwargs)
+    return buf.getvalue()
+
+
+def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
+    path = Path(path)
+    return atomic_write_bytes(path, figure_bytes(fig, path.suffix.lstrip(".") or "png", **savefig_kwargs))
 
 
 class OutputClash(ValueError):

@@ -55,6 +55,9 @@ the working tree; every file but caches when it is not a git repository), except
 ``*.pth``, ``*.ckpt``), ``outputs/`` and ``data/`` (full data sets). The copy's
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
+The copy's ``README.md`` is the student's own (``helpers/student_readme.py``:
+set-up, where to write, how to check one exercise, the exercises in order,
+how to hand in), not the instructor's.
 A manifest ``.student_version.json`` lists what was withheld. With
 ``--repo-url URL`` the copy's Colab set-up (``DEFAULT_REPO_URL`` in
 ``helpers/colab.py`` and every notebook's first cell) clones the student
@@ -600,6 +603,13 @@ pytest_plugins = [*globals().get("pytest_plugins", []), "{PLUGIN}"]
 '''
 
 
+def student_readme() -> bytes:
+    """The student copy's README (set-up, where to write, checks, the exercises in order, hand-in, Colab)."""
+    from helpers.student_readme import student_readme as render
+
+    return render().encode("utf-8")
+
+
 def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:
     """``data`` of file ``name`` with the Colab set-up cloning ``repo_url`` (helpers/colab.py and notebooks)."""
     from helpers import colab
@@ -662,6 +672,8 @@ def write_student_version(source: Path, out: Path, repo_url: str | None = None) 
         report.copied.append(name)
     if "conftest.py" not in contents:
         contents["conftest.py"] = _CONFTEST_ADDITION.lstrip().encode("utf-8")
+    if "README.md" in contents and "helpers/exercises.py" in contents:
+        contents["README.md"] = student_readme()
     # The conftest names the plugin: make sure the copy has it, tracked or not.
     contents.setdefault("helpers/student_checks.py", Path(__file__).with_name("student_checks.py").read_bytes())
     manifest = {"withheld": report.withheld, "stubbed": report.stubbed}

@@ -13,7 +13,10 @@ otherwise runs the same cells.
 
 Every notebook starts with ``setup()``, which seeds ``random``, NumPy and
 torch, fixes thread counts, asks torch for deterministic algorithms and sets
-a consistent NumPy print precision, so that nbval can compare outputs.
+a consistent NumPy print precision, so that nbval can compare outputs. In
+IPython (JupyterLab, Colab) it also turns on ``autoreload``, so that a
+helper edited in ``helpers/`` takes effect when the cell is re-run, without
+restarting the kernel.
 """
 
 from __future__ import annotations
@@ -85,14 +88,36 @@ def set_threads(num_threads: int | None = None) -> int:
     return num_threads
 
 
+def enable_autoreload() -> bool:
+    """Turn on IPython's ``autoreload`` (mode 2: every module, before each cell) when running in IPython.
+
+    An edited ``helpers/*.py`` then takes effect the next time a cell runs.
+    Returns True when it was turned on; outside IPython (a script, pytest) it
+    does nothing and returns False.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if "autoreload" not in shell.extension_manager.loaded:
+        shell.run_line_magic("load_ext", "autoreload")
+    shell.run_line_magic("autoreload", "2")
+    return True
+
+
 def setup(seed: int = DEFAULT_SEED, num_threads: int | None = None, deterministic: bool = True, verbose: bool = True) -> dict:
     """Prepare a notebook or script for a reproducible run.
 
     Seeds every generator, fixes thread counts, turns on torch's
     deterministic algorithms (warn-only, so an op without a deterministic
-    kernel still runs), and sets NumPy's print precision. Returns a dict with
-    what was set; prints one line about it when ``verbose``.
+    kernel still runs), sets NumPy's print precision and, in IPython, turns
+    on ``autoreload`` (``enable_autoreload``). Returns a dict with what was
+    set; prints one line about it when ``verbose``.
     """
+    enable_autoreload()
     seed_everything(seed)
     threads = set_threads(num_threads)
     np.set_printoptions(precision=PRINT_PRECISION, suppress=False)

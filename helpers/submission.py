@@ -18,7 +18,13 @@ Before anything is written it checks, as the upload system will:
    ``load_state_dict``); ``classify`` on a small batch ``(8, 1, 28, 28)`` of
    float32 values in [0, 1] returns 8 int64 class indices in 0..9. The
    workbook's own ``helpers`` package is made unimportable there, since the
-   upload system does not have it.
+   upload system does not have it;
+3. ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and
+   ``model.pt`` carry a record of how they were made
+   (``helpers.provenance``); one made in smoke mode, or without a record,
+   is refused, naming the notebook to run again in full mode. What is
+   packed is printed, with ``model.pt``'s accuracy on the full clean test set
+   when that set is on disk (``WORKBOOK_DATA``).
 
 ``cs7643`` (seed 002, part 2) takes the model and training code
 (``helpers/torch_models.py``, ``train.py``, ``predict.py`` and the modules
@@ -244,17 +250,104 @@ def _refuse_input_as_output(out: Path, inputs) -> None:
         raise SubmissionError(str(err)) from None
 
 
+def check_provenance(paths: dict[str, Path]) -> None:
+    """Refuse files made by a notebook without a full-mode record (``helpers.provenance``).
+
+    Raises ``SubmissionError`` with one line per file, naming the notebook to
+    re-run in full mode.
+    """
+    from helpers import provenance
+
+    problems = []
+    for d in RPZ_FILES:
+        if d.source == "outputs" and (why := provenance.problem(paths[d.name])):
+            notebook = d.made_by.split()[0]
+            problems.append(f"{d.name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
+                            "then collect again.")
+    if problems:
+        raise SubmissionError("\n".join(problems))
+
+
+# Accuracy of the hand-in's model.pt on a full clean test set, with the student's own MyNet and classify.
+_ACCURACY_SCRIPT = r"""
+import json, sys
+folder, dataset, root = sys.argv[1:4]
+sys.path.insert(0, folder)
+import torch
+import pytorch_cnn
+from helpers.data import DatasetNotFoundError, load_dataset, to_float_tensor
+try:
+    X, y = load_dataset(dataset, "test", root=root, download=False)
+except DatasetNotFoundError:
+    print("@@ACCURACY " + json.dumps({"missing": True}))
+    sys.exit(0)
+model = pytorch_cnn.MyNet()
+model.load_state_dict(torch.load(folder + "/model.pt", map_location="cpu", weights_only=True))
+labels = pytorch_cnn.classify(model, to_float_tensor(X))
+accuracy = (labels == torch.as_tensor(y)).float().mean().item()
+print("@@ACCURACY " + json.dumps({"accuracy": accuracy, "n": len(y)}))
+"""
+
+
+def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CHECK_TIMEOUT) -> str:
+    """``model.pt``'s accuracy on the full clean ``dataset`` test set, as one phrase; says why when it cannot.
+
+    The full set is looked for in ``$WORKBOOK_DATA`` (else ``<repo>/data``),
+    never downloaded; the student's code runs in its own process with a time limit.
+    """
+    from helpers.data import DATA_VARIABLE
+
+    root = os.environ.get(DATA_VARIABLE) or str(REPO_ROOT / "data")
+    with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
+        for name in ("pytorch_cnn.py", "model.pt"):
+            shutil.copyfile(paths[name], Path(tmp) / name)
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        try:
+            result = subprocess.run([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, root], cwd=tmp, env=env,
+                                    capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return f"not measured (classifying the {dataset} test set took more than {timeout:.0f} s)"
+    lines = [line for line in result.stdout.splitlines() if line.startswith("@@ACCURACY ")]
+    if not lines:
+        return f"not measured (the evaluation failed: {(result.stderr.strip().splitlines() or ['?'])[-1]})"
+    outcome = json.loads(lines[-1].split(" ", 1)[1])
+    if outcome.get("missing"):
+        return f"not measured (the full {dataset} test set is not on disk; set {DATA_VARIABLE})"
+    return f"{outcome['accuracy']:.4f} on the full clean {dataset} test set ({outcome['n']} images)"
+
+
+def describe_rpz(paths: dict[str, Path]) -> list[str]:
+    """One line per file of the hand-in: where it comes from, and for made files how they were made."""
+    from helpers import provenance
+
+    lines = []
+    for d in RPZ_FILES:
+        path = paths[d.name]
+        if d.source == "helpers":
+            lines.append(f"  {d.name:28s} your code ({path})")
+            continue
+        entry = provenance.read(path)
+        line = f"  {d.name:28s} {provenance.describe(entry)}"
+        if d.name == "model.pt" and entry and entry.get("dataset"):
+            line += f"; accuracy {full_test_accuracy(paths, entry['dataset'])}"
+        lines.append(line)
+    return lines
+
+
 def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
     """Check the RPZ hand-in and write it as a flat zip; returns the zip's path.
 
-    Raises ``SubmissionError`` (nothing written) when a file is missing or fails its check.
+    Raises ``SubmissionError`` (nothing written) when a file is missing, fails
+    its check, or was made without a full-mode record. Prints what it packs.
     """
     helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
     paths = locate(helpers_dir, outputs)
     _refuse_input_as_output(out, paths.values())  # before the slow check
+    check_provenance(paths)
     check_isolated(paths)
+    print("packing:\n" + "\n".join(describe_rpz(paths)))
     return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
 
 

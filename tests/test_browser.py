@@ -29,6 +29,7 @@ used, so no asyncio plugin is needed. Environment: ``WORKBOOK_SCREENSHOTS``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -162,16 +163,16 @@ def screenshot_dir() -> Path:
     return output_dir("browser-screenshots")
 
 
-@pytest.fixture(scope="session")
-def lab_server():
-    """A JupyterLab server on 127.0.0.1 (free port, token) rooted at the repository, in smoke mode."""
+@contextlib.contextmanager
+def lab_at(root: Path):
+    """A JupyterLab server on 127.0.0.1 (free port, token) rooted at ``root``, in smoke mode, its kernels importing ``root``'s helpers."""
     workdir = Path(tempfile.mkdtemp(prefix="workbook-browser-"))
     _write_lab_settings(workdir / "settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env["WORKBOOK_MODE"] = "smoke"
     # Kernels import helpers from this checkout, whatever is installed.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
     env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
     command = [
         sys.executable, "-m", "jupyterlab",
@@ -180,7 +181,7 @@ def lab_server():
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={REPO_ROOT}",
+        f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={workdir / 'settings'}",
         f"--LabApp.workspaces_dir={workdir / 'workspaces'}",
         # Checkpoints go to the temporary folder, not to notebooks/.ipynb_checkpoints.
@@ -192,7 +193,7 @@ def lab_server():
         command.append("--allow-root")
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -210,6 +211,13 @@ def lab_server():
     finally:
         _stop_process_group(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab_server():
+    """JupyterLab rooted at the repository."""
+    with lab_at(REPO_ROOT) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -485,3 +493,120 @@ def test_notebook_in_browser(notebook: Path, browser, lab_server, screenshot_dir
         context.close()
         # The test must never write the notebook (autosave is off; this checks it).
         assert notebook.read_bytes() == committed, f"{rel} was modified during the browser test"
+
+
+# --------------------------------------------------------------------------- the student copy: edit a helper, re-run
+
+
+JS_CELL_INDEX = """(needle) => {
+  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+  for (let i = 0; i < cells.length; i++) if (cells.get(i).sharedModel.getSource().includes(needle)) return i;
+  return -1;
+}"""
+
+JS_RUN_CELL = """async (index) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.content.activeCellIndex = index;
+  await window.jupyterapp.commands.execute('notebook:run-cell');
+}"""
+
+JS_KERNEL_ID = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"""
+
+
+def _cell_text(cells: list, index: int, page) -> str:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-Cell-outputWrapper").inner_text()
+
+
+def test_student_edits_a_helper_in_jupyterlab_and_reruns_the_cell(tmp_path, browser, screenshot_dir, capsys):
+    """In the student copy: a cell fails on an unwritten function; the student opens helpers/numpy_nn.py in
+    JupyterLab's editor, writes it, saves, re-runs the cell and its check, and both pass in the same kernel."""
+    from helpers import release
+    from tests.test_student_copy import restore
+
+    student = tmp_path / "student"
+    release.write_student_version(REPO_ROOT, student)
+    # Everything written but ReLU (the exercise this student is on).
+    from helpers.exercises import EXERCISES
+
+    for exercise in EXERCISES:
+        if exercise.name != "relu":
+            for function in exercise.functions:
+                restore(student, function)
+    helper = student / "helpers" / "numpy_nn.py"
+    unwritten = helper.read_text()
+    # What the student writes: ReLU.forward and ReLU.backward, put back on a scratch copy to get the text.
+    scratch = tmp_path / "scratch"
+    (scratch / "helpers").mkdir(parents=True)
+    (scratch / "helpers" / "numpy_nn.py").write_text(unwritten)
+    for function in ("helpers/numpy_nn.py:ReLU.forward", "helpers/numpy_nn.py:ReLU.backward"):
+        assert restore(scratch, function) == 1
+    written = (scratch / "helpers" / "numpy_nn.py").read_text()
+    assert written != unwritten
+
+    rel = "notebooks/01_layers.ipynb"
+    with lab_at(student) as lab:
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        try:
+            page.goto(f"{lab['base']}/lab/workspaces/student/tree/{rel}?reset&token={lab['token']}",
+                      wait_until="domcontentloaded", timeout=60_000)
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.content"
+                                   " && window.jupyterapp.shell.currentWidget.content.widgets"
+                                   " && window.jupyterapp.shell.currentWidget.content.widgets.length > 10",
+                                   timeout=60_000)
+            _wait_kernel_idle(page, timeout_s=120)
+            notebook_id = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+            kernel = page.evaluate(JS_KERNEL_ID)
+            relu_cell = page.evaluate(JS_CELL_INDEX, "relu_layer = ReLU()")
+            check_cell = page.evaluate(JS_CELL_INDEX, 'exercises.check("relu")')
+            assert 0 < relu_cell < check_cell, (relu_cell, check_cell)
+
+            # Run All stops at the cell that calls the unwritten ReLU, with the one-line message.
+            page.evaluate(JS_RUN_ALL, RUN_ALL_TIMEOUT * 1000)
+            _wait_kernel_idle(page, timeout_s=RUN_ALL_TIMEOUT)
+            errors = [o for o in page.evaluate(JS_CELL_OUTPUTS)[relu_cell]["outputs"] if o["output_type"] == "error"]
+            assert errors and "YOUR CODE HERE: ReLU.forward (helpers/numpy_nn.py)" in errors[0]["evalue"], errors
+
+            # Open the helper in JupyterLab's editor, write the two methods, save with Ctrl+S.
+            page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:open', "
+                          "{path: 'helpers/numpy_nn.py', factory: 'Editor'}); }")
+            page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget;"
+                                   " return w && w.context && w.context.path === 'helpers/numpy_nn.py'"
+                                   " && w.context.isReady; }", timeout=60_000)
+            editor = page.locator(".jp-FileEditor .cm-content").last
+            editor.wait_for(state="visible", timeout=30_000)
+            page.evaluate("(text) => window.jupyterapp.shell.currentWidget.context.model.sharedModel.setSource(text)",
+                          written)
+            editor.click()
+            page.keyboard.press("Control+s")
+            deadline = time.monotonic() + 30
+            while helper.read_text() != written and time.monotonic() < deadline:
+                page.wait_for_timeout(250)
+            assert helper.read_text() == written, "Ctrl+S in the editor did not save helpers/numpy_nn.py"
+
+            # Back to the notebook: re-run the cell, then the exercise's check, in the same kernel.
+            page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", notebook_id)
+            page.wait_for_function("(id) => window.jupyterapp.shell.currentWidget.id === id", arg=notebook_id)
+            page.evaluate(JS_RUN_CELL, relu_cell)
+            _wait_kernel_idle(page, timeout_s=120)
+            page.evaluate(JS_RUN_CELL, check_cell)
+            _wait_kernel_idle(page, timeout_s=RUN_ALL_TIMEOUT)
+            cells = page.evaluate(JS_CELL_OUTPUTS)
+            assert not [o for o in cells[relu_cell]["outputs"] if o["output_type"] == "error"], cells[relu_cell]
+            assert "Backward pass of your ReLU layer" in _cell_text(cells, relu_cell, page)
+            assert _cell_text(cells, check_cell, page).strip() == "relu: pass"
+            assert page.evaluate(JS_KERNEL_ID) == kernel, "the kernel was restarted"
+            shot = screenshot_dir / "student-edit-helper.png"
+            page.locator(".jp-Notebook .jp-Cell").nth(check_cell).evaluate("el => el.scrollIntoView({block: 'center'})")
+            page.screenshot(path=str(shot))
+            with capsys.disabled():
+                print(f"\n[browser] student copy: ReLU written in the editor, cell and check pass; screenshot: {shot}")
+        except BaseException:
+            try:
+                page.screenshot(path=str(screenshot_dir / "student-edit-helper-FAILED.png"))
+            except Exception:
+                pass
+            raise
+        finally:
+            context.close()

@@ -8,6 +8,8 @@ from helpers.gradient_check import eval_numerical_gradient, rel_error
 from helpers.layer_check import convnet_vs_torch
 from helpers.solver import Solver
 
+pytestmark = pytest.mark.three_layer_convnet  # every test here needs this exercise (helpers/exercises.py)
+
 SMALL = dict(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=7, num_classes=5)
 
 

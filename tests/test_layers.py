@@ -58,7 +58,7 @@ def torch_conv(x, w, b, conv_param, dout):
 
 
 @pytest.mark.parametrize("forward, backward", [
-    (L.conv_forward_naive, L.conv_backward_naive),
+    pytest.param(L.conv_forward_naive, L.conv_backward_naive, marks=pytest.mark.conv_naive),
     (L.conv_forward_fast, L.conv_backward_fast),
 ], ids=["naive", "fast"])
 @PROPERTY
@@ -72,6 +72,7 @@ def test_conv_matches_torch(forward, backward, case):
         assert_close(ours, theirs)
 
 
+@pytest.mark.conv_naive
 def test_conv_forward_reference_values():
     # CS231n's published expected output of conv_forward_naive (relative error ~2e-8).
     x = np.linspace(-0.1, 0.5, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
@@ -88,6 +89,7 @@ def test_conv_forward_reference_values():
         assert rel_error(out, correct_out) < 1e-7
 
 
+@pytest.mark.conv_naive
 def test_conv_backward_naive_numeric_gradient():
     rng = np.random.default_rng(231)
     x, w, b = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
@@ -99,6 +101,7 @@ def test_conv_backward_naive_numeric_gradient():
     assert rel_error(db, eval_numerical_gradient_array(lambda v: L.conv_forward_naive(x, w, v, conv_param)[0], b, dout)) < 1e-8
 
 
+@pytest.mark.conv_naive
 def test_conv_fast_keeps_float32():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
@@ -112,7 +115,7 @@ def test_conv_fast_keeps_float32():
     assert rel_error(out, ref) < 1e-4
 
 
-@pytest.mark.parametrize("forward", [L.conv_forward_naive, L.conv_forward_fast])
+@pytest.mark.parametrize("forward", [pytest.param(L.conv_forward_naive, marks=pytest.mark.conv_naive), L.conv_forward_fast])
 @pytest.mark.parametrize("x_shape, w_shape, conv_param, words", [
     ((2, 3, 6, 6), (4, 3, 3, 3), {"stride": 2, "pad": 0}, "do not tile"),      # 6 - 3 = 3 not divisible by 2
     ((2, 3, 5, 6), (4, 3, 2, 2), {"stride": 2, "pad": 1}, "do not tile"),      # H tiles, W does not
@@ -157,7 +160,7 @@ def torch_pool(x, pool_param, dout):
 
 
 POOLS = pytest.mark.parametrize("forward, backward", [
-    (L.max_pool_forward_naive, L.max_pool_backward_naive),
+    pytest.param(L.max_pool_forward_naive, L.max_pool_backward_naive, marks=pytest.mark.max_pool_naive),
     (L.max_pool_forward_fast, L.max_pool_backward_fast),
 ], ids=["naive", "fast"])
 
@@ -204,6 +207,7 @@ def test_max_pool_fast_reshape_path_on_a_non_contiguous_input():
     assert_close(L.max_pool_backward_fast(dout, cache), t_dx)
 
 
+@pytest.mark.max_pool_naive
 def test_max_pool_forward_reference_values():
     # CS231n's published expected output of max_pool_forward_naive (relative error ~4e-8).
     x = np.linspace(-0.3, 0.4, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
@@ -218,6 +222,7 @@ def test_max_pool_forward_reference_values():
         assert rel_error(out, correct_out) < 1e-7
 
 
+@pytest.mark.max_pool_naive
 def test_max_pool_backward_naive_numeric_gradient():
     x = np.random.default_rng(1).standard_normal((3, 2, 8, 8))
     dout = np.random.default_rng(2).standard_normal((3, 2, 4, 4))
@@ -227,7 +232,7 @@ def test_max_pool_backward_naive_numeric_gradient():
     assert rel_error(dx, dx_num) < 1e-8
 
 
-@pytest.mark.parametrize("forward", [L.max_pool_forward_naive, L.max_pool_forward_fast])
+@pytest.mark.parametrize("forward", [pytest.param(L.max_pool_forward_naive, marks=pytest.mark.max_pool_naive), L.max_pool_forward_fast])
 @pytest.mark.parametrize("x_shape, pool_param, words", [
     ((2, 3, 5, 4), {"pool_height": 2, "pool_width": 2, "stride": 2}, "do not tile"),
     ((2, 3, 4, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}, "do not tile"),
@@ -246,6 +251,7 @@ def test_max_pool_bad_parameters_raise(forward, x_shape, pool_param, words):
 # Affine, ReLU, softmax
 # --------------------------------------------------------------------------- #
 
+@pytest.mark.affine
 @PROPERTY
 @given(N=st.integers(1, 4), dims=st.lists(st.integers(1, 4), min_size=1, max_size=3), M=st.integers(1, 5),
        seed=st.integers(0, 2**32 - 1))
@@ -263,6 +269,7 @@ def test_affine_matches_torch(N, dims, M, seed):
         assert_close(ours, theirs.numpy())
 
 
+@pytest.mark.affine
 def test_affine_forward_reference_values():
     num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
     x = np.linspace(-0.1, 0.5, num=num_inputs * np.prod(input_shape)).reshape(num_inputs, *input_shape)
@@ -273,6 +280,7 @@ def test_affine_forward_reference_values():
     assert rel_error(out, correct_out) < 1e-8
 
 
+@pytest.mark.affine
 def test_affine_bad_shapes_raise():
     with pytest.raises(ValueError, match=r"D = 6"):
         L.affine_forward(np.zeros((2, 2, 3)), np.zeros((5, 4)), np.zeros(4))
@@ -280,6 +288,7 @@ def test_affine_bad_shapes_raise():
         L.affine_forward(np.zeros((2, 6)), np.zeros((6, 4)), np.zeros(3))
 
 
+@pytest.mark.relu_layer
 @PROPERTY
 @given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1))
 def test_relu_matches_torch(shape, seed):
@@ -295,6 +304,7 @@ def test_relu_matches_torch(shape, seed):
     assert_close(L.relu_backward(dout, cache), xt.grad.numpy())
 
 
+@pytest.mark.relu_layer
 def test_relu_forward_reference_values():
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
     correct_out = np.array([[0., 0., 0., 0.], [0., 0., 0.04545455, 0.13636364], [0.22727273, 0.31818182, 0.40909091, 0.5]])
@@ -302,6 +312,7 @@ def test_relu_forward_reference_values():
     assert rel_error(out, correct_out) < 1e-7
 
 
+@pytest.mark.softmax_loss
 @PROPERTY
 @given(N=st.integers(1, 6), C=st.integers(2, 8), scale=st.sampled_from([1.0, 10.0, 1000.0]), seed=st.integers(0, 2**32 - 1))
 def test_softmax_loss_matches_torch(N, C, scale, seed):
@@ -316,6 +327,7 @@ def test_softmax_loss_matches_torch(N, C, scale, seed):
     assert_close(dx, xt.grad.numpy())
 
 
+@pytest.mark.softmax_loss
 def test_softmax_loss_numeric_gradient_and_chance_level():
     rng = np.random.default_rng(0)
     x, y = 0.001 * rng.standard_normal((50, 10)), rng.integers(10, size=50)
@@ -325,6 +337,7 @@ def test_softmax_loss_numeric_gradient_and_chance_level():
     assert rel_error(dx, dx_num) < 1e-7
 
 
+@pytest.mark.softmax_loss
 def test_softmax_loss_bad_input_raises():
     with pytest.raises(ValueError, match=r"\(N,\) = \(3,\)"):
         L.softmax_loss(np.zeros((3, 4)), np.zeros(2, dtype=int))
@@ -338,6 +351,7 @@ def test_softmax_loss_bad_input_raises():
 # Sandwich layers
 # --------------------------------------------------------------------------- #
 
+@pytest.mark.relu_layer
 @PROPERTY
 @given(case=conv_case(even_output=True), seed=st.integers(0, 2**32 - 1))
 def test_conv_relu_pool_matches_torch(case, seed):
@@ -355,6 +369,7 @@ def test_conv_relu_pool_matches_torch(case, seed):
         assert_close(ours, theirs.numpy())
 
 
+@pytest.mark.relu_layer
 @PROPERTY
 @given(case=conv_case())
 def test_conv_relu_matches_torch(case):
@@ -369,6 +384,7 @@ def test_conv_relu_matches_torch(case):
         assert_close(ours, theirs.numpy())
 
 
+@pytest.mark.relu_layer
 @PROPERTY
 @given(N=st.integers(1, 4), D=st.integers(1, 6), M=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
 def test_affine_relu_matches_torch(N, D, M, seed):

@@ -27,6 +27,11 @@ MODULE = Path(__file__).resolve().parent.parent / "helpers" / "numpy_nn.py"
 PRINTED = dict(rtol=0, atol=5e-9 + 1e-12)
 
 
+# Each element-wise layer is its own exercise (helpers/exercises.py).
+ELEMENTWISE = [pytest.param(ReLU, marks=pytest.mark.relu), pytest.param(Sigmoid, marks=pytest.mark.sigmoid),
+               pytest.param(Tanh, marks=pytest.mark.tanh)]
+
+
 # --- seed 001, literally -------------------------------------------------------------------------
 
 def seed_linear():
@@ -39,6 +44,7 @@ def seed_linear():
     return layer, x, dL_wrt_output
 
 
+@pytest.mark.linear
 def test_seed_linear_forward_backward():
     layer, x, dout = seed_linear()
     out = layer.forward(x)
@@ -55,6 +61,7 @@ def test_seed_linear_forward_backward():
     assert dW is layer.dL_wrt_W and db is layer.dL_wrt_b
 
 
+@pytest.mark.relu
 def test_seed_relu_backward():
     layer = ReLU()
     layer.forward(np.linspace(-1, 1, 9))
@@ -64,6 +71,7 @@ def test_seed_relu_backward():
     assert "-0." not in str(dx)
 
 
+@pytest.mark.sigmoid
 def test_seed_sigmoid_backward():
     layer = Sigmoid()
     layer.forward(np.linspace(-5, 5, 5))
@@ -71,6 +79,7 @@ def test_seed_sigmoid_backward():
     assert np.allclose(dx, [-0.06648057, -0.35051858, 0.0, 0.35051858, 0.06648057], **PRINTED)
 
 
+@pytest.mark.se
 def test_seed_se_backward():
     layer = SE()
     x = np.linspace(-5, 5, 9)
@@ -78,6 +87,7 @@ def test_seed_se_backward():
     assert np.allclose(layer.backward(), [-5.0, -3.75, -2.5, -1.25, 0.0, 1.25, 2.5, 3.75, 5.0], **PRINTED)
 
 
+@pytest.mark.relu
 def test_relu_forward_any_rank():
     x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)  # CS231n's relu_forward reference values
     expected = [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.04545455, 0.13636364], [0.22727273, 0.31818182, 0.40909091, 0.5]]
@@ -86,6 +96,7 @@ def test_relu_forward_any_rank():
     assert ReLU().forward(x4).shape == x4.shape
 
 
+@pytest.mark.sigmoid
 def test_sigmoid_is_stable_for_large_inputs():
     with np.errstate(over="raise"):  # exp(1000) must not overflow
         out = Sigmoid().forward(np.array([-1000.0, 0.0, 1000.0]))
@@ -100,7 +111,7 @@ def away_from_kink(rng, shape):
     return np.where(np.abs(x) < 0.1, np.sign(x + 1e-12) * 0.1 + x, x)
 
 
-@pytest.mark.parametrize("layer_cls", [ReLU, Sigmoid, Tanh])
+@pytest.mark.parametrize("layer_cls", ELEMENTWISE)
 def test_elementwise_gradient_check(layer_cls):
     rng = np.random.default_rng(1)
     x = away_from_kink(rng, (4, 3, 5))
@@ -112,6 +123,7 @@ def test_elementwise_gradient_check(layer_cls):
     assert rel_error(dx, dx_num) < 1e-8
 
 
+@pytest.mark.linear
 def test_linear_gradient_check():
     rng = np.random.default_rng(2)
     batch, d_in, d_out = 4, 5, 3
@@ -140,6 +152,7 @@ def test_linear_gradient_check():
         assert rel_error(dW[n], dW_n) < 1e-8
 
 
+@pytest.mark.se
 def test_se_gradient_check():
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
@@ -149,6 +162,7 @@ def test_se_gradient_check():
     assert rel_error(layer.backward(), dx_num) < 1e-8
 
 
+@pytest.mark.se
 def test_stack_gradient_check():
     """Linear -> ReLU -> Linear -> Sigmoid -> SE (summed): gradients w.r.t. the input and both weight matrices."""
     rng = np.random.default_rng(4)
@@ -198,7 +212,7 @@ def torch_grads(f, *arrays, dout):
     return out.detach().numpy(), [t.grad.numpy() for t in tensors]
 
 
-@pytest.mark.parametrize("layer_cls", [ReLU, Sigmoid, Tanh])
+@pytest.mark.parametrize("layer_cls", ELEMENTWISE)
 @SETTINGS
 @given(shape=shapes, seed=seeds)
 def test_elementwise_matches_torch(layer_cls, shape, seed):
@@ -213,6 +227,7 @@ def test_elementwise_matches_torch(layer_cls, shape, seed):
     np.testing.assert_allclose(dx, t_dx, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.linear
 @SETTINGS
 @given(batch=st.integers(1, 6), d_in=st.integers(1, 7), d_out=st.integers(1, 7), seed=seeds)
 def test_linear_matches_torch(batch, d_in, d_out, seed):
@@ -238,6 +253,7 @@ def test_linear_matches_torch(batch, d_in, d_out, seed):
     np.testing.assert_allclose(db[n], t_db_n, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.se
 @SETTINGS
 @given(shape=shapes, seed=seeds)
 def test_se_matches_torch(shape, seed):
@@ -254,6 +270,7 @@ def test_se_matches_torch(shape, seed):
 
 # --- shape errors --------------------------------------------------------------------------------
 
+@pytest.mark.linear
 def test_linear_forward_wrong_shape():
     layer = Linear(3, 2)
     with pytest.raises(ValueError, match=re.escape("expected shape (batch, input_dim) = (batch, 3), got (2, 4)")):
@@ -262,6 +279,7 @@ def test_linear_forward_wrong_shape():
         layer.forward(np.zeros(3))  # one sample must still be a (1, 3) batch
 
 
+@pytest.mark.linear
 def test_linear_backward_wrong_shape():
     layer = Linear(3, 2)
     layer.forward(np.zeros((5, 3)))
@@ -269,6 +287,7 @@ def test_linear_backward_wrong_shape():
         layer.backward(np.zeros(5))
 
 
+@pytest.mark.linear
 def test_linear_parameters_wrong_shape():
     layer = Linear(3, 2)
     layer.W = np.zeros((2, 3))  # transposed: the classic mistake
@@ -280,7 +299,7 @@ def test_linear_parameters_wrong_shape():
         layer.forward(np.zeros((1, 3)))
 
 
-@pytest.mark.parametrize("layer_cls", [ReLU, Sigmoid, Tanh])
+@pytest.mark.parametrize("layer_cls", ELEMENTWISE)
 def test_elementwise_backward_wrong_shape(layer_cls):
     layer = layer_cls()
     layer.forward(np.zeros((4, 1)))
@@ -288,13 +307,17 @@ def test_elementwise_backward_wrong_shape(layer_cls):
         layer.backward(np.zeros(4))
 
 
+@pytest.mark.se
 def test_se_target_shape_mismatch():
     # (batch,) targets against (batch, 1) predictions would broadcast to (batch, batch)
     with pytest.raises(ValueError, match=re.escape("expected shape (4, 1) (the shape of x), got (4,)")):
         SE().forward(np.zeros((4, 1)), np.zeros(4))
 
 
-@pytest.mark.parametrize("layer", [ReLU(), Sigmoid(), Tanh(), Linear(2, 2)])
+# Every case also calls SE().backward(): the exercise SE, or Tanh's, which comes after it.
+@pytest.mark.parametrize("layer", [pytest.param(ReLU(), marks=pytest.mark.se), pytest.param(Sigmoid(), marks=pytest.mark.se),
+                                   pytest.param(Tanh(), marks=pytest.mark.tanh),
+                                   pytest.param(Linear(2, 2), marks=pytest.mark.se)])
 def test_backward_before_forward(layer):
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.zeros((1, 2)))
@@ -302,6 +325,7 @@ def test_backward_before_forward(layer):
         SE().backward()
 
 
+@pytest.mark.linear
 def test_linear_grads_before_backward():
     with pytest.raises(RuntimeError, match="before backward"):
         Linear(2, 2).grads()

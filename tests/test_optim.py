@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from helpers import optim
 from helpers.gradient_check import rel_error
 
+pytestmark = pytest.mark.update_rules  # every test here needs this exercise (helpers/exercises.py)
+
 
 def test_sgd_momentum_reference_values():
     N, D = 4, 5

@@ -16,12 +16,14 @@ def _images(n=5, seed=0):
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
 
 
+@pytest.mark.mynet
 def test_deliverable_imports_only_torch():
     # A fresh interpreter: importing the file must not pull in numpy-level workbook helpers.
     code = ("import sys; sys.path.insert(0, 'helpers'); import pytorch_cnn; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('helpers', 'torchvision', 'matplotlib')]; "
             "print(bad); assert not bad, bad; pytorch_cnn.MyNet()")
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]  # the error itself, e.g. an unwritten MyNet.__init__
 
 
 # Factories, not instances: building a model at collection time would turn an
@@ -35,9 +37,11 @@ NETWORKS = {
     "SimpleCNN-pool-dropout": lambda: SimpleCNN(channels=(32, 64), pool=True, dropout=0.5),
     "MyNet": lambda: MyNet(),
 }
+EXERCISE = {"FCNet": "fcnet", "SimpleCNN": "simple_cnn", "MyNet": "mynet"}  # helpers/exercises.py
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=getattr(pytest.mark, EXERCISE[n.split("-")[0]]))
+                                  for n in sorted(NETWORKS)])
 def test_networks_output_log_probabilities(name):
     model = NETWORKS[name]()
     out = model(_images(4))
@@ -45,6 +49,7 @@ def test_networks_output_log_probabilities(name):
     torch.testing.assert_close(out.exp().sum(dim=1), torch.ones(4), rtol=0, atol=1e-5)
 
 
+@pytest.mark.mynet
 def test_parameter_counts_follow_the_architectures():
     assert count_parameters(FCNet()) == 784 * 10 + 10
     assert count_parameters(FCNet(hidden=(1000,))) == 784 * 1000 + 1000 + 1000 * 10 + 10
@@ -53,6 +58,7 @@ def test_parameter_counts_follow_the_architectures():
     assert 20_000 < count_parameters(MyNet()) < 1_000_000
 
 
+@pytest.mark.classify
 def test_classify_contract():
     model = MyNet()
     model.train()
@@ -66,6 +72,7 @@ def test_classify_contract():
     assert torch.equal(classify(model, x[:0]), torch.empty(0, dtype=torch.int64))
 
 
+@pytest.mark.classify
 @pytest.mark.parametrize("bad, error, words", [
     (torch.rand(3, 28, 28), ValueError, "(N, 1, 28, 28)"),
     (torch.rand(3, 3, 28, 28), ValueError, "(N, 1, 28, 28)"),
@@ -82,6 +89,7 @@ def test_classify_rejects_bad_input_clearly(bad, error, words):
     assert words in str(info.value)
 
 
+@pytest.mark.classify
 def test_classify_runs_where_the_model_is_and_returns_cpu():
     model = MyNet()
     x = _images(3)
@@ -96,6 +104,7 @@ def test_classify_runs_where_the_model_is_and_returns_cpu():
     assert torch.equal(classify(fresh.cpu(), x), expected)
 
 
+@pytest.mark.mynet
 def test_mynet_normalises_brightness_and_contrast_itself():
     model = MyNet().eval()
     x = _images(4) * 0.5
@@ -105,6 +114,7 @@ def test_mynet_normalises_brightness_and_contrast_itself():
     assert (base.argmax(1) == shifted.argmax(1)).float().mean() >= 0.5
 
 
+@pytest.mark.classify
 @pytest.mark.parametrize("name", list(SHIPPED))
 def test_shipped_weights_load_into_mynet(name):
     path = SHIPPED[name]
@@ -118,6 +128,7 @@ def test_shipped_weights_load_into_mynet(name):
     assert labels.shape == (8,)
 
 
+@pytest.mark.classify
 @pytest.mark.parametrize("name, threshold", [("mnist", 0.97), ("fashion_mnist", 0.85)])
 def test_shipped_weights_classify_the_smoke_test_set(name, threshold):
     # The shipped smoke subset (500 real test images); the full-test-set accuracy is in the notebook.
@@ -128,6 +139,7 @@ def test_shipped_weights_classify_the_smoke_test_set(name, threshold):
     assert acc >= threshold, f"{name}: {acc:.3f} < {threshold}"
 
 
+@pytest.mark.classify
 def test_mynet_flip_tta_averages_the_mirror_image_and_travels_in_the_state_dict():
     torch.manual_seed(0)
     model = MyNet(flip_tta=True).eval()

@@ -113,3 +113,28 @@ def test_plotting_helpers_check_shapes():
         filter_grid(np.zeros((4, 5, 3, 3)))
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         image_grid(np.zeros((28, 28)))
+
+
+def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path):
+    """An edited module takes effect when the next cell runs, without restarting the kernel."""
+    import subprocess
+    import sys
+    import textwrap
+
+    assert runtime.enable_autoreload() is False  # plain pytest: no IPython shell, nothing happens
+    (tmp_path / "studentmod.py").write_text("def f():\n    return 1\n")
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from IPython.testing.globalipapp import start_ipython
+        shell = start_ipython()
+        sys.path.insert(0, {str(tmp_path)!r})
+        shell.run_cell("from helpers.runtime import setup; setup(verbose=False)")
+        shell.run_cell("import studentmod; first = studentmod.f()")
+        time.sleep(1.1)  # a newer modification time than the first import
+        Path({str(tmp_path / "studentmod.py")!r}).write_text("def f():\\n    return 2\\n")
+        shell.run_cell("second = studentmod.f()")
+        print("values", shell.user_ns["first"], shell.user_ns["second"])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "values 1 2" in result.stdout, result.stdout + result.stderr

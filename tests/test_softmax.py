@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from helpers.classifiers import LinearSoftmax, softmax_loss_naive, softmax_loss_vectorized
 from helpers.gradient_check import eval_numerical_gradient, rel_error
 
-LOSSES = [softmax_loss_naive, softmax_loss_vectorized]
+LOSSES = [pytest.param(softmax_loss_naive, marks=pytest.mark.softmax_naive),
+          pytest.param(softmax_loss_vectorized, marks=pytest.mark.softmax_vectorized)]
 
 
 def _problem(seed, N=7, D=5, C=4, dtype=np.float64):
@@ -63,6 +64,7 @@ def test_numerically_stable_for_huge_scores(loss_fn):
     assert loss == pytest.approx(1000.0, rel=1e-9)  # example 2: its class scores -1000 against the best +1000
 
 
+@pytest.mark.softmax_vectorized
 @settings(max_examples=30, deadline=None)
 @given(N=st.integers(1, 12), D=st.integers(1, 9), C=st.integers(2, 7), reg=st.floats(0, 10), seed=st.integers(0, 2**16))
 def test_naive_equals_vectorized(N, D, C, reg, seed):
@@ -85,6 +87,7 @@ def test_bad_shapes_raise_clear_errors(loss_fn):
         loss_fn(W, X, np.full_like(y, W.shape[1]), 0.0)
 
 
+@pytest.mark.linear_softmax
 def test_linear_softmax_learns_separable_data():
     rng = np.random.default_rng(0)
     centers = 4 * rng.standard_normal((3, 5))
@@ -100,6 +103,7 @@ def test_linear_softmax_learns_separable_data():
     assert (clf.predict(X) == y).mean() > 0.9
 
 
+@pytest.mark.linear_softmax
 def test_linear_softmax_step_is_plain_sgd():
     # One step on the batch the same seed draws: W <- W - lr * dW.
     W, X, y = _problem(3)
@@ -113,6 +117,7 @@ def test_linear_softmax_step_is_plain_sgd():
     np.testing.assert_allclose(clf.W, W - 0.3 * dW, rtol=1e-12)
 
 
+@pytest.mark.linear_softmax
 def test_linear_softmax_errors():
     clf = LinearSoftmax()
     with pytest.raises(ValueError, match="call train"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,7 +134,23 @@ def _make_student(root: Path) -> tuple[Path, Path]:
 
     cnn = _import_from(helpers_dir / "pytorch_cnn.py", "stand_in_pytorch_cnn")
     torch.save(cnn.MyNet().state_dict(), outputs / "model.pt")
+    record_run(outputs, "full")
     return helpers_dir, outputs
+
+
+def record_run(outputs: Path, mode: str) -> None:
+    """Records of how the three made files were made (helpers.provenance), as the notebooks write them.
+
+    "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes.
+    """
+    from helpers import provenance
+
+    for name, made_by, facts in [
+        ("numpy_nn_training.png", "notebooks/02_numpy_nn.ipynb", dict(dataset="mnist digits 3 vs 8", epochs=20)),
+        ("numpy_nn_classification.png", "notebooks/02_numpy_nn.ipynb", dict(dataset="mnist digits 3 vs 8", epochs=20)),
+        ("model.pt", "notebooks/06_pytorch_fc_cnn.ipynb", dict(dataset="mnist", epochs=12)),
+    ]:
+        provenance.record(outputs / name, made_by, run_mode=mode, test_accuracy=0.99, **facts)
 
 
 @pytest.fixture
@@ -180,6 +197,44 @@ def test_refuses_with_nothing_trained(tmp_path, student):
         assert notebook in line, f"no line naming {name} and {notebook} in:\n{message}"
     assert not any(ln.startswith(("numpy_nn.py", "pytorch_cnn.py")) for ln in message.splitlines()), message
     assert _zip_dir_is_clean(out)
+
+
+def test_refuses_smoke_artefacts_and_accepts_full_ones(tmp_path, student):
+    helpers_dir, outputs = student
+    out = tmp_path / "hand-in" / "rpz_submission.zip"
+    record_run(outputs, "smoke")
+    result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs)
+    assert result.returncode == 1, result.stdout
+    lines = result.stderr.splitlines()
+    for name, notebook in [("numpy_nn_training.png", "02_numpy_nn"), ("model.pt", "06_pytorch_fc_cnn")]:
+        line = next((ln for ln in lines if ln.startswith(name)), "")
+        assert "made in smoke mode" in line and notebook in line and "full mode" in line, result.stderr
+    assert _zip_dir_is_clean(out)
+    # A file changed after its record (or one without a record) is refused too.
+    record_run(outputs, "full")
+    png = outputs / "numpy_nn_training.png"
+    png.write_bytes(png.read_bytes() + b"edited")
+    (outputs / "model.pt.provenance.json").unlink()
+    result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs)
+    assert result.returncode == 1
+    assert "numpy_nn_training.png: it changed after it was made" in result.stderr
+    assert "model.pt: there is no record of how it was made" in result.stderr
+    assert _zip_dir_is_clean(out)
+    _save_png(png)
+    # Full-mode work is accepted, and what is packed is printed, with model.pt's accuracy on a full clean
+    # test set (here the shipped subset stands in for it: 500 MNIST test images).
+    record_run(outputs, "full")
+    result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs,
+                     WORKBOOK_DATA=str(REPO_ROOT / "assets" / "data"))
+    assert result.returncode == 0, result.stderr
+    assert "numpy_nn_training.png        full mode, mnist digits 3 vs 8, 20 epochs, test accuracy 0.9900" in result.stdout
+    assert re.search(r"model.pt +full mode, mnist, 12 epochs, test accuracy 0.9900; "
+                     r"accuracy 0\.\d{4} on the full clean mnist test set \(500 images\)", result.stdout), result.stdout
+    assert zipfile.ZipFile(out).namelist() == RPZ_NAMES
+    # Without the full set on disk it says so instead of guessing.
+    result = collect("rpz", "--out", str(tmp_path / "again.zip"), helpers_dir=helpers_dir, outputs=outputs,
+                     WORKBOOK_DATA=str(tmp_path / "no-data"))
+    assert result.returncode == 0 and "the full mnist test set is not on disk; set WORKBOOK_DATA" in result.stdout
 
 
 def test_refuses_missing_module(tmp_path, student):
@@ -255,6 +310,7 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
         import torch
 
         torch.save({"fc.weight": torch.zeros(10, 784), "fc.bias": torch.zeros(10)}, outputs / "model.pt")
+        record_run(outputs, "full")  # saved by a full run, but of another network
     elif broken == "classify_float":
         cnn.write_text(PYTORCH_CNN.replace("argmax(dim=1)", "argmax(dim=1).float()"))
     out = tmp_path / "rpz_submission.zip"

@@ -34,13 +34,13 @@ def _threads():
 # Factories, not instances: building a model at collection time would turn an
 # unwritten __init__ in the student version into a collection error for the whole file.
 @pytest.mark.parametrize("make, shape", [
-    (lambda: SoftmaxClassifier(), (5, 3, 32, 32)),
-    (lambda: TwoLayerNN(hidden_dim=17), (5, 3, 32, 32)),
-    (lambda: ConvNet(hidden_dim=6, kernel_size=3), (5, 3, 32, 32)),
-    (lambda: ConvNet(im_size=(1, 28, 28), hidden_dim=4, kernel_size=5), (5, 1, 28, 28)),
-    (lambda: MultiLayerPerceptron(3072, [50], 10), (5, 3072)),
-    (lambda: MultiLayerPerceptron(3072, [20, 20, 20, 20], 10), (5, 3, 32, 32)),
-    (lambda: MyModel(), (5, 3, 32, 32)),
+    pytest.param(lambda: SoftmaxClassifier(), (5, 3, 32, 32), marks=pytest.mark.softmax_classifier),
+    pytest.param(lambda: TwoLayerNN(hidden_dim=17), (5, 3, 32, 32), marks=pytest.mark.two_layer_nn),
+    pytest.param(lambda: ConvNet(hidden_dim=6, kernel_size=3), (5, 3, 32, 32), marks=pytest.mark.convnet),
+    pytest.param(lambda: ConvNet(im_size=(1, 28, 28), hidden_dim=4, kernel_size=5), (5, 1, 28, 28), marks=pytest.mark.convnet),
+    pytest.param(lambda: MultiLayerPerceptron(3072, [50], 10), (5, 3072), marks=pytest.mark.mlp),
+    pytest.param(lambda: MultiLayerPerceptron(3072, [20, 20, 20, 20], 10), (5, 3, 32, 32), marks=pytest.mark.mlp),
+    pytest.param(lambda: MyModel(), (5, 3, 32, 32), marks=pytest.mark.mymodel),
 ], ids=["softmax", "twolayernn", "convnet", "convnet-mnist", "mlp-flat", "mlp-5", "mymodel"])
 def test_output_shapes(make, shape):
     model = make()
@@ -49,6 +49,7 @@ def test_output_shapes(make, shape):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.mlp
 def test_mlp_depth_counts_linear_layers():
     for hidden in ([50], [50, 40], [50, 40, 30, 20]):
         model = MultiLayerPerceptron(3072, hidden, 10)
@@ -56,7 +57,10 @@ def test_mlp_depth_counts_linear_layers():
         assert [layer.out_features for layer in linears] == hidden + [10]
 
 
-@pytest.mark.parametrize("make", [SoftmaxClassifier, TwoLayerNN, ConvNet, MyModel],
+@pytest.mark.parametrize("make", [pytest.param(SoftmaxClassifier, marks=pytest.mark.softmax_classifier),
+                                  pytest.param(TwoLayerNN, marks=pytest.mark.two_layer_nn),
+                                  pytest.param(ConvNet, marks=pytest.mark.convnet),
+                                  pytest.param(MyModel, marks=pytest.mark.mymodel)],
                          ids=["softmax", "twolayernn", "convnet", "mymodel"])
 def test_bad_shapes_name_the_expected_shape(make):
     model = make()
@@ -66,6 +70,7 @@ def test_bad_shapes_name_the_expected_shape(make):
         model(torch.rand(3, 32, 32))          # a single image without the batch dimension
 
 
+@pytest.mark.mymodel
 def test_uint8_and_wrong_mlp_inputs_are_rejected():
     with pytest.raises(ValueError, match="floating-point"):
         MyModel()(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
@@ -75,6 +80,7 @@ def test_uint8_and_wrong_mlp_inputs_are_rejected():
         ConvNet(kernel_size=4)
 
 
+@pytest.mark.mymodel
 def test_mymodel_normalises_inside_and_has_frozen_whitening():
     model = MyModel()
     assert not model.whiten.weight.requires_grad
@@ -124,6 +130,7 @@ def test_lr_schedule_shape():
     assert int(np.argmax(values)) == 23
 
 
+@pytest.mark.mymodel
 def test_train_fast_runs_and_learns_a_tiny_set():
     g = torch.Generator().manual_seed(0)
     # Two easy classes: dark and bright images.
@@ -149,6 +156,7 @@ def test_templates_layouts():
         dense_templates(torch.zeros(4, 100))
 
 
+@pytest.mark.mymodel
 def test_shipped_mymodel_weights():
     path = MODELS_DIR / "cifar10_mymodel.pt"
     assert path.exists(), f"{path} is missing: train MyModel in notebook 07 (full mode)"

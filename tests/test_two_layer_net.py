@@ -44,6 +44,7 @@ def test_params_shapes_and_init():
     assert net.sizes == (6, 5, 4)
 
 
+@pytest.mark.two_layer_net
 def test_toy_scores():
     net, (X, _) = toy_model(), toy_data()
     scores = net.loss(X)
@@ -52,12 +53,14 @@ def test_toy_scores():
     np.testing.assert_allclose(scores, CORRECT_SCORES, rtol=0, atol=5e-9)
 
 
+@pytest.mark.two_layer_net
 def test_toy_loss():
     net, (X, y) = toy_model(), toy_data()
     loss, _ = net.loss(X, y, reg=0.05)
     assert abs(loss - CORRECT_LOSS) < 1e-10
 
 
+@pytest.mark.two_layer_net
 @pytest.mark.parametrize("reg", [0.0, 0.05])
 def test_toy_gradients_match_numeric_float64(reg):
     net, (X, y) = toy_model(), toy_data()
@@ -69,6 +72,7 @@ def test_toy_gradients_match_numeric_float64(reg):
         assert rel_error(grads[name], numeric) < 1e-8, name
 
 
+@pytest.mark.two_layer_net
 @settings(max_examples=15, deadline=None)
 @given(N=st.integers(1, 6), D=st.integers(1, 5), H=st.integers(1, 6), C=st.integers(2, 4),
        reg=st.floats(0, 1), seed=st.integers(0, 2**16))
@@ -86,6 +90,7 @@ def test_random_gradients_match_numeric(N, D, H, C, reg, seed):
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.two_layer_train
 def test_toy_training_reaches_002():
     net, (X, y) = toy_model(), toy_data()
     stats = net.train(X, y, X, y, learning_rate=1e-1, reg=5e-6, num_iters=100)
@@ -95,6 +100,7 @@ def test_toy_training_reaches_002():
     assert len(stats["train_acc_history"]) == len(stats["val_acc_history"]) == 100
 
 
+@pytest.mark.two_layer_train
 def test_toy_training_with_momentum_reaches_002():
     net, (X, y) = toy_model(), toy_data()
     stats = net.train(X, y, X, y, learning_rate=5e-2, reg=5e-6, num_iters=100, momentum=0.9)
@@ -120,6 +126,7 @@ def _replay_algorithm_1(net, X, y, learning_rate, decay, reg, num_iters, batch_s
     return params
 
 
+@pytest.mark.two_layer_train
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_train_follows_algorithm_1(momentum):
     np.random.seed(3)
@@ -134,6 +141,7 @@ def test_train_follows_algorithm_1(momentum):
         np.testing.assert_allclose(net.params[k], expected[k], rtol=1e-12, atol=1e-15, err_msg=k)
 
 
+@pytest.mark.two_layer_train
 def test_momentum_first_steps_by_hand():
     # Two steps on a fixed batch: v1 = -lr g0, w1 = w0 + v1; v2 = mu v1 - lr g1, w2 = w1 + v2.
     np.random.seed(0)
@@ -155,6 +163,7 @@ def test_momentum_first_steps_by_hand():
         np.testing.assert_allclose(net.params[k], w2[k], rtol=1e-12, err_msg=k)
 
 
+@pytest.mark.two_layer_train
 def test_learning_rate_decays_per_epoch():
     # 100 samples / batch 25 = 4 steps per epoch: accuracies are recorded (and lr decayed) after steps 4 and 8.
     np.random.seed(0)
@@ -166,6 +175,7 @@ def test_learning_rate_decays_per_epoch():
     assert len(stats["val_acc_history"]) == 2  # after steps 4 and 8
 
 
+@pytest.mark.two_layer_train
 def test_predict_and_errors():
     net, (X, y) = toy_model(), toy_data()
     pred = net.predict(X)
@@ -182,6 +192,7 @@ def test_predict_and_errors():
         TwoLayerNet(4, 0, 3)
 
 
+@pytest.mark.two_layer_net
 def test_float32_model_computes_in_float32():
     np.random.seed(0)
     net = TwoLayerNet(4, 10, 3, std=1e-1, dtype=np.float32)

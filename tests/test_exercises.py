@@ -1,0 +1,137 @@
+"""The exercise registry (helpers/exercises.py): complete, in course order, one marker per exercise, check() output."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import exercises, release
+from helpers.exercises import EXERCISES, check, exercise
+from helpers.paths import REPO_ROOT
+
+
+def solution_regions() -> list[tuple[str, str]]:
+    """(path, qualified function name) of every solution region under helpers/, in file order."""
+    found = []
+    for path in sorted((REPO_ROOT / "helpers").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(REPO_ROOT).as_posix()
+        regions = release.find_regions(text.splitlines(keepends=True), release._BEGIN_SOL, release._END_SOL, where)
+        functions = release._enclosing_functions(text) if regions else []
+        found += [(where, release._function_at(functions, r.begin + 1)) for r in regions]
+    return found
+
+
+def test_every_solution_region_belongs_to_exactly_one_exercise():
+    regions = solution_regions()
+    assert len(regions) > 40
+    for path, name in regions:
+        owners = [e.name for e in EXERCISES if f"{path}:{name}" in e.functions]
+        assert len(owners) == 1, f"{path}:{name} belongs to {owners or 'no exercise'}"
+    listed = {f for e in EXERCISES for f in e.functions}
+    assert listed == {f"{p}:{n}" for p, n in regions}, "the registry names a function that holds no solution region"
+
+
+def test_exercises_follow_the_notebooks_and_have_unique_names():
+    names = [e.name for e in EXERCISES]
+    assert len(set(names)) == len(names)
+    notebooks = [e.notebook for e in EXERCISES]
+    assert notebooks == sorted(notebooks), "course order: the notebooks in order"
+    for e in EXERCISES:
+        assert (REPO_ROOT / "notebooks" / f"{e.notebook}.ipynb").is_file()
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", e.name), e.name
+    with pytest.raises(KeyError, match="no exercise called 'nope'; the exercises are: linear, relu"):
+        exercise("nope")
+
+
+def test_markers_are_registered_in_course_order():
+    # The markers list of [tool.pytest.ini_options] (tomllib would need Python 3.11).
+    block = (REPO_ROOT / "pyproject.toml").read_text().split("\nmarkers = [", 1)[1].split("\n]", 1)[0]
+    markers = re.findall(r'^\s*"(\w+):', block, re.M)
+    assert [m for m in markers if m in exercises.BY_NAME] == [e.name for e in EXERCISES]
+
+
+@pytest.mark.slow
+def test_every_exercise_has_tests_in_its_test_file():
+    markers = exercises.collected_markers()
+    for e in EXERCISES:
+        tests = [test for test, names in markers.items() if e.name in names]
+        assert tests, f"no test is marked {e.name}"
+        assert all(test.startswith(e.test_file + "::") for test in tests), (e.name, tests)
+
+
+def test_notebook_check_cells_name_known_exercises_in_course_order():
+    import nbformat
+
+    seen = []
+    for path in sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                seen += [(path.stem, m) for m in re.findall(r'^exercises\.check\("(\w+)"\)$', cell.source, re.M)]
+    assert [name for _, name in seen] == [e.name for e in EXERCISES], "one check cell per exercise, in order"
+    assert all(notebook == exercise(name).notebook for notebook, name in seen)
+
+
+def fake_repository(tmp_path: Path, test_body: str) -> Path:
+    """A repository whose only test file is the one of exercise `linear`."""
+    root = tmp_path / "repo"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_numpy_nn.py").write_text(textwrap.dedent(test_body))
+    return root
+
+
+def test_check_prints_pass(tmp_path, capsys):
+    root = fake_repository(tmp_path, """
+        import pytest
+
+        @pytest.mark.linear
+        def test_ok():
+            assert 1 + 1 == 2
+
+        def test_not_this_exercise():
+            assert False
+    """)
+    check("linear", root=root)
+    assert capsys.readouterr().out == "linear: pass\n"
+
+
+def test_check_prints_the_first_failing_assertion_and_the_hint_without_a_traceback(tmp_path, capsys):
+    root = fake_repository(tmp_path, """
+        import pytest
+
+        def helper(value):
+            assert value == 3, "Linear.forward: expected shape (2, 3)"
+
+        @pytest.mark.linear
+        def test_first():
+            helper(2)
+
+        @pytest.mark.linear
+        def test_second():
+            raise ValueError("later")
+
+        @pytest.mark.linear
+        def test_ok():
+            pass
+    """)
+    check("linear", root=root)
+    out = capsys.readouterr().out
+    assert out.startswith("linear: 2 of 3 checks fail; the first, test_numpy_nn.py::test_first:\n"), out
+    assert "Linear.forward: expected shape (2, 3)" in out
+    assert f"hint: {exercise('linear').hint}" in out
+    assert "Traceback" not in out and "def helper" not in out and "later" not in out
+
+
+def test_check_names_an_endless_loop(tmp_path):
+    root = fake_repository(tmp_path, """
+        import pytest, time
+
+        @pytest.mark.linear
+        def test_forever():
+            time.sleep(60)
+    """)
+    result = exercises.run_check("linear", root=root, timeout=8)["linear"]
+    assert not result.ok and "more than 8 s" in result.summary()

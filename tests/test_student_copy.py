@@ -1,0 +1,103 @@
+"""Plays the student: the student copy, worked through exercise by exercise in course order.
+
+Generates the student copy of this repository, then for each exercise of
+``helpers.exercises.EXERCISES`` puts the solution back into that exercise's
+stubs only, and checks with the same ``run_check`` that ``exercises.check``
+uses that
+
+- the exercise's public tests pass now, and
+- every later exercise still fails, each failure being the one line
+  "... is not written yet: write the code at '# YOUR CODE HERE'."
+
+At the end the student's files equal the solution's, and the student copy's
+whole unit suite passes. Slow (minutes: one pytest process per exercise), so
+it runs only when asked: ``pytest -m student_copy tests/test_student_copy.py``
+(``.ci/run`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import release
+from helpers.exercises import EXERCISES, run_check
+from helpers.paths import REPO_ROOT
+
+pytestmark = pytest.mark.student_copy
+
+NOT_WRITTEN = re.compile(r"^\S+ in helpers/\S+\.py is not written yet: write the code at '# YOUR CODE HERE'\.$")
+
+
+def solution_bodies(path: str, qualname: str) -> list[list[str]]:
+    """The lines inside each solution region of function ``qualname`` in the solution's ``path``, in order."""
+    text = (REPO_ROOT / path).read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    regions = release.find_regions(lines, release._BEGIN_SOL, release._END_SOL, path)
+    functions = release._enclosing_functions(text)
+    return [lines[r.begin + 1:r.end] for r in regions if release._function_at(functions, r.begin + 1) == qualname]
+
+
+def restore(student: Path, function: str) -> int:
+    """Put the solution of ``function`` ("helpers/x.py:Name.method") back in place of its stubs; returns how many."""
+    path, qualname = function.split(":")
+    target = student / path
+    lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+    bodies = iter(solution_bodies(path, qualname))
+    out, i, count = [], 0, 0
+    while i < len(lines):
+        match = release.STUB_PATTERN.search(lines[i])
+        if (match and match["what"] == qualname and match["where"] == path and out
+                and out[-1].strip() == release.CODE_STUB_COMMENT):
+            out.pop()  # the "# YOUR CODE HERE" line above the raise
+            out.extend(next(bodies))
+            count += 1
+        else:
+            out.append(lines[i])
+        i += 1
+    target.write_text("".join(out), encoding="utf-8")
+    return count
+
+
+def assert_not_written_yet(results, names):
+    for name in names:
+        result = results[name]
+        assert result.failed, f"{name} passes before its code is written: {result.passed}"
+        message = (result.first_failure or "").strip()
+        assert NOT_WRITTEN.match(message), f"{name} fails for another reason than its stub:\n{result.summary()}"
+
+
+def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
+    student = tmp_path / "student"
+    release.write_student_version(REPO_ROOT, student)
+    names = [e.name for e in EXERCISES]
+
+    # Nothing written yet: every exercise fails, with the one-line message.
+    assert_not_written_yet(run_check(names, root=student), names)
+
+    for k, exercise in enumerate(EXERCISES):
+        restored = sum(restore(student, f) for f in exercise.functions)
+        assert restored >= len(exercise.functions), f"{exercise.name}: a stub was not found"
+        # The later exercises whose tests share a file with this one or the next: the ones whose results
+        # could change now (the tests of the others do not import what was just written). All of them
+        # were checked above, before anything was written.
+        files = {e.test_file for e in EXERCISES[k:k + 2]}
+        later = [e.name for e in EXERCISES[k + 1:] if e.test_file in files]
+        results = run_check([exercise.name, *later], root=student)
+        assert results[exercise.name].ok, results[exercise.name].summary()
+        assert_not_written_yet(results, later)
+
+    # Every exercise written: the student's modules are the solution's, and the whole unit suite passes.
+    for path in {f.split(":")[0] for e in EXERCISES for f in e.functions}:
+        assert (student / path).read_text() == (REPO_ROOT / path).read_text(), path
+    suite = subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-x", "-p", "no:cacheprovider",
+                            "-o", "addopts=", "-m", "not browser and not student_copy"],
+                           cwd=student, capture_output=True, text=True, timeout=1800,
+                           env={**os.environ, "PYTHONPATH": str(student)})
+    assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
+    assert re.search(r"\d+ passed", suite.stdout.splitlines()[-1])
