@@ -367,19 +367,24 @@ def run_sandboxed(script: str, args: list[str], workdir: Path, timeout: float, m
 # Shared by both runners: report each step to RESULTS/<step>.json (+ .npz), as soon as it is done,
 # so that what was earned before a hang or a crash is kept. Student errors are located in their files.
 _RUNNER_COMMON = r'''
-import json, os, sys, traceback
+import errno, json, os, resource, sys, traceback
+sys.path.insert(0, os.getcwd())  # the hand-in's modules (python -I leaves the folder off the path)
 sys.modules["helpers"] = None  # the workbook's own package (reference solutions) is not importable here
 import numpy as np
 RESULTS = sys.argv[1]
 INPUTS = np.load(sys.argv[2], allow_pickle=False)
 
 def where(err):
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if os.path.dirname(os.path.abspath(f.filename)) == os.getcwd()]
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if os.path.isfile(f.filename) and os.path.dirname(os.path.abspath(f.filename)) == os.getcwd()]
     return f" ({os.path.basename(frames[-1].filename)} line {frames[-1].lineno})" if frames else ""
 
 def describe(err):
     if isinstance(err, MemoryError):
         return "MemoryError: ran out of memory"
+    if isinstance(err, OSError) and err.errno == errno.EFBIG:
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] / 2**20
+        return f"printed or wrote more than {limit:g} MB (the grader's limit on output)" + where(err)
     return f"{type(err).__name__}: {err}"[:600] + where(err)
 
 def as_array(name, value):
