@@ -505,3 +505,21 @@ def test_config_errors_are_one_line(tmp_path):
     with pytest.raises(G.GradingError, match="unknown limit"):
         G.parse_limits(["timeout=3"])
     assert pickle.loads(pickle.dumps(G.load_config("rpz")))["limits"]["threads"] == 1
+
+
+def test_files_in_a_folder_are_pointed_out_and_ids_must_not_collide(tmp_path):
+    config = G.load_config("rpz")
+    data = G.GradingData(G.ImageSet(np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64), "test"),
+                         split={"test": np.ones(4, dtype=bool)})
+    path = tmp_path / "nested.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for name in G.RPZ_FILES:
+            z.writestr(f"rpz/{name}", "x")
+    r = G.grade_submission("rpz", path, config, data)
+    assert "numpy_nn.py is missing at the zip root (found rpz/numpy_nn.py" in check(r, "files")["message"]
+    assert r["score"] == 0 and "eval_accuracy" not in {c["name"] for c in r["checks"]}
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "ada lovelace.zip").write_bytes(path.read_bytes())
+    (tmp_path / "subs" / "ada_lovelace").mkdir()
+    with pytest.raises(G.GradingError, match="would share the student id 'ada_lovelace'"):
+        G.find_submissions(tmp_path / "subs")
