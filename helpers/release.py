@@ -52,7 +52,9 @@ what a student compares against, and notebooks without any solution (such as
 
 What is copied: the git-tracked files of the source repository (read from
 the working tree; every file but caches when it is not a git repository), except trained weights (``assets/models/``, ``*.pt``,
-``*.pth``, ``*.ckpt``), ``outputs/`` and ``data/`` (full data sets). The copy's
+``*.pth``, ``*.ckpt``), ``outputs/``, ``data/`` (full data sets) and the
+instructor's grader (``helpers/grade.py``, ``helpers/grading/`` with the
+evaluation-set script, their test and benchmark). The copy's
 root ``conftest.py`` gains ``helpers.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
 The copy's ``README.md`` is the student's own (``helpers/student_readme.py``:
@@ -102,6 +104,8 @@ PLUGIN = "helpers.student_checks"
 # Never handed out: trained weights, what notebooks write, full data sets.
 WITHHELD_DIRS = ("assets/models/", "outputs/", "data/")
 WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
+# The instructor's grader: its evaluation-set recipe, configs, tests and benchmark.
+INSTRUCTOR_ONLY = ("helpers/grade.py", "helpers/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py")
 
 
 class MarkerError(ValueError):
@@ -470,8 +474,8 @@ def tracked_files(source: Path) -> list[str]:
 
 
 def is_withheld(path: str) -> bool:
-    """True for files never handed to students (trained weights, outputs, full data)."""
-    return path.startswith(WITHHELD_DIRS) or path.endswith(WITHHELD_SUFFIXES)
+    """True for files never handed to students (trained weights, outputs, full data, the instructor's grader)."""
+    return path.startswith(WITHHELD_DIRS + INSTRUCTOR_ONLY) or path.endswith(WITHHELD_SUFFIXES)
 
 
 def solution_modules(source: Path, files: list[str]) -> set[str]:
