@@ -868,7 +868,8 @@ def grade_submission(course: str, path: str | os.PathLike, config: dict, data: G
     grader = Grader(config, skip=frozenset({"eval_accuracy"} if data.eval is None else ()))
     start = time.monotonic()
     limits = config["limits"]
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+    # ignore_cleanup_errors: a hand-in that made its files unremovable must not stop the batch.
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as tmp:
         workdir = Path(tmp) / "submission"
         workdir.mkdir()
         try:
