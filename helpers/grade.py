@@ -367,7 +367,7 @@ def run_sandboxed(script: str, args: list[str], workdir: Path, timeout: float, m
 # Shared by both runners: report each step to RESULTS/<step>.json (+ .npz), as soon as it is done,
 # so that what was earned before a hang or a crash is kept. Student errors are located in their files.
 _RUNNER_COMMON = r'''
-import errno, json, os, resource, sys, traceback
+import errno, json, os, re, resource, sys, traceback
 sys.modules["helpers"] = None  # the workbook's own package (reference solutions) is not importable here
 import numpy as np
 RESULTS = sys.argv[1]
@@ -491,8 +491,12 @@ def loads():
     except FileNotFoundError:
         raise FileNotFoundError("model.pt is missing") from None
     except Exception as err:
-        raise RuntimeError(f"model.pt does not load as plain weights (torch.load(..., weights_only=True)): "
-                           f"{str(err).splitlines()[0][:300]}. Save it with torch.save(model.state_dict(), 'model.pt')") from None
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        # torch names the refused object on a line of its own ("WeightsUnpickler error: Unsupported global: ...").
+        detail = next((line for line in lines if "Unsupported" in line or "WeightsUnpickler" in line), lines[0] if lines else "")
+        detail = re.sub(r"\x1b\[[0-9;]*m", "", detail).split(". ")[0][:200]  # its first sentence, not its advice
+        raise RuntimeError(f"model.pt does not load as plain weights with torch.load(..., weights_only=True) ({detail}); "
+                           "save the state dict only: torch.save(model.state_dict(), 'model.pt')") from None
     if not isinstance(weights, dict):
         raise TypeError(f"model.pt holds a {type(weights).__name__}, not a state dict: torch.save(model.state_dict(), 'model.pt')")
     model.load_state_dict(weights)
