@@ -367,8 +367,7 @@ def run_sandboxed(script: str, args: list[str], workdir: Path, timeout: float, m
 # Shared by both runners: report each step to RESULTS/<step>.json (+ .npz), as soon as it is done,
 # so that what was earned before a hang or a crash is kept. Student errors are located in their files.
 _RUNNER_COMMON = r'''
-import errno, json, os, resource, sys, traceback
-sys.path.insert(0, os.getcwd())  # the hand-in's modules (python -I leaves the folder off the path)
+import errno, json, os, re, resource, sys, traceback
 sys.modules["helpers"] = None  # the workbook's own package (reference solutions) is not importable here
 import numpy as np
 RESULTS = sys.argv[1]
@@ -412,7 +411,12 @@ def step(name, fn):
     return True
 '''
 
-_NUMPY_RUNNER = _RUNNER_COMMON + r'''
+# The hand-in's folder joins the path only after NumPy / torch are imported: a student's numpy.py cannot replace them.
+_STUDENT_PATH = r'''
+sys.path.insert(0, os.getcwd())  # python -I leaves the folder off the path
+'''
+
+_NUMPY_RUNNER = _RUNNER_COMMON + _STUDENT_PATH + r'''
 def get(key):
     return INPUTS[key].copy()
 
@@ -469,6 +473,7 @@ if step("import", imported):
 _TORCH_RUNNER = _RUNNER_COMMON + r'''
 import torch
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+''' + _STUDENT_PATH + r'''
 state = {}
 
 def imported():
@@ -486,8 +491,12 @@ def loads():
     except FileNotFoundError:
         raise FileNotFoundError("model.pt is missing") from None
     except Exception as err:
-        raise RuntimeError(f"model.pt does not load as plain weights (torch.load(..., weights_only=True)): "
-                           f"{str(err).splitlines()[0][:300]}. Save it with torch.save(model.state_dict(), 'model.pt')") from None
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        # torch names the refused object on a line of its own ("WeightsUnpickler error: Unsupported global: ...").
+        detail = next((line for line in lines if "Unsupported" in line or "WeightsUnpickler" in line), lines[0] if lines else "")
+        detail = re.sub(r"\x1b\[[0-9;]*m", "", detail).split(". ")[0][:200]  # its first sentence, not its advice
+        raise RuntimeError(f"model.pt does not load as plain weights with torch.load(..., weights_only=True) ({detail}); "
+                           "save the state dict only: torch.save(model.state_dict(), 'model.pt')") from None
     if not isinstance(weights, dict):
         raise TypeError(f"model.pt holds a {type(weights).__name__}, not a state dict: torch.save(model.state_dict(), 'model.pt')")
     model.load_state_dict(weights)
@@ -863,7 +872,8 @@ def grade_submission(course: str, path: str | os.PathLike, config: dict, data: G
     grader = Grader(config, skip=frozenset({"eval_accuracy"} if data.eval is None else ()))
     start = time.monotonic()
     limits = config["limits"]
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+    # ignore_cleanup_errors: a hand-in that made its files unremovable must not stop the batch.
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as tmp:
         workdir = Path(tmp) / "submission"
         workdir.mkdir()
         try:
@@ -989,18 +999,20 @@ def _fmt(value) -> str:
 
 
 def grades_csv(results: list[dict], config: dict) -> str:
-    """``grades.csv``: student, every check's points, challenge points, total, the metric (all, public, private), the reason of a refusal."""
+    """``grades.csv``: student, every check's points, challenge points, total, the metric (all, public, private),
+    the final rank, the failed checks by name, the reason of a refusal."""
     names = list(config["checks"])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", *names, "challenge", "total", "accuracy", "accuracy_public", "accuracy_private",
-                     "rank", "note"])
+                     "rank", "failed", "note"])
     for r in sorted(results, key=lambda r: r["student"]):
         by_name = {c["name"]: c for c in r["checks"]}
         m = r.get("metric") or {}
         writer.writerow([r["student"], *[_fmt(by_name[n]["points"]) if n in by_name else "" for n in names],
                          _fmt(r["challenge_points"]), _fmt(r["total"]), _fmt(m.get("value")), _fmt(m.get("public")),
-                         _fmt(m.get("private")), _fmt(r.get("rank")), r.get("refused") or ""])
+                         _fmt(m.get("private")), _fmt(r.get("rank")),
+                         " ".join(c["name"] for c in r["checks"] if not c["passed"]), r.get("refused") or ""])
     return out.getvalue()
 
 
@@ -1128,6 +1140,7 @@ def gradescope_results(result: dict, config: dict) -> dict:
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
+# The versions are the workbook's requirements.txt: choose a base image whose python3 they support.
 set -euo pipefail
 apt-get install -y python3 python3-pip python3-venv
 python3 -m venv /autograder/venv
@@ -1187,6 +1200,15 @@ def gradescope_bundle(course: str, out: Path, config: dict, data: GradingData) -
     return atomic_write_bytes(out, buffer.getvalue())
 
 
+def _gradescope_student(root: Path) -> str:
+    """The submitter's id from Gradescope's ``submission_metadata.json`` (it seeds the layer inputs), else ``submission``."""
+    try:
+        meta = json.loads((root / "submission_metadata.json").read_text())
+        return str(meta["users"][0]["id"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return "submission"
+
+
 def gradescope_run(course: str) -> dict:
     """Grade ``<root>/autograder/submission`` with the bundle's config and data; write ``<root>/autograder/results/results.json``."""
     root = Path(os.environ.get(GRADESCOPE_ROOT_VARIABLE) or "/") / "autograder"
@@ -1199,7 +1221,7 @@ def gradescope_run(course: str) -> dict:
         if part is not None:
             data.split[name] = public_mask(len(part.labels), config["challenge"]["public_fraction"],
                                            config["challenge"].get("split_seed", 0))
-    result = grade_submission(course, root / "submission", config, data, student="submission")
+    result = grade_submission(course, root / "submission", config, data, student=_gradescope_student(root))
     results = gradescope_results(result, config)
     atomic_write_bytes(root / "results" / "results.json", (json.dumps(results, indent=1) + "\n").encode())
     return results
