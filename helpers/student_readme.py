@@ -102,11 +102,16 @@ replaces a full-mode hand-in file there (it writes `*.smoke.*` files beside it).
 
 ## Google Colab
 
-Each notebook's first cell prepares Google Colab (it fetches this workbook and
-installs what is missing) and does nothing elsewhere. Open a notebook in Colab
-from your course's copy of this repository and run that cell first. Files you
-edit in Colab live in its runtime, which Colab recycles after a while: keep a
-copy of your `helpers/` files.
+Each notebook's first cell prepares Google Colab and does nothing elsewhere.
+Open a notebook in Colab from your course's copy of this repository and run
+that cell first. It asks to mount your Google Drive and keeps the workbook in
+`MyDrive/workbook` (cloned the first time, reused after), so your code in
+`helpers/` and what the notebooks write in `outputs/` survive when Colab
+recycles the runtime. After the first run, open the notebooks from Drive
+(*File → Open notebook → Google Drive*, `MyDrive/workbook/notebooks/`): a
+notebook opened from GitHub is a copy Colab does not save. Without Drive the
+workbook goes to `/content/workbook`, and the cell warns that everything you
+change there is lost when the runtime is recycled.
 
 ## Getting help
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import release
+from helpers import colab, release
 from helpers.exercises import EXERCISES
 from helpers.paths import REPO_ROOT
 
@@ -19,6 +19,8 @@ def test_the_student_copy_gets_its_own_readme(tmp_path):
                   'exercises.check("linear")', "pytest -m linear", "./collect_submission.sh rpz",
                   "full-mode", "Google Colab"):
         assert words in readme, words
+    # Colab: the Drive folder the set-up cell keeps the workbook in, so the student knows where the work lives.
+    assert "/".join(colab.DRIVE_HOME.parts[-2:]) in readme
     # The exercises, in course order, each with its notebook.
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \| `(\w+)` \|", readme, re.M)
     assert [(int(i), name, nb) for i, name, nb in rows] == [(i, e.name, e.notebook) for i, e in enumerate(EXERCISES, 1)]
