@@ -116,7 +116,7 @@ def _check_link(path: Path) -> str | None:
 
 
 # Runs in a fresh interpreter inside the folder that holds only the zip's files.
-# Prints one line "@@CHECK {json}" at the end (the student's modules may print too).
+# Prints one line "@@CHECK <token> {json}" at the end (the student's modules may print too).
 # Each line is tagged with a one-time token read from stdin before any student code runs, and the
 # process ends with os._exit right after its report, so no line the student's code prints (from an
 # atexit handler, say) can pass for the result. "@@STEP" lines say which file is running (for a hang).

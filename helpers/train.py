@@ -25,7 +25,11 @@ the seed's names) and ``<model>_<dataset>`` on the other data sets:
 Ctrl-C (or a batch system's SIGTERM) stops the run at once; checkpoints are written atomically (a
 temporary file, then a rename), so best.pt and last.pt stay whole, and the
 message gives the command that resumes.
-Exit status: 0 done, 1 failed (data missing, ...), 2 refused settings, 130 interrupted.
+A new run without --resume leaves an earlier run's checkpoints in place until its own first
+epoch replaces them; the settings are stored in every checkpoint, and --resume with other
+settings is refused. One run per --out at a time (a lock file, .workbook.lock, in it).
+Exit status: 0 done, 1 failed (data missing, disk full, ...), 2 refused settings (or --out in
+use by another run), 130 interrupted.
 """
 
 from __future__ import annotations
