@@ -360,7 +360,8 @@ def assert_png(path):
 
 def test_main_writes_both_figures(tmp_path, capsys):
     result = main(["--out", str(tmp_path), "--epochs", "2", "--hidden-units", "16"])
-    assert {p.name for p in tmp_path.iterdir()} == {"numpy_nn_training.png", "numpy_nn_classification.png"}
+    pngs = {"numpy_nn_training.png", "numpy_nn_classification.png"}
+    assert {p.name for p in tmp_path.iterdir()} == pngs | {name + ".provenance.json" for name in pngs}
     for p in result["paths"].values():
         assert_png(p)
     assert len(result["history"]["val_acc"]) == 2
