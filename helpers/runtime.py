@@ -102,8 +102,7 @@ def enable_autoreload() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
-    if "autoreload" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "autoreload")
+    shell.extension_manager.load_extension("autoreload")  # silent when already loaded (the magic would print)
     shell.run_line_magic("autoreload", "2")
     return True
 

@@ -149,7 +149,15 @@ def test_save_figures(data, tmp_path):
     assert paths["classification"].name == "numpy_nn_classification.png"
     for p in paths.values():
         assert p.read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(p.name for p in paths.values())
+    # Each PNG with the record of how it was made (helpers.provenance), which collect_submission.sh checks.
+    expected = [p.name for p in paths.values()] + [p.name + ".provenance.json" for p in paths.values()]
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(expected)
+    from helpers import provenance
+
+    for p in paths.values():
+        entry = provenance.read(p)
+        assert entry["mode"] == "smoke" and entry["epochs"] == 1 and entry["test_accuracy"] == result["test_acc"]
+        assert entry["made_by"] == "notebooks/02_numpy_nn.ipynb" and "mnist digits" in entry["dataset"]
 
 
 def test_compare_and_format_table(data):

@@ -26,6 +26,8 @@ def solution_regions() -> list[tuple[str, str]]:
 
 
 def test_every_solution_region_belongs_to_exactly_one_exercise():
+    # Hidden from the student copy, which has no solution regions left.
+    ### BEGIN HIDDEN TESTS
     regions = solution_regions()
     assert len(regions) > 40
     for path, name in regions:
@@ -33,6 +35,7 @@ def test_every_solution_region_belongs_to_exactly_one_exercise():
         assert len(owners) == 1, f"{path}:{name} belongs to {owners or 'no exercise'}"
     listed = {f for e in EXERCISES for f in e.functions}
     assert listed == {f"{p}:{n}" for p, n in regions}, "the registry names a function that holds no solution region"
+    ### END HIDDEN TESTS
 
 
 def test_exercises_follow_the_notebooks_and_have_unique_names():

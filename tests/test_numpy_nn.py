@@ -334,12 +334,15 @@ def test_linear_grads_before_backward():
 # --- the deliverable file ------------------------------------------------------------------------
 
 def test_solution_markers_balanced():
+    # Hidden from the student copy, whose release removed the markers.
+    ### BEGIN HIDDEN TESTS
     lines = [line.strip() for line in MODULE.read_text().splitlines()]
     begins = [i for i, line in enumerate(lines) if line == "### BEGIN SOLUTION"]
     ends = [i for i, line in enumerate(lines) if line == "### END SOLUTION"]
     assert len(begins) == len(ends) >= 8
     assert all(b < e for b, e in zip(begins, ends))
     assert all(e < b for e, b in zip(ends, begins[1:]))
+    ### END HIDDEN TESTS
 
 
 def test_deliverable_imports_alone_with_numpy_only(tmp_path):
@@ -360,7 +363,8 @@ def assert_png(path):
 
 def test_main_writes_both_figures(tmp_path, capsys):
     result = main(["--out", str(tmp_path), "--epochs", "2", "--hidden-units", "16"])
-    assert {p.name for p in tmp_path.iterdir()} == {"numpy_nn_training.png", "numpy_nn_classification.png"}
+    pngs = {"numpy_nn_training.png", "numpy_nn_classification.png"}
+    assert {p.name for p in tmp_path.iterdir()} == pngs | {name + ".provenance.json" for name in pngs}
     for p in result["paths"].values():
         assert_png(p)
     assert len(result["history"]["val_acc"]) == 2

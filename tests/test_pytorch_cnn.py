@@ -118,7 +118,8 @@ def test_mynet_normalises_brightness_and_contrast_itself():
 @pytest.mark.parametrize("name", list(SHIPPED))
 def test_shipped_weights_load_into_mynet(name):
     path = SHIPPED[name]
-    assert path.is_file(), f"missing shipped weights {path}: run notebooks/06_pytorch_fc_cnn.ipynb in full mode"
+    if not path.is_file():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+        raise FileNotFoundError(f"missing shipped weights {path}: run notebooks/06_pytorch_fc_cnn.ipynb in full mode")
     assert path.stat().st_size < 5 * 2**20, f"{path} is larger than 5 MB"
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = MyNet()

@@ -159,7 +159,8 @@ def test_templates_layouts():
 @pytest.mark.mymodel
 def test_shipped_mymodel_weights():
     path = MODELS_DIR / "cifar10_mymodel.pt"
-    assert path.exists(), f"{path} is missing: train MyModel in notebook 07 (full mode)"
+    if not path.exists():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+        raise FileNotFoundError(f"{path} is missing: train MyModel in notebook 07 (full mode)")
     assert path.stat().st_size < 20 * 2**20
     model = load_mymodel(path)
     from helpers.data import load_dataset
