@@ -177,7 +177,7 @@ def _link_problem(source: Path, name: str) -> str | None:
     if not path.is_symlink():
         return None
     return (f"{name}: a symbolic link (to {os.readlink(path)}); the student copy never follows links, so it "
-            "leaves this out: commit the file itself, or remove the link from git")
+            "leaves this out: commit the file itself instead, or untrack the link (git rm --cached)")
 
 
 def find_regions(lines: list[str], begin: re.Pattern, end: re.Pattern, where: str, strict_indent: bool = True) -> list[Region]:
@@ -560,7 +560,7 @@ def _read_notebook(path: Path, name: str = ""):
     except Exception as err:  # JSON and nbformat errors come in many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MarkerError(f"{name or path}: not a readable notebook ({first}); save it again from Jupyter, "
-                          "or restore it from git") from None
+                          "or restore your last good copy of it") from None
 
 
 def _write_notebook(nb) -> str:
