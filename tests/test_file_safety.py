@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from helpers.paths import REPO_ROOT
+from tests.test_submission import make_cs7643_outputs
 
 
 def _env() -> dict:
@@ -253,27 +254,10 @@ def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
     assert victim.read_bytes() == before
 
 
-def _cs7643_outputs(folder: Path) -> Path:
-    from PIL import Image
-
-    from helpers.submission import cs7643_outputs as needed
-
-    folder.mkdir()
-    for i, name in enumerate(needed()):
-        path = folder / name
-        if name.endswith(".log"):
-            path.write_text(f"model: {path.stem}\nsettings: ...\nepoch   1 | train loss 2.0\ntest accuracy: 0.{40 + i}00\n")
-        elif name.endswith(".png"):
-            Image.new("RGB", (60, 40), (20 * i % 255, 100, 200)).save(path)
-        else:
-            path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
-    return folder
-
-
 def test_cs7643_refuses_an_out_that_is_one_of_its_files(tmp_path):
     from helpers.submission import SubmissionError, collect_cs7643
 
-    outputs = _cs7643_outputs(tmp_path / "outputs")
+    outputs = make_cs7643_outputs(tmp_path / "outputs")
     extra = outputs / "extra.md"
     before = extra.read_bytes()
 
@@ -344,7 +328,7 @@ def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
 def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
     from helpers.submission import SubmissionError, collect_cs7643
 
-    outputs = _cs7643_outputs(tmp_path / "outputs")
+    outputs = make_cs7643_outputs(tmp_path / "outputs")
     (outputs / "extra.md").unlink()
     secret = tmp_path / "elsewhere.md"
     secret.write_text("someone else's notes")

@@ -325,14 +325,12 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
 # --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)
 
 
-@pytest.fixture
-def cs7643_outputs(tmp_path) -> Path:
+def make_cs7643_outputs(outputs: Path) -> Path:
     """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs, extra.md."""
     from PIL import Image
 
     from helpers.submission import cs7643_outputs as needed
 
-    outputs = tmp_path / "cs7643-outputs"
     outputs.mkdir()
     for i, name in enumerate(needed()):
         path = outputs / name
@@ -343,6 +341,11 @@ def cs7643_outputs(tmp_path) -> Path:
         else:
             path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
     return outputs
+
+
+@pytest.fixture
+def cs7643_outputs(tmp_path) -> Path:
+    return make_cs7643_outputs(tmp_path / "cs7643-outputs")
 
 
 def test_cs7643_names_every_missing_or_broken_file_and_writes_nothing(tmp_path, student, cs7643_outputs):
