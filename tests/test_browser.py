@@ -24,7 +24,7 @@ pyproject's addopts); it fails, not skips, without chromium and never
 downloads a browser (no ``playwright install``). Playwright's sync API is
 used, so no asyncio plugin is needed. Environment: ``WORKBOOK_SCREENSHOTS``
 (screenshot folder), ``WORKBOOK_CHROMIUM`` (another chromium binary),
-``WORKBOOK_BROWSER_TIMEOUT`` (seconds per Run All, default 240).
+``WORKBOOK_BROWSER_TIMEOUT`` (seconds per Run All, default 480).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 SERVER_START_TIMEOUT = 90  # s, JupyterLab start-up on a busy 2-core machine
-RUN_ALL_TIMEOUT = float(os.environ.get("WORKBOOK_BROWSER_TIMEOUT", 240))  # s per notebook, smoke mode
+RUN_ALL_TIMEOUT = float(os.environ.get("WORKBOOK_BROWSER_TIMEOUT", 480))  # s per notebook, smoke mode (check cells start pytest)
 RESPONSE_TIMEOUT = 120  # s for a slider move or a Train press to redraw (Train retrains)
 VIEWPORT = {"width": 1280, "height": 1000}
 
