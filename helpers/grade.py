@@ -61,6 +61,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from helpers import submission
 from helpers.paths import REPO_ROOT, atomic_write_bytes
 
 COURSES = ("rpz", "cs7643")
@@ -685,19 +686,18 @@ def compare_outputs(check: str, got: dict, expected: dict, inputs: dict, rtol: f
     return None
 
 
-RPZ_FILES = ("numpy_nn.py", "numpy_nn_training.png", "numpy_nn_classification.png", "pytorch_cnn.py", "model.pt")
+RPZ_FILES = tuple(d.name for d in submission.RPZ_FILES)  # what collect_submission.sh rpz packs
 
 
 def grade_rpz(workdir: Path, files: list[str], config: dict, data: GradingData, student: str, grader: Grader) -> dict | None:
     """Every RPZ check on the unpacked hand-in in ``workdir``; returns the challenge metric (or ``None``)."""
-    from helpers.submission import _check_png
-
     limits = config["limits"]
     tol = config.get("tolerance", {})
     rtol, atol = float(tol.get("rtol", 1e-5)), float(tol.get("atol", 1e-7))
     present = {name for name in RPZ_FILES if (workdir / name).is_file()}
     problems = [f"{name} is missing" + _found_elsewhere(name, files) for name in RPZ_FILES if name not in present]
-    problems += [f"{name} {p}" for name in RPZ_FILES[1:3] if name in present and (p := _check_png(workdir / name))]
+    problems += [f"{name} {p}" for name in RPZ_FILES
+                 if name.endswith(".png") and name in present and (p := submission.check_png(workdir / name))]
     grader.add("files", not problems, "; ".join(problems),
                "put the five files at the root of the zip, no folder: ./collect_submission.sh rpz makes it so.")
 
@@ -810,30 +810,28 @@ def read_predictions(path: Path, n: int) -> np.ndarray:
 
 def grade_cs7643(workdir: Path, files: list[str], config: dict, data: GradingData, student: str, grader: Grader) -> dict | None:
     """The CS7643 part 2 checks on the unpacked ``2_pytorch.zip``; returns the challenge metric (or ``None``)."""
-    from helpers import submission as S
-
     def problems(names) -> list[str]:
         found = []
         for name in names:
             path = workdir / name
             if not path.is_file():
                 found.append(f"{name} is missing")
-            elif (check := S._CHECKS.get(path.suffix)) and (p := check(path)):
+            elif (check := submission.FILE_CHECKS.get(path.suffix)) and (p := check(path)):
                 found.append(f"{name} {p}")
             elif path.suffix == ".pdf" and path.read_bytes()[:5] != b"%PDF-":
                 found.append(f"{name} is not a PDF")
         return found
 
-    made = S.cs7643_outputs()
+    made = submission.cs7643_outputs()
     hint = "run scripts/run_{m}.sh to the end, then ./collect_submission.sh cs7643"
     for check, model in (("q8_5_softmax", "softmax"), ("q8_6_twolayernn", "twolayernn"), ("q8_7_convnet", "convnet")):
         names = [f"scripts/run_{model}.sh"] + [n for n in made if n.startswith(model + "_") or n == f"{model}.log"]
         if model == "convnet":
-            names += [S.FILTER_NOTEBOOK, Path(S.FILTER_NOTEBOOK).stem + ".pdf"]
+            names += [submission.FILTER_NOTEBOOK, Path(submission.FILTER_NOTEBOOK).stem + ".pdf"]
         found = problems(names)
         grader.add(check, not found, "; ".join(found), hint.format(m=model))
-    others = [*S.CS7643_CODE, "scripts/run_mymodel.sh", *[n for n in made if n.startswith("mymodel")], "extra.md",
-              S.CS7643_PDF]
+    others = [*submission.CS7643_CODE, "scripts/run_mymodel.sh", *[n for n in made if n.startswith("mymodel")], "extra.md",
+              submission.CS7643_PDF]
     found = problems(others)
     grader.add("deliverables", not found, "; ".join(found), "./collect_submission.sh cs7643 checks and packs all of them.")
 

@@ -104,7 +104,7 @@ def locate(helpers_dir: Path, outputs: Path) -> dict[str, Path]:
     if missing:
         raise SubmissionError("\n".join(missing))
     broken = [str(_fail(name, problem)) for name, path in paths.items()
-              if (problem := _check_link(path) or (_check_png(path) if path.suffix == ".png" else None))]
+              if (problem := _check_link(path) or (check_png(path) if path.suffix == ".png" else None))]
     if broken:
         raise SubmissionError("\n".join(broken))
     return paths
@@ -387,7 +387,7 @@ def _check_log(path: Path) -> str | None:
     return None
 
 
-def _check_png(path: Path) -> str | None:
+def check_png(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     with open(path, "rb") as f:
@@ -426,7 +426,7 @@ def _check_python(path: Path) -> str | None:
     return None
 
 
-_CHECKS = {".ipynb": _check_notebook, ".py": _check_python, ".log": _check_log, ".png": _check_png}
+FILE_CHECKS = {".ipynb": _check_notebook, ".py": _check_python, ".log": _check_log, ".png": check_png}
 
 
 def images_pdf(pngs: list[Path], out: Path) -> Path:
@@ -465,7 +465,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
         if not path.is_file():
             problems.append(f"{name}: {missing}")
             continue
-        check = _CHECKS.get(path.suffix)
+        check = FILE_CHECKS.get(path.suffix)
         problem = _check_link(path) or (check(path) if check else None)
         if problem:
             problems.append(f"{name}: {problem}" + (f"; {how} makes it" if how else ""))
