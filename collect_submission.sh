@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collect what you hand in (the work is done by helpers/submission.py):
+# Collect what you hand in (the work is done by helpers/course/submission.py):
 #   ./collect_submission.sh rpz      rpz_submission.zip: numpy_nn.py, the two PNGs, pytorch_cnn.py, model.pt (checked first)
 #   ./collect_submission.sh pdf      workbook.pdf: every notebook, as saved, in one PDF (needs chromium + libjs-mathjax)
 #   ./collect_submission.sh cs7643   2_pytorch.zip: code, run scripts, logs, plots, extra.md, notebook 08 and its PDF (checked first)
@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 python="${PYTHON:-$(command -v python || command -v python3)}"
-exec "$python" -m helpers.submission "$@"
+exec "$python" -m helpers.course.submission "$@"

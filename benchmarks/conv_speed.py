@@ -6,7 +6,7 @@
 
 For each shape it times one forward plus one backward pass (float32):
 
-- ``conv_forward_fast`` + ``conv_backward_fast`` (helpers.layers, NumPy only);
+- ``conv_forward_fast`` + ``conv_backward_fast`` (helpers.scratch.layers, NumPy only);
 - ``torch.nn.functional.conv2d`` forward + autograd backward, with
   ``torch.set_num_threads(--threads)`` (default 2, the course's laptop);
 - ``conv_forward_naive`` + ``conv_backward_naive``, timed on ``--naive-images``
@@ -51,7 +51,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from helpers import layers  # noqa: E402
+from helpers.scratch import layers  # noqa: E402
 
 # (name, x shape, w shape, stride, pad)
 SHAPES = [
@@ -140,8 +140,8 @@ MEMORY_PROBE = r"""
 import json, resource, sys, tracemalloc
 import numpy as np
 sys.path.insert(0, {root!r})
-from helpers.classifiers import ThreeLayerConvNet
-from helpers import optim
+from helpers.scratch.classifiers import ThreeLayerConvNet
+from helpers.scratch import optim
 
 def peak_rss_mb():
     # VmHWM belongs to this process's own address space; ru_maxrss on Linux

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import grade as G  # noqa: E402
+from helpers.course import grade as G  # noqa: E402
 from helpers.paths import REPO_ROOT  # noqa: E402
 
 
@@ -45,8 +45,8 @@ def write_corpus(folder: Path, copies: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from helpers.course.grading.make_eval_set import make_eval_set
     from helpers.data import load_dataset
-    from helpers.grading.make_eval_set import make_eval_set
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="hand-ins per run (default 4)")

@@ -1,17 +1,57 @@
-"""The workbook's helpers: the code the notebooks teach and use.
+"""The workbook's helpers: the code the notebooks teach and use, in three wings over a small base.
 
-Modules (import them directly, e.g. ``from helpers.data import load_dataset``):
+Import modules by their full name (``from helpers.data import load_dataset``).
+Every module, one line each:
 
-- ``helpers.paths``: where the repository, its assets and the output folder are.
-- ``helpers.runtime``: the run mode (``full`` / ``smoke``) and reproducibility set-up.
-- ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
-- ``helpers.gradient_check``: numeric gradients and ``rel_error``.
-- ``helpers.plotting``: image grids and training curves.
+Base (used by every wing)
+- ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes.
+- ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
 - ``helpers.device``: picks cuda, mps or cpu once.
-- ``helpers.colab``: the set-up cell that makes a notebook work in Google Colab.
+- ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
+- ``helpers.plotting``: image grids, filter grids and the one ``plot_history`` for every training history.
+- ``helpers.widgets``: the one hyperparameter panel (controls, a Train button, the result) of 02, 04 and 06.
 
-The deliverables (``helpers.numpy_nn``, ``helpers.pytorch_cnn``) import only
-numpy / torch so that an upload system can import each file on its own.
+The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` only torch)
+- ``helpers.numpy_nn``: the RPZ lab's NumPy layers (Linear, ReLU, Sigmoid, SE, Tanh).
+- ``helpers.pytorch_cnn``: the RPZ lab's PyTorch networks (FCNet, SimpleCNN, MyNet) and ``classify``.
+
+``helpers.scratch``: the from-scratch NumPy wing (notebooks 01-05)
+- ``helpers.scratch.gradient_check``: numeric gradients by central differences and ``rel_error``.
+- ``helpers.scratch.layer_check``: the layer notebooks' checks: numeric gradients and PyTorch autograd.
+- ``helpers.scratch.binary_mnist``: the two-digit MNIST network of notebook 02: data, training, figures, widgets.
+- ``helpers.scratch.classifiers``: softmax regression, the two-layer net and the three-layer ConvNet.
+- ``helpers.scratch.layers``: CS231n's modular layers: affine, ReLU, softmax, conv and pool (naive and fast).
+- ``helpers.scratch.optim``: the update rules (SGD, momentum, Adam).
+- ``helpers.scratch.solver``: ``Solver``, minibatch training of any NumPy model.
+- ``helpers.scratch.tuning``: validation-driven hyperparameter search.
+- ``helpers.scratch.nn_figures``: the NumPy classifiers' learned weights as images.
+
+``helpers.pytorch``: the PyTorch wing (notebooks 06-08)
+- ``helpers.pytorch.models``: the CIFAR-10 models (softmax, two-layer, ConvNet, MLP, the challenge's MyModel).
+- ``helpers.pytorch.registry``: the models by name: ``build_model``, ``load_trained_model``, ``save_weights``.
+- ``helpers.pytorch.training``: the one training loop ``fit``, tensors in batches, checkpoints.
+- ``helpers.pytorch.experiments``: CS7643's runs: standardised tensors, logs and plots of a run.
+- ``helpers.pytorch.mymodel_recipe``: the fast CIFAR-10 recipe that trains ``MyModel``.
+- ``helpers.pytorch.mynet_recipe``: the RPZ lab's training of ``MyNet`` on MNIST and Fashion-MNIST.
+- ``helpers.pytorch.augment``: batched augmentation: a bad camera and photometric shifts.
+- ``helpers.pytorch.robustness``: a panel of corruptions at three severities, a table and a plot.
+- ``helpers.pytorch.filter_viz``: first-layer weights as images (notebook 08).
+
+``helpers.course``: the course tooling
+- ``helpers.course.exercises``: the exercises in course order and ``check(name)``.
+- ``helpers.course.student_checks``: the student copy's pytest plugin ("write this function", not a traceback).
+- ``helpers.course.provenance``: how a hand-in file was made (a record beside it).
+- ``helpers.course.submission``: the hand-in checks and zips (``collect_submission.sh``).
+- ``helpers.course.pdf_export``: notebooks to one PDF, offline.
+- ``helpers.course.colab``: the Google Colab set-up cell.
+- ``helpers.course.release``: the student copy (``python -m helpers.course.release``).
+- ``helpers.course.student_readme``: the student copy's README.
+- ``helpers.course.grade``: the instructor's autograder and leaderboard (withheld from the student copy).
+- ``helpers.course.grading``: the grader's configs and ``make_eval_set`` (withheld from the student copy).
+
+Command-line entry points (no library module imports them)
+- ``helpers.train``: ``python -m helpers.train``, train a model from the shell.
+- ``helpers.predict``: ``python -m helpers.predict``, ``predictions.csv`` from trained weights.
 """
 
 __version__ = "0.1.0"

@@ -396,14 +396,6 @@ def _array_dataset_class():
     return ArrayDataset
 
 
-def __getattr__(attr):
-    # ``ArrayDataset`` needs torch; build it on first use so that the NumPy
-    # notebooks (and the standalone deliverables) never import torch.
-    if attr == "ArrayDataset":
-        return _array_dataset_class()
-    raise AttributeError(attr)
-
-
 def make_loaders(name: str, batch_size: int = 64, val_size: int | float = 0.1, train_transform=None,
                  eval_transform=None, seed: int = 0, root=None, num_workers: int = 0):
     """Train / validation / test ``DataLoader``s for a data set.

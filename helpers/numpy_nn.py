@@ -1,4 +1,4 @@
-"""A neural network in pure NumPy: the layers of the RPZ lab (seeds 000 / 001).
+"""A neural network in pure NumPy: the layers of the RPZ lab (the MNIST and Fashion-MNIST years).
 
 This file is a deliverable: an upload system imports it on its own, so it
 imports nothing but NumPy at module level. ``main()`` (run it with
@@ -244,10 +244,11 @@ def main(argv=None) -> dict:
     import argparse
     from pathlib import Path
 
-    # Lazy imports: the deliverable itself stays numpy-only.
-    from helpers import binary_mnist as bm
     from helpers.paths import output_dir
     from helpers.runtime import by_mode, setup
+
+    # Lazy imports: the deliverable itself stays numpy-only.
+    from helpers.scratch import binary_mnist as bm
 
     d = bm.DEFAULT_CONFIG
     parser = argparse.ArgumentParser(description="Train the NumPy network on two MNIST digits and save the figures.")

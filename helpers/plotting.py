@@ -80,25 +80,97 @@ def filter_grid(weights: np.ndarray, ncols: int = 8, title: str | None = None, s
     return fig
 
 
-def plot_history(history: dict, title: str | None = None, loss_keys=("train_loss", "val_loss"),
-                 acc_keys=("train_acc", "val_acc"), xlabel: str = "epoch"):
-    """Loss and accuracy curves side by side from a history dict of lists.
+# CS231n's names for the same lists (``TwoLayerNet.train``'s stats, ``Solver``'s attributes and history).
+CS231N_KEYS = {"loss_history": "iter_loss", "loss": "iter_loss", "train_acc_history": "train_acc",
+               "val_acc_history": "val_acc"}
+X_AXES = ("epoch", "minutes")
 
-    Keys that are missing or empty are skipped, so the same function draws a
-    NumPy ``Solver``'s history and a PyTorch training loop's.
+
+def history_lists(history: dict) -> dict:
+    """The workbook's one history format from any history it produces.
+
+    The format is ``helpers.pytorch.training.fit``'s: per epoch ``train_loss``,
+    ``val_loss``, ``train_acc``, ``val_acc`` (and ``train_time``, seconds), per
+    iteration ``iter_loss``. CS231n's names (``loss_history``,
+    ``train_acc_history``, ``val_acc_history``, a ``Solver``'s ``loss``) are
+    read as the same lists. Returns a new dict of NumPy arrays (missing keys left out).
+    """
+    out = {}
+    for key, value in history.items():
+        key = CS231N_KEYS.get(key, key)
+        if key in out or not isinstance(value, (list, tuple, np.ndarray)) or len(value) == 0:
+            continue
+        if all(v is None or isinstance(v, (int, float, np.number)) for v in value):
+            out[key] = np.array([np.nan if v is None else v for v in value], dtype=float)
+    return out
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def plot_history(history: dict, title: str | None = None, smooth: int = 0, x: str = "epoch",
+                 panels=("loss", "accuracy"), loss_label: str = "loss", acc_label: str = "accuracy",
+                 target: float | None = None):
+    """Loss and accuracy of a training run, side by side (or one ``panels``); returns the figure.
+
+    history: any history of the workbook (see ``history_lists``): a PyTorch
+    run's, the NumPy network's, a ``Solver``'s or CS231n's ``TwoLayerNet`` stats.
+
+    - Loss: with a per-iteration ``iter_loss``, every iteration (faint) and,
+      when ``smooth`` > 1, its running mean over ``smooth`` iterations, with the
+      per-epoch validation loss at each epoch's last iteration; otherwise the
+      per-epoch training and validation losses.
+    - Accuracy: training and validation accuracy per epoch, against the epoch
+      (``x="epoch"``) or the minutes of training (``x="minutes"``, from
+      ``train_time``: a time-to-accuracy curve); ``target`` draws a dashed line.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in loss_keys:
-        if history.get(key):
-            ax_loss.plot(np.arange(1, len(history[key]) + 1), history[key], label=key.replace("_", " "))
-    for key in acc_keys:
-        if history.get(key):
-            ax_acc.plot(np.arange(1, len(history[key]) + 1), history[key], label=key.replace("_", " "))
-    ax_loss.set(xlabel=xlabel, ylabel="loss", title="loss")
-    ax_acc.set(xlabel=xlabel, ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {X_AXES}; got {x!r}.")
+    panels = (panels,) if isinstance(panels, str) else tuple(panels)
+    if not panels or set(panels) - {"loss", "accuracy"}:
+        raise ValueError(f"panels must be 'loss', 'accuracy' or both; got {panels!r}.")
+    h = history_lists(history)
+    if x == "minutes" and "train_time" not in h:
+        raise ValueError("x='minutes' needs the history's 'train_time' (seconds per epoch, cumulative).")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    axes = dict(zip(panels, axes[0]))
+    n_epochs = max((len(h[k]) for k in ("train_acc", "val_acc", "train_loss", "val_loss") if k in h), default=0)
+    if "loss" in axes:
+        ax = axes["loss"]
+        if "iter_loss" in h:
+            loss = h["iter_loss"]
+            it = np.arange(1, len(loss) + 1)
+            ax.plot(it, loss, lw=0.6, alpha=0.4 if smooth > 1 else 0.9, label="training (each iteration)")
+            window = min(smooth, len(loss))
+            if window > 1:
+                ax.plot(it[window - 1:], _running_mean(loss, window), lw=1.5, label=f"training (mean of {window})")
+            if "val_loss" in h and n_epochs:
+                ends = np.round(np.arange(1, len(h["val_loss"]) + 1) * len(loss) / n_epochs)
+                ax.plot(ends, h["val_loss"], "o-", label="validation (each epoch)")
+            ax.set(xlabel="iteration")
+        else:
+            for key, label in (("train_loss", "training"), ("val_loss", "validation")):
+                if key in h:
+                    ax.plot(np.arange(1, len(h[key]) + 1), h[key], "o-", ms=3, label=label)
+            ax.set(xlabel="epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(ylabel=loss_label, title="loss")
+    if "accuracy" in axes:
+        ax = axes["accuracy"]
+        for key, label in (("train_acc", "training"), ("val_acc", "validation")):
+            if key in h:
+                xs = h["train_time"][:len(h[key])] / 60 if x == "minutes" else np.arange(1, len(h[key]) + 1)
+                ax.plot(xs, h[key], "o-", ms=3, label=label)
+        if target is not None:
+            ax.axhline(target, color="gray", ls="--", lw=1, label=f"{target:g}")
+        ax.set(xlabel="training time (min)" if x == "minutes" else "epoch", ylabel=acc_label, title="accuracy")
+        if x == "epoch":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes.values():
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()

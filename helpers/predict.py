@@ -1,4 +1,4 @@
-"""Classify a test set with trained weights and write ``predictions.csv`` (seed 002's ``test.py``).
+"""Classify a test set with trained weights and write ``predictions.csv`` (CS7643's ``test.py``).
 
     python -m helpers.predict --model mymodel --weights assets/models/cifar10_mymodel.pt
     python -m helpers.predict --model convnet --weights outputs/models/convnet.pt --out convnet_predictions.csv
@@ -19,77 +19,29 @@ other models take images standardised with the training-set statistics.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from helpers.train import DATASETS, MODELS, Refused
+from helpers.data import DATASETS
+from helpers.pytorch.registry import MODELS, WeightsError, load_trained_model
 
 
-def hyperparameters(model: str, state: dict, dataset: str) -> dict:
-    """``build_model`` arguments (``hidden_sizes``, ``kernel_size``) read off a state dict's shapes.
-
-    Raises ``Refused`` when the weights are not ``model``'s or not for ``dataset``'s images.
-    """
-    from helpers.cifar_experiments import IMAGE_SHAPES
-
-    c, h, w = IMAGE_SHAPES[dataset]
-    expected = {"softmax": "linear.weight", "twolayernn": "fc1.weight", "convnet": "conv.weight",
-                "mlp": "layers.0.weight", "mymodel": "whiten.weight"}[model]
-    if expected not in state:
-        raise Refused(f"--weights does not hold a {model} state dict (no {expected!r}; it has "
-                      f"{', '.join(list(state)[:6])}{', ...' if len(state) > 6 else ''}).")
-    if model == "softmax":
-        return {"hidden_sizes": ()}
-    if model == "twolayernn":
-        return {"hidden_sizes": (state["fc1.weight"].shape[0],)}
-    if model == "convnet":
-        filters, channels, k, _ = state["conv.weight"].shape
-        if channels != c:
-            raise Refused(f"--weights: this convnet takes {channels}-channel images, but --dataset {dataset} "
-                          f"has {c}-channel images.")
-        return {"hidden_sizes": (filters,), "kernel_size": k}
-    if model == "mlp":
-        linear = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"layers\.(\d+)\.weight", k)))
-        return {"hidden_sizes": tuple(state[f"layers.{i}.weight"].shape[0] for i in linear[:-1])}
-    return {"hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))}
-
-
-def load_model(model: str, weights: Path, dataset: str, device="cpu"):
-    """``build_model`` with the architecture of ``weights``, the weights loaded, in evaluation mode."""
-    import torch
-
-    from helpers.train import build_model
-
-    if not weights.is_file():
-        raise Refused(f"--weights {weights}: no such file (python -m helpers.train --model {model} writes "
-                      f"OUT/models/<run>.pt).")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip and torch errors come in many types
-        raise Refused(f"--weights {weights} is not a PyTorch state dict file: {err}") from None
-    if not isinstance(state, dict):
-        raise Refused(f"--weights {weights} holds a {type(state).__name__}, not a state dict.")
-    net = build_model(model, dataset, **hyperparameters(model, state, dataset))
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as err:
-        raise Refused(f"--weights {weights} does not fit {model} on {dataset} images: {err}") from None
-    return net.to(device).eval()
+class Refused(ValueError):
+    """A setting or file predict cannot start with; the message says which and why."""
 
 
 def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_size: int = 1000):
     """Class indices ``(N,)`` (int64 tensor) for uint8 test images as ``load_dataset`` gives them."""
     if model == "mymodel":
-        from helpers.cifar_fast import cifar_uint8, predict
+        from helpers.pytorch.mymodel_recipe import cifar_uint8, predict_logits
 
-        return predict(net, cifar_uint8(images), tta_level=tta, batch_size=batch_size).argmax(1)
+        return predict_logits(net, cifar_uint8(images), tta_level=tta, batch_size=batch_size).argmax(1)
     if tta:
         raise Refused("--tta applies to --model mymodel only.")
-    from helpers.cifar_experiments import standardize
-    from helpers.training import predict
+    from helpers.pytorch.experiments import standardize
+    from helpers.pytorch.training import predict_classes
 
-    return predict(net, standardize(images, dataset), batch_size=batch_size)
+    return predict_classes(net, standardize(images, dataset), batch_size=batch_size)
 
 
 def write_predictions(path: Path, labels) -> Path:
@@ -133,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             device = get_device(None if args.device == "auto" else args.device)
         except ValueError as err:
             raise Refused(f"--device: {err}") from None
-        net = load_model(args.model, args.weights, args.dataset, device)
+        try:
+            net = load_trained_model(args.model, args.weights, args.dataset, device)
+        except WeightsError as err:
+            raise Refused(f"--weights {err}") from None
     except Refused as err:
         p.print_usage(sys.stderr)
         print(f"{p.prog}: refused: {err}", file=sys.stderr)

@@ -12,7 +12,7 @@ a notebook asks ``by_mode(full=20, smoke=1)`` for its number of epochs and
 otherwise runs the same cells.
 
 Every notebook starts with ``setup()``, which seeds ``random``, NumPy and
-torch, fixes thread counts, asks torch for deterministic algorithms and sets
+torch, fixes thread counts (``set_threads``, the one thread policy), asks torch for deterministic algorithms and sets
 a consistent NumPy print precision, so that nbval can compare outputs. In
 IPython (JupyterLab, Colab) it also turns on ``autoreload``, so that a
 helper edited in ``helpers/`` takes effect when the cell is re-run, without
@@ -21,6 +21,7 @@ restarting the kernel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from typing import TypeVar
@@ -72,20 +73,79 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def set_threads(num_threads: int | None = None) -> int:
-    """Fix torch's intra-op thread count (default: the number of CPU cores).
+# NumPy's BLAS always runs on one thread (see ``set_threads``).
+BLAS_THREADS = 1
+# Overrides of the policy's counts, for measuring how far printed numbers move with them (README).
+THREADS_VARIABLE, BLAS_THREADS_VARIABLE = "WORKBOOK_THREADS", "WORKBOOK_BLAS_THREADS"
 
-    A fixed count makes float reductions, and so printed numbers, repeatable
-    from run to run on the same machine.
+
+def _count_from(variable: str, default: int) -> int:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable}={value!r} is not a thread count; expected a whole number of at least 1.")
+    return int(value)
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def set_threads(num_threads: int | None = None) -> int:
+    """The workbook's one thread policy: torch on ``num_threads`` (default: every core), NumPy's BLAS on one.
+
+    Why fixed counts: a float reduction split over another number of threads
+    adds in another order, so the printed digits (and a search's winner) would
+    depend on the machine's load or core count. Nothing reads the load.
+
+    - torch's intra-op threads: ``num_threads``, default ``cpu_cores()``; the
+      same count on the same machine gives bit-identical training runs.
+    - NumPy's BLAS (OpenBLAS): ``BLAS_THREADS`` = 1, through threadpoolctl.
+      The NumPy wing's products are small ((200, 3072) @ (3072, 50)): waking
+      BLAS threads costs more than it saves (``benchmarks/numpy_nn_threads.py``
+      prints the ratio), and one thread makes its numbers the same on every
+      machine with the same BLAS kernel. The committed outputs of notebooks
+      02-05 were made this way.
+
+    ``WORKBOOK_THREADS`` and ``WORKBOOK_BLAS_THREADS`` override the two counts
+    (to reproduce a run made with other counts, or to measure how far the
+    numbers move). Returns the torch thread count set.
     """
     if num_threads is None:
-        num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        num_threads = _count_from(THREADS_VARIABLE, cpu_cores())
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # Colab and other environments without it: NumPy keeps its default
+        pass
+    else:
+        threadpool_limits(limits=_count_from(BLAS_THREADS_VARIABLE, BLAS_THREADS), user_api="blas")
     try:
         import torch
     except ImportError:
         return num_threads
     torch.set_num_threads(num_threads)
     return num_threads
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int):
+    """Run torch's CPU ops on ``num_threads`` inside the block, then restore the policy's count.
+
+    For many small element-wise ops (augmentation, corruptions): with several
+    threads each op pays a synchronisation that costs more than the op itself
+    (measured: 10x slower on 2 shared cores). Element-wise results do not
+    depend on the thread count.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def enable_autoreload() -> bool:

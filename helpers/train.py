@@ -1,4 +1,4 @@
-"""Train a model from the shell: seed 002's ``train.py`` (and seed 003's ``ex2_pytorch.py``).
+"""Train a model from the shell: CS7643's ``train.py`` (and HLCV's ``ex2_pytorch.py``).
 
     python -m helpers.train --model convnet                   # the tuned settings (scripts/run_convnet.sh)
     python -m helpers.train --model twolayernn --hidden-sizes 1024 --epochs 10 --lr 0.01
@@ -6,9 +6,9 @@
     python -m helpers.train --model mymodel                   # the challenge network, fast recipe
     python -m helpers.train --model convnet --resume          # continue an interrupted run
 
-It uses the code the notebooks use: the models of ``helpers.torch_models``,
-the loop of ``helpers.training.fit`` (through ``cifar_experiments.run_experiment``,
-as notebook 07 does) and, for ``mymodel``, the recipe of ``helpers.cifar_fast``.
+It uses the code the notebooks use: the models of ``helpers.pytorch.models``,
+the one loop ``helpers.pytorch.training.fit`` (through ``experiments.run_experiment``,
+as notebook 07 does) and, for ``mymodel``, notebook 07's pipeline ``mymodel_recipe.run_mymodel``.
 Every setting has a default per model: the tuned values of notebook 07.
 
 What it writes into ``--out`` (default: the output folder, ``outputs/`` or
@@ -44,13 +44,12 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.cifar_fast import FastConfig
-from helpers.torch_models import MyModel
+from helpers.data import DATASETS
+from helpers.pytorch.models import MyModel
+from helpers.pytorch.mymodel_recipe import FastConfig
+from helpers.pytorch.registry import MODELS, build_model
 
-MODELS = ("softmax", "twolayernn", "convnet", "mlp", "mymodel")
-DATASETS = ("mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-MYMODEL_WEIGHTS = "cifar10_mymodel.pt"
 # MyModel's recipe: FastConfig's defaults and MyModel's default widths, read from them so they cannot drift.
 _FAST = dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
              weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
@@ -101,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data set (default: cifar10; mymodel takes cifar10 only)")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({_defaults_help('epochs')})")
     p.add_argument("--lr", type=float, help="learning rate, > 0; for mymodel per 1024 examples, see "
-                   f"helpers.cifar_fast.FastConfig ({_defaults_help('lr', lambda v: f'{v:g}')})")
+                   f"helpers.pytorch.mymodel_recipe.FastConfig ({_defaults_help('lr', lambda v: f'{v:g}')})")
     p.add_argument("--batch-size", type=int, help=f"examples per step ({_defaults_help('batch_size')})")
     p.add_argument("--weight-decay", type=float,
                    help=f"L2 weight decay, >= 0 ({_defaults_help('weight_decay', lambda v: f'{v:g}')})")
@@ -154,7 +153,7 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     if not 0 <= args.momentum < 1:
         raise Refused(f"--momentum must be in [0, 1); got {args.momentum:g}.")
     if args.model == "mymodel" and args.optimizer != "sgd":
-        raise Refused("--model mymodel trains with its own recipe (Nesterov SGD, helpers.cifar_fast); "
+        raise Refused("--model mymodel trains with its own recipe (Nesterov SGD, helpers.pytorch.mymodel_recipe); "
                       f"--optimizer {args.optimizer} does not apply.")
     (low, high), meaning = HIDDEN[args.model]
     if not low <= len(args.hidden_sizes) <= high:
@@ -214,7 +213,7 @@ def _check_out_folder(out: Path) -> None:
 
 def _saved_settings(last: Path) -> dict:
     """The settings stored in the checkpoint ``last`` (read as data only), or ``{}`` for one without them."""
-    from helpers.training import CheckpointError, read_checkpoint
+    from helpers.pytorch.training import CheckpointError, read_checkpoint
 
     try:
         return read_checkpoint(last).get("settings") or {}
@@ -247,25 +246,6 @@ def settings_line(args) -> str:
     return "; ".join(parts)
 
 
-def build_model(model: str, dataset: str, hidden_sizes=(), kernel_size: int = 5):
-    """A fresh ``helpers.torch_models`` network for ``dataset``'s images."""
-    from helpers.cifar_experiments import IMAGE_SHAPES
-    from helpers.torch_models import ConvNet, MultiLayerPerceptron, SoftmaxClassifier, TwoLayerNN
-
-    im_size = IMAGE_SHAPES[dataset]
-    if model == "softmax":
-        return SoftmaxClassifier(im_size)
-    if model == "twolayernn":
-        return TwoLayerNN(im_size, hidden_dim=hidden_sizes[0])
-    if model == "convnet":
-        return ConvNet(im_size, hidden_dim=hidden_sizes[0], kernel_size=kernel_size)
-    if model == "mlp":
-        return MultiLayerPerceptron(im_size[0] * im_size[1] * im_size[2], list(hidden_sizes))
-    if model == "mymodel":
-        return MyModel(widths=tuple(hidden_sizes)) if hidden_sizes else MyModel()
-    raise ValueError(f"unknown model {model!r}; expected one of {MODELS}.")
-
-
 def make_optimizer(args):
     import torch
 
@@ -287,7 +267,7 @@ def train(args) -> dict:
     model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
     if args.model == "mymodel":
         return _train_mymodel(model, args)
-    from helpers.cifar_experiments import load_tensors, run_experiment
+    from helpers.pytorch.experiments import load_tensors, run_experiment
 
     data = load_tensors(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
     print(f"train {tuple(data.x_train.shape)} | val {tuple(data.x_val.shape)} | test {tuple(data.x_test.shape)}",
@@ -301,49 +281,20 @@ def train(args) -> dict:
 
 
 def _train_mymodel(model, args) -> dict:
-    """MyModel with ``helpers.cifar_fast.train_fast`` (notebook 07's recipe), then the same files as the others."""
-    from helpers.cifar_experiments import log_lines, save_plots, write_log
-    from helpers.cifar_fast import FastConfig, cifar_uint8, evaluate, save_state_dict, train_fast
-    from helpers.data import load_dataset, train_val_split
+    """MyModel through ``helpers.pytorch.mymodel_recipe.run_mymodel``: the pipeline notebook 07 runs."""
+    from helpers.pytorch.mymodel_recipe import FastConfig, run_mymodel
 
-    X, y = load_dataset("cifar10", "train", root=args.data_root)
-    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=args.val_size, seed=args.seed)
-    X_te, y_te = load_dataset("cifar10", "test", root=args.data_root)
-    X_tr, X_val, X_te = cifar_uint8(X_tr), cifar_uint8(X_val), cifar_uint8(X_te)
-    print(f"train {tuple(X_tr.shape)} | val {tuple(X_val.shape)} | test {tuple(X_te.shape)}", flush=True)
     config = FastConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                         weight_decay=args.weight_decay, seed=args.seed)
-    settings = settings_line(args)
-    log_path = args.out / f"{args.run}.log"
-    epoch_lines = []
-
-    def log(line):
-        print(line, flush=True)
-        if line.startswith("epoch"):
-            epoch_lines.append(line)
-            write_log(log_path, [f"model: {args.run}", f"settings: {settings}"] + epoch_lines)
-
-    history = train_fast(model.to(args.device), X_tr, y_tr, config, X_val, y_val, device=args.device, log=log,
-                         checkpoint_dir=args.checkpoint_dir, resume=args.resume, progress=not args.no_progress,
-                         checkpoint_extra=args.checkpoint_extra)
-    test_acc = evaluate(model, X_te, y_te)
-    tta_acc = evaluate(model, X_te, y_te, tta_level=2)
-    history["time"] = history["elapsed"]
-    lines = log_lines(args.run, history, None, settings)
-    lines.append(f"test accuracy with flip+shift test-time augmentation (predict --tta 2): {tta_acc:.4f}")
-    lines.append(f"test accuracy: {test_acc:.4f}")
-    paths = save_plots(args.run, history, len(X_tr) // min(args.batch_size, len(X_tr)), args.out)
-    paths["log"] = write_log(log_path, lines)
-    # The name notebook 07 and the shipped weights use: notebook 08 shows this file's filters.
-    paths["weights"] = args.out / "models" / MYMODEL_WEIGHTS
-    save_state_dict(model, paths["weights"])
-    return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
-            "train_time": history["train_time"], "log": lines, "paths": paths}
+    return run_mymodel(config, val_size=args.val_size, out_dir=args.out, device=args.device,
+                       settings=settings_line(args), checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                       progress=not args.no_progress, checkpoint_extra=args.checkpoint_extra, root=args.data_root,
+                       model=model, name=args.run)
 
 
 def _interrupted_note(args, argv: list[str], started: float) -> str:
     """What an interruption left in ``args.checkpoint_dir`` and what to run next."""
-    from helpers.training import CheckpointError, read_checkpoint
+    from helpers.pytorch.training import CheckpointError, read_checkpoint
 
     last, best = args.checkpoint_dir / "last.pt", args.checkpoint_dir / "best.pt"
     if not last.is_file() or (not args.resume and last.stat().st_mtime < started):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the ConvNet (seed 002, Q8.7) on CIFAR-10.
+# Train the ConvNet (CS7643 Q8.7) on CIFAR-10.
 # The settings below are the tuned ones behind the committed results (notebook 07; README,
 # "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
 #   convnet.log (ending with the test accuracy), convnet_lossvstrain.png, convnet_valaccuracy.png,

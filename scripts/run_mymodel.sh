@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the challenge network MyModel (seed 002, Q8.8) on CIFAR-10 with the fast recipe (helpers.cifar_fast).
+# Train the challenge network MyModel (CS7643 Q8.8) on CIFAR-10 with the fast recipe (helpers.pytorch.mymodel_recipe).
 # The settings below are the tuned ones behind the committed results (notebook 07; README,
 # "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
 #   mymodel.log (ending with the test accuracy), mymodel_lossvstrain.png, mymodel_valaccuracy.png,

@@ -15,6 +15,7 @@ and prints the failing cell.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import sys
@@ -25,7 +26,8 @@ from pathlib import Path
 LOCK = Path(tempfile.gettempdir()) / "workbook-notebook-run.lock"
 
 
-def run(path: Path, mode: str, timeout: int) -> float:
+def run(path: Path, mode: str, timeout: int, cwd: Path | None = None) -> float:
+    """Execute ``path`` in ``mode`` (its kernel started in ``cwd``, default its folder) and save it in place."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -34,7 +36,7 @@ def run(path: Path, mode: str, timeout: int) -> float:
 
     os.environ["WORKBOOK_MODE"] = mode
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd or path.parent)}},
                             store_widget_state=True)
     start = time.time()
     client.execute()
@@ -43,18 +45,25 @@ def run(path: Path, mode: str, timeout: int) -> float:
     return elapsed
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--mode", choices=("full", "smoke"), default="full")
-    parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell (default 7200)")
-    args = parser.parse_args(argv)
+@contextlib.contextmanager
+def one_run_at_a_time():
+    """Hold the machine's notebook-run lock (a second full run waits instead of sharing the cores)."""
     with open(LOCK, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"Another notebook run holds {LOCK}; waiting for it...", flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--mode", choices=("full", "smoke"), default="full")
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell (default 7200)")
+    args = parser.parse_args(argv)
+    with one_run_at_a_time():
         for nb in args.notebooks:
             print(f"{nb}: running in {args.mode} mode...", flush=True)
             elapsed = run(nb.resolve(), args.mode, args.timeout)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the softmax classifier (seed 002, Q8.5) on CIFAR-10.
+# Train the softmax classifier (CS7643 Q8.5) on CIFAR-10.
 # The settings below are the tuned ones behind the committed results (notebook 07; README,
 # "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
 #   softmax.log (ending with the test accuracy), softmax_lossvstrain.png, softmax_valaccuracy.png,

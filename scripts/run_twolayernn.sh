@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the two-layer network (seed 002, Q8.6) on CIFAR-10.
+# Train the two-layer network (CS7643 Q8.6) on CIFAR-10.
 # The settings below are the tuned ones behind the committed results (notebook 07; README,
 # "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
 #   twolayernn.log (ending with the test accuracy), twolayernn_lossvstrain.png, twolayernn_valaccuracy.png,

@@ -520,13 +520,13 @@ def _cell_text(cells: list, index: int, page) -> str:
 def test_student_edits_a_helper_in_jupyterlab_and_reruns_the_cell(tmp_path, browser, screenshot_dir, capsys):
     """In the student copy: a cell fails on an unwritten function; the student opens helpers/numpy_nn.py in
     JupyterLab's editor, writes it, saves, re-runs the cell and its check, and both pass in the same kernel."""
-    from helpers import release
+    from helpers.course import release
     from tests.test_student_copy import restore
 
     student = tmp_path / "student"
     release.write_student_version(REPO_ROOT, student)
     # Everything written but ReLU (the exercise this student is on).
-    from helpers.exercises import EXERCISES
+    from helpers.course.exercises import EXERCISES
 
     for exercise in EXERCISES:
         if exercise.name != "relu":

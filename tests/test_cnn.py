@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from helpers.classifiers import ThreeLayerConvNet
-from helpers.gradient_check import eval_numerical_gradient, rel_error
-from helpers.layer_check import convnet_vs_torch
-from helpers.solver import Solver
+from helpers.scratch.classifiers import ThreeLayerConvNet
+from helpers.scratch.gradient_check import eval_numerical_gradient, rel_error
+from helpers.scratch.layer_check import convnet_vs_torch
+from helpers.scratch.solver import Solver
 
-pytestmark = pytest.mark.three_layer_convnet  # every test here needs this exercise (helpers/exercises.py)
+pytestmark = pytest.mark.three_layer_convnet  # every test here needs this exercise (helpers/course/exercises.py)
 
 SMALL = dict(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=7, num_classes=5)
 
@@ -62,7 +62,7 @@ def test_overfits_a_small_batch():
                     optim_config={"learning_rate": 1e-2}, batch_size=10, num_epochs=30, progress=False)
     solver.train()
     assert solver.best_val_acc == 1.0
-    assert solver.history["loss"][-1] < 0.1
+    assert solver.loss_history[-1] < 0.1
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -17,7 +17,7 @@ import types
 import nbformat
 import pytest
 
-import helpers.colab as colab
+import helpers.course.colab as colab
 import helpers.data
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -83,7 +83,7 @@ def fake_colab(monkeypatch, clean_state) -> types.SimpleNamespace:
 
 
 def _pretend_missing(monkeypatch, missing: set[str]) -> None:
-    """Make ``helpers.colab`` believe these modules are not installed (as in a fresh Colab)."""
+    """Make ``helpers.course.colab`` believe these modules are not installed (as in a fresh Colab)."""
     real = importlib.util.find_spec
     monkeypatch.setattr(colab.importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a))
 
@@ -198,7 +198,7 @@ def test_first_code_cell_is_colab_cell(notebook):
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert code_cells, f"{notebook.name} has no code cell"
     assert code_cells[0].source == colab.COLAB_CELL, (
-        f"the first code cell of {notebook.name} must be exactly helpers.colab.COLAB_CELL "
+        f"the first code cell of {notebook.name} must be exactly helpers.course.colab.COLAB_CELL "
         "(regenerate the notebook from its generator script)"
     )
 
@@ -295,19 +295,19 @@ def test_set_url_writes_the_one_place_and_every_first_cell(tmp_path):
     import shutil
 
     root = tmp_path / "repo"
-    (root / "helpers").mkdir(parents=True)
-    shutil.copy(colab.__file__, root / "helpers" / "colab.py")
+    (root / "helpers" / "course").mkdir(parents=True)
+    shutil.copy(colab.__file__, root / "helpers" / "course" / "colab.py")
     shutil.copytree(NOTEBOOKS_DIR, root / "notebooks")
     url = "https://gitlab.example.org/course/workbook-2027"
-    result = subprocess.run([sys.executable, "-m", "helpers.colab", "set-url", url, "--root", str(root)],
+    result = subprocess.run([sys.executable, "-m", "helpers.course.colab", "set-url", url, "--root", str(root)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     notebooks = sorted((root / "notebooks").glob("*.ipynb"))
     assert f"{len(notebooks) + 1} file(s) changed" in result.stdout
-    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (root / "helpers" / "colab.py").read_text()
+    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (root / "helpers" / "course" / "colab.py").read_text()
     for path in notebooks:
         first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert first.source == colab.colab_cell(url), path.name
-    bad = subprocess.run([sys.executable, "-m", "helpers.colab", "set-url", 'x" ; rm -rf /', "--root", str(root)],
+    bad = subprocess.run([sys.executable, "-m", "helpers.course.colab", "set-url", 'x" ; rm -rf /', "--root", str(root)],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a repository URL" in bad.stderr

@@ -1,4 +1,4 @@
-"""The exercise registry (helpers/exercises.py): complete, in course order, one marker per exercise, check() output."""
+"""The exercise registry (helpers/course/exercises.py): complete, in course order, one marker per exercise, check() output."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import exercises, release
-from helpers.exercises import EXERCISES, check, exercise
+from helpers.course import exercises, release
+from helpers.course.exercises import EXERCISES, check, exercise
 from helpers.paths import REPO_ROOT
 
 
@@ -57,7 +57,6 @@ def test_markers_are_registered_in_course_order():
     assert [m for m in markers if m in exercises.BY_NAME] == [e.name for e in EXERCISES]
 
 
-@pytest.mark.slow
 def test_every_exercise_has_tests_in_its_test_file():
     markers = exercises.collected_markers()
     for e in EXERCISES:

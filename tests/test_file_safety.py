@@ -67,7 +67,7 @@ def test_resume_from_a_planted_checkpoint_runs_nothing(tmp_path, capsys):
 
 
 def test_fit_never_unpickles_code_from_best_or_last(tmp_path):
-    from helpers.training import CheckpointError, TensorLoader, fit
+    from helpers.pytorch.training import CheckpointError, TensorLoader, fit
 
     marker = tmp_path / "marker"
     x, y = torch.rand(32, 4), torch.randint(0, 2, (32,))
@@ -92,7 +92,7 @@ def test_a_damaged_checkpoint_is_named_on_resume(tmp_path, capsys, content):
 
 def test_a_new_run_keeps_the_earlier_checkpoints_until_its_first_epoch(tmp_path, monkeypatch, capsys):
     """Item 4: re-running without --resume, interrupted before its first epoch, loses nothing (twice over)."""
-    import helpers.training as training
+    import helpers.pytorch.training as training
 
     out = tmp_path / "run"
     assert train_main(*SOFTMAX, out=out) == 0
@@ -117,7 +117,7 @@ def test_a_new_run_keeps_the_earlier_checkpoints_until_its_first_epoch(tmp_path,
 
 def test_settings_of_a_run_stopped_before_training_do_not_bless_the_old_checkpoint(tmp_path, monkeypatch, capsys):
     """Item 7: a fresh run with another lr that fails before training; --resume with that lr must be refused."""
-    import helpers.cifar_experiments as experiments
+    import helpers.pytorch.experiments as experiments
 
     out = tmp_path / "run"
     assert train_main(*SOFTMAX, "--epochs", "2", out=out) == 0
@@ -201,7 +201,7 @@ def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys, monk
 def test_a_full_disk_during_training_is_one_line(tmp_path, capsys, monkeypatch):
     import errno
 
-    import helpers.training as training
+    import helpers.pytorch.training as training
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -231,7 +231,7 @@ def test_predict_refuses_to_write_over_its_weights(tmp_path):
 
 
 def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
-    from helpers.submission import main
+    from helpers.course.submission import main
 
     notebook = tmp_path / "00_setup.ipynb"
     notebook.write_bytes((REPO_ROOT / "notebooks" / "00_setup.ipynb").read_bytes())
@@ -243,7 +243,7 @@ def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
 
 @pytest.mark.parametrize("target", ["model.pt", "numpy_nn.py"])
 def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
-    from helpers.submission import SubmissionError, collect_rpz
+    from helpers.course.submission import SubmissionError, collect_rpz
     from tests.test_submission import _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
@@ -255,7 +255,7 @@ def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
 
 
 def test_cs7643_refuses_an_out_that_is_one_of_its_files(tmp_path):
-    from helpers.submission import SubmissionError, collect_cs7643
+    from helpers.course.submission import SubmissionError, collect_cs7643
 
     outputs = make_cs7643_outputs(tmp_path / "outputs")
     extra = outputs / "extra.md"
@@ -274,7 +274,7 @@ def test_cs7643_refuses_an_out_that_is_one_of_its_files(tmp_path):
 
 def test_rpz_check_cannot_be_passed_by_a_line_printed_at_exit(tmp_path):
     """numpy_nn.py fails to import but prints a forged passing result from an atexit handler."""
-    from helpers.submission import SubmissionError, collect_rpz
+    from helpers.course.submission import SubmissionError, collect_rpz
     from tests.test_submission import NUMPY_NN, _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
@@ -303,7 +303,7 @@ def _outside_png(tmp_path: Path) -> Path:
     ("symlink_outside", "is a symbolic link"),
 ])
 def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
-    from helpers.submission import SubmissionError, collect_rpz
+    from helpers.course.submission import SubmissionError, collect_rpz
     from tests.test_submission import _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
@@ -326,7 +326,7 @@ def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
 
 
 def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
-    from helpers.submission import SubmissionError, collect_cs7643
+    from helpers.course.submission import SubmissionError, collect_cs7643
 
     outputs = make_cs7643_outputs(tmp_path / "outputs")
     (outputs / "extra.md").unlink()
@@ -342,7 +342,7 @@ def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
 
 
 def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(tmp_path):
-    from helpers.submission import SubmissionError, check_isolated, locate
+    from helpers.course.submission import SubmissionError, check_isolated, locate
     from tests.test_submission import NUMPY_NN, _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
@@ -353,7 +353,7 @@ def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(tmp_path):
 
 
 def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, monkeypatch):
-    from helpers.submission import SubmissionError, check_isolated, locate
+    from helpers.course.submission import SubmissionError, check_isolated, locate
     from tests.test_submission import _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
@@ -507,7 +507,7 @@ def test_predict_without_its_data_set_says_where_to_put_it(tmp_path, monkeypatch
 def _pool_cache(fast: bool):
     import numpy as np
 
-    from helpers import layers
+    from helpers.scratch import layers
 
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
     forward = layers.max_pool_forward_fast if fast else layers.max_pool_forward_naive
@@ -519,7 +519,7 @@ def _pool_cache(fast: bool):
 def test_layers_refuse_shapes_their_docstrings_do_not_promise(case):
     import numpy as np
 
-    from helpers import layers
+    from helpers.scratch import layers
 
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
@@ -557,7 +557,7 @@ def test_squared_error_of_integer_inputs_does_not_wrap():
 def test_linear_softmax_keeps_its_initial_weights_with_integer_images():
     import numpy as np
 
-    from helpers.classifiers.softmax import LinearSoftmax
+    from helpers.scratch.classifiers.softmax import LinearSoftmax
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(50, 12)).astype(np.int64)
@@ -575,7 +575,7 @@ def test_linear_softmax_keeps_its_initial_weights_with_integer_images():
 
 
 def _release(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers.release", *args], cwd=REPO_ROOT, env=_env(),
+    return subprocess.run([sys.executable, "-m", "helpers.course.release", *args], cwd=REPO_ROOT, env=_env(),
                           capture_output=True, text=True, timeout=120)
 
 
@@ -587,13 +587,13 @@ _SOLUTION = "sec" + "ret_answer = 42"
 
 
 def _problems(solution: Path) -> str:
-    from helpers.release import check
+    from helpers.course.release import check
 
     return "\n".join(check(solution))
 
 
 def _student_fails(solution: Path, out: Path) -> None:
-    from helpers.release import MarkerError, write_student_version
+    from helpers.course.release import MarkerError, write_student_version
 
     with pytest.raises(MarkerError):
         write_student_version(solution, out)
@@ -633,7 +633,7 @@ def test_markers_in_files_release_copies_as_they_are_are_refused(tmp_path, name,
 
 
 def test_the_readme_may_quote_markers_in_prose(tmp_path):
-    from helpers.release import check_other_file
+    from helpers.course.release import check_other_file
 
     check_other_file(b"Mark answers with `### BEGIN SOLUTION` / `### END SOLUTION` in helpers.\n", "README.md")
 
@@ -686,7 +686,7 @@ def test_release_student_onto_a_file_is_refused(tmp_path):
 def test_a_full_disk_leaves_no_partial_copy_and_the_rerun_works(tmp_path, monkeypatch):
     import errno
 
-    from helpers import release
+    from helpers.course import release
     from tests.test_release import make_solution_repo
 
     solution = make_solution_repo(tmp_path / "solution")

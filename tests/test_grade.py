@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import grade as G
+from helpers.course import grade as G
+from helpers.course.grading.make_eval_set import make_eval_set
 from helpers.data import load_dataset
-from helpers.grading.make_eval_set import make_eval_set
 from helpers.paths import REPO_ROOT
 
 NUMPY_NN = (REPO_ROOT / "helpers" / "numpy_nn.py").read_text()
@@ -108,7 +108,7 @@ def smoke_trained_weights() -> bytes:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """Build the corpus, grade it with ``python -m helpers.grade rpz --workers 2``; the results by student."""
+    """Build the corpus, grade it with ``python -m helpers.course.grade rpz --workers 2``; the results by student."""
     from helpers.pytorch_cnn import FCNet
 
     root = tmp_path_factory.mktemp("grading")
@@ -143,7 +143,7 @@ def batch(tmp_path_factory):
     out = root / "out"
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "helpers.grade", "rpz", str(subs), "--out", str(out), "--workers", "2",
+    proc = subprocess.run([sys.executable, "-m", "helpers.course.grade", "rpz", str(subs), "--out", str(out), "--workers", "2",
                            "--eval-set", str(eval_path), "--test-limit", "200", "--quiet", *[a for lim in LIMITS for a in ("--limit", lim)]],
                           cwd=root, env=env, capture_output=True, text=True, timeout=600)
     after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
@@ -276,7 +276,7 @@ def test_feedback_says_what_failed_without_hidden_data(batch):
 
 def test_single_submission_command_prints_json(batch, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "helpers.grade", "one", "rpz", str(batch["subs"] / "wrong_se"),
+    proc = subprocess.run([sys.executable, "-m", "helpers.course.grade", "one", "rpz", str(batch["subs"] / "wrong_se"),
                            "--limit", "numpy_timeout_s=8"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -286,7 +286,7 @@ def test_single_submission_command_prints_json(batch, tmp_path):
     # `combine` makes the reports from such results
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "wrong_se.json").write_text(proc.stdout)
-    proc = subprocess.run([sys.executable, "-m", "helpers.grade", "combine", "rpz", str(tmp_path / "r"), "--out",
+    proc = subprocess.run([sys.executable, "-m", "helpers.course.grade", "combine", "rpz", str(tmp_path / "r"), "--out",
                            str(tmp_path / "reports")], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "reports" / "feedback" / "wrong_se.md").is_file()
@@ -389,7 +389,7 @@ def test_rank_points_follow_the_private_ranking_and_the_course_rules():
 
 
 def cs7643_zip(path: Path, labels: np.ndarray, predictions: np.ndarray | None, broken_log=False) -> Path:
-    from helpers import submission as S
+    from helpers.course import submission as S
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "1 + 1", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)])])
@@ -461,14 +461,14 @@ def validate_gradescope(results: dict) -> None:
 def test_gradescope_bundle_runs_on_a_laid_out_submission(tmp_path):
     bundle = tmp_path / "autograder.zip"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "helpers.grade", "gradescope-bundle", "rpz", "--out", str(bundle),
+    proc = subprocess.run([sys.executable, "-m", "helpers.course.grade", "gradescope-bundle", "rpz", "--out", str(bundle),
                            "--test-limit", "100", "--limit", "numpy_timeout_s=8"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "root"
     source, submission, results = (root / "autograder" / n for n in ("source", "submission", "results"))
     with zipfile.ZipFile(bundle) as z:
-        assert {"setup.sh", "run_autograder", "helpers/grade.py", "grading_data/test.npz"} <= set(z.namelist())
+        assert {"setup.sh", "run_autograder", "helpers/course/grade.py", "grading_data/test.npz"} <= set(z.namelist())
         z.extractall(source)
     submission.mkdir()
     results.mkdir()
@@ -489,12 +489,12 @@ def test_gradescope_bundle_runs_on_a_laid_out_submission(tmp_path):
 
 
 def test_grader_is_withheld_from_the_student_copy():
-    from helpers.release import is_withheld
+    from helpers.course.release import is_withheld
 
-    for path in ("helpers/grade.py", "helpers/grading/make_eval_set.py", "helpers/grading/rpz.json",
+    for path in ("helpers/course/grade.py", "helpers/course/grading/make_eval_set.py", "helpers/course/grading/rpz.json",
                  "tests/test_grade.py", "benchmarks/grade_throughput.py"):
         assert is_withheld(path), path
-    assert not is_withheld("helpers/numpy_nn.py") and not is_withheld("helpers/robustness.py")
+    assert not is_withheld("helpers/numpy_nn.py") and not is_withheld("helpers/pytorch/robustness.py")
 
 
 def test_config_errors_are_one_line(tmp_path):

@@ -1,4 +1,4 @@
-"""helpers.layer_check (the stable printing of relative errors, the PyTorch comparison) and Solver's plot."""
+"""helpers.scratch.layer_check (the stable printing of relative errors, the PyTorch comparison) and Solver's plot."""
 
 import matplotlib
 
@@ -7,9 +7,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from helpers.classifiers import ThreeLayerConvNet
-from helpers.layer_check import convnet_vs_torch, magnitude, report, torch_comparison
-from helpers.solver import plot_training
+from helpers.scratch.classifiers import ThreeLayerConvNet
+from helpers.scratch.layer_check import convnet_vs_torch, magnitude, report, torch_comparison
 
 
 @pytest.mark.parametrize("err, text", [
@@ -37,14 +36,6 @@ def test_torch_comparison_covers_every_layer_and_agrees():
     assert all(err < 1e-9 for _, _, err in rows), [r for r in rows if r[2] >= 1e-9]
 
 
-def test_plot_training_draws_loss_and_accuracy():
-    history = {"loss": list(np.linspace(2.3, 1.0, 120)), "train_acc": [0.3, 0.5, 0.6], "val_acc": [0.3, 0.45, 0.5]}
-    fig = plot_training(history, title="t")
-    loss_ax, acc_ax = fig.axes
-    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2  # raw + running mean; train + val
-    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), history["val_acc"])
-
-
 def test_convnet_vs_torch_agrees_and_detects_a_wrong_gradient():
     model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=5, weight_scale=0.1,
                               reg=0.2, dtype=np.float64, seed=0)
@@ -63,3 +54,17 @@ def test_convnet_vs_torch_agrees_and_detects_a_wrong_gradient():
 
     broken = Broken(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=5, weight_scale=0.1, dtype=np.float64, seed=0)
     assert dict(convnet_vs_torch(broken, X, y))["dW2"] > 1e-4
+
+
+def test_numpy_nn_checks_pass_for_the_layers_and_catch_a_wrong_backward(monkeypatch):
+    """Notebook 01's checks: every RPZ layer against central differences and against autograd."""
+    from helpers import numpy_nn
+    from helpers.scratch.layer_check import numpy_nn_gradient_errors, numpy_nn_vs_torch
+
+    numeric, autograd = numpy_nn_gradient_errors(seed=0), numpy_nn_vs_torch(seed=0)
+    assert {"Linear dL/dW (per sample)", "ReLU dL/dx", "Sigmoid dL/dx", "SE dL/dx", "stack dL/db2"} <= set(numeric)
+    assert max(numeric.values()) < 1e-7 and max(autograd.values()) < 1e-10
+    monkeypatch.setattr(numpy_nn.Sigmoid, "backward", lambda self, d: d)   # forgets the derivative
+    wrong = numpy_nn_gradient_errors(seed=0)
+    assert wrong["Sigmoid dL/dx"] > 1e-2 and wrong["stack dL/dW1"] > 1e-2 and wrong["ReLU dL/dx"] < 1e-8
+    assert numpy_nn_vs_torch(seed=0)["Sigmoid dL/dx"] > 1e-2

@@ -1,4 +1,4 @@
-"""helpers.layers against PyTorch autograd (float64, 1e-9), the published CS231n values, numeric gradients and bad input."""
+"""helpers.scratch.layers against PyTorch autograd (float64, 1e-9), the published CS231n values, numeric gradients and bad input."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ import torch.nn.functional as TF
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from helpers import layers as L
-from helpers.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from helpers.scratch import layers as L
+from helpers.scratch.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 TOL = 1e-9
 PROPERTY = settings(max_examples=25, deadline=None)

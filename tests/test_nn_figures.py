@@ -3,11 +3,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers.nn_figures import plot_training_stats, weights_as_images
+from helpers.scratch.nn_figures import weights_as_images
 
 
 def test_weights_as_images_layout_and_scaling():
@@ -27,13 +26,3 @@ def test_weights_as_images_layout_and_scaling():
 def test_weights_as_images_rejects_wrong_shapes():
     with pytest.raises(ValueError, match="D = 3072"):
         weights_as_images(np.zeros((100, 3)))
-
-
-def test_plot_training_stats():
-    stats = {"loss_history": list(np.linspace(2, 1, 50)), "train_acc_history": [0.1, 0.2], "val_acc_history": [0.1, 0.15]}
-    fig = plot_training_stats(stats, title="t", smooth=10)
-    ax_loss, ax_acc = fig.axes
-    assert len(ax_loss.lines) == 2 and len(ax_acc.lines) == 2
-    plt.close(fig)
-    with pytest.raises(ValueError, match="val_acc_history"):
-        plot_training_stats({"loss_history": [], "train_acc_history": []})

@@ -11,11 +11,11 @@ import re
 import nbformat
 import pytest
 
+from helpers.course.release import MANIFEST
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
-from helpers.release import MANIFEST
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-# The student copy (python -m helpers.release student) clears outputs from the first cell that uses a
+# The student copy (python -m helpers.course.release student) clears outputs from the first cell that uses a
 # solution on, the set-up line included in some notebooks: there only what is left is checked.
 STUDENT_COPY = (REPO_ROOT / MANIFEST).is_file()
 # What helpers.runtime.setup prints first in every notebook: "mode: full | seed: 0 | ...".

@@ -1,6 +1,6 @@
 """Tests of the NumPy layers (helpers/numpy_nn.py, the RPZ deliverable).
 
-- the literal outputs of seed 001, to the printed digits;
+- the literal outputs of the RPZ lab's Fashion-MNIST year, to the printed digits;
 - numeric gradient checks (float64, central differences) below 1e-8 for every layer and a small stack;
 - property tests (hypothesis, random shapes) against PyTorch autograd in float64;
 - the shape-error messages;
@@ -19,20 +19,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from helpers.numpy_nn import SE, Linear, ReLU, Sigmoid, Tanh, main
+from helpers.scratch.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 MODULE = Path(__file__).resolve().parent.parent / "helpers" / "numpy_nn.py"
 # The seed prints 8 decimals: agree to half a unit of the last printed digit (plus float noise).
 PRINTED = dict(rtol=0, atol=5e-9 + 1e-12)
 
 
-# Each element-wise layer is its own exercise (helpers/exercises.py).
+# Each element-wise layer is its own exercise (helpers/course/exercises.py).
 ELEMENTWISE = [pytest.param(ReLU, marks=pytest.mark.relu), pytest.param(Sigmoid, marks=pytest.mark.sigmoid),
                pytest.param(Tanh, marks=pytest.mark.tanh)]
 
 
-# --- seed 001, literally -------------------------------------------------------------------------
+# --- the RPZ lab (Fashion-MNIST year), literally -------------------------------------------------------------------------
 
 def seed_linear():
     input_dim, output_dim, batch_size = 3, 2, 2

@@ -1,4 +1,4 @@
-"""helpers.optim: CS231n's published sgd_momentum values, and every rule against torch.optim over several steps."""
+"""helpers.scratch.optim: CS231n's published sgd_momentum values, and every rule against torch.optim over several steps."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import optim
-from helpers.gradient_check import rel_error
+from helpers.scratch import optim
+from helpers.scratch.gradient_check import rel_error
 
-pytestmark = pytest.mark.update_rules  # every test here needs this exercise (helpers/exercises.py)
+pytestmark = pytest.mark.update_rules  # every test here needs this exercise (helpers/course/exercises.py)
 
 
 def test_sgd_momentum_reference_values():

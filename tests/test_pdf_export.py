@@ -12,7 +12,7 @@ import pypdf
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers.pdf_export import export_pdf  # noqa: E402
+from helpers.course.pdf_export import export_pdf  # noqa: E402
 
 
 def _png(width_in: float, height_in: float) -> str:

@@ -37,7 +37,7 @@ NETWORKS = {
     "SimpleCNN-pool-dropout": lambda: SimpleCNN(channels=(32, 64), pool=True, dropout=0.5),
     "MyNet": lambda: MyNet(),
 }
-EXERCISE = {"FCNet": "fcnet", "SimpleCNN": "simple_cnn", "MyNet": "mynet"}  # helpers/exercises.py
+EXERCISE = {"FCNet": "fcnet", "SimpleCNN": "simple_cnn", "MyNet": "mynet"}  # helpers/course/exercises.py
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=getattr(pytest.mark, EXERCISE[n.split("-")[0]]))

@@ -1,4 +1,4 @@
-"""The student version (python -m helpers.release student) and the marker check of the solution copy.
+"""The student version (python -m helpers.course.release student) and the marker check of the solution copy.
 
 Most checks run on a small synthetic solution repository built here (a helpers
 module, tests with a test helper and hidden tests, a notebook with code and
@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import release
+from helpers.course import release
 from helpers.paths import REPO_ROOT
 
 # Built from pieces: this file must not hold marker lines itself.
@@ -122,7 +122,7 @@ def make_solution_repo(root: Path) -> Path:
     """A small git repository with the workbook's test configuration and one of every marker."""
     root.mkdir(parents=True, exist_ok=True)
     for name in ("pyproject.toml", "conftest.py", ".gitignore", "tests/__init__.py", "tests/nbval_sanitize.cfg",
-                 "helpers/student_checks.py", "collect_submission.sh"):
+                 "helpers/course/student_checks.py", "collect_submission.sh"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, root / name)
     (root / "helpers" / "__init__.py").write_text("")
@@ -180,7 +180,7 @@ def copies(tmp_path_factory):
     base = tmp_path_factory.mktemp("release")
     solution = make_solution_repo(base / "solution")
     student = base / "student"
-    result = subprocess.run([sys.executable, "-m", "helpers.release", "student", str(student), "--source", str(solution)],
+    result = subprocess.run([sys.executable, "-m", "helpers.course.release", "student", str(student), "--source", str(solution)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     # 2 regions in layers.py; in the notebook 2 in code cells and 2 markdown answers.
@@ -299,13 +299,13 @@ def test_broken_markers_stop_the_release_and_write_nothing(tmp_path):
     solution = make_solution_repo(tmp_path / "solution")
     layers = solution / "helpers" / "layers.py"
     layers.write_text(layers.read_text().replace(f"    {E}\n\n\nclass", "\n\nclass", 1))
-    check = subprocess.run([sys.executable, "-m", "helpers.release", "check", "--source", str(solution)],
+    check = subprocess.run([sys.executable, "-m", "helpers.course.release", "check", "--source", str(solution)],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert check.returncode == 1
     assert re.search(r"^helpers/layers.py:\d+: BEGIN marker inside the region opened at line 7$", check.stderr, re.M), \
         check.stderr
     out = tmp_path / "student"
-    result = subprocess.run([sys.executable, "-m", "helpers.release", "student", str(out), "--source", str(solution)],
+    result = subprocess.run([sys.executable, "-m", "helpers.course.release", "student", str(out), "--source", str(solution)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "nothing written" in result.stderr
     assert not out.exists() or not any(out.iterdir())
@@ -313,7 +313,7 @@ def test_broken_markers_stop_the_release_and_write_nothing(tmp_path):
 
 def test_solution_copy_markers_are_balanced():
     """The repository itself: every marker balanced and placed so that the student version imports."""
-    result = subprocess.run([sys.executable, "-m", "helpers.release", "check"], cwd=REPO_ROOT,
+    result = subprocess.run([sys.executable, "-m", "helpers.course.release", "check"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "markers balanced" in result.stdout
@@ -331,7 +331,7 @@ def test_student_version_of_this_repository(tmp_path):
             ast.parse(path.read_text(), filename=name)
         if name.endswith((".py", ".ipynb")):
             assert not _marker_lines(path), name
-    assert "helpers.student_checks" in (out / "conftest.py").read_text()
+    assert "helpers.course.student_checks" in (out / "conftest.py").read_text()
     # The same tests, less those of what the student copy leaves out (the instructor's grader).
     kept = [i for i in collected_ids(REPO_ROOT, "tests") if not release.is_withheld(i.split("::")[0])]
     assert collected_ids(out, "tests") == kept
@@ -351,9 +351,9 @@ def test_student_version_of_this_repository(tmp_path):
     assert markdown.count(release.TEXT_STUB.lower()) >= 14
     assert "- email:" in markdown and "- best accuracy:" in markdown, "07 keeps the extra.md template"
     # Colab in the copy clones the student repository, from the one place the copy sets it.
-    from helpers.colab import colab_cell
+    from helpers.course.colab import colab_cell
 
-    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (out / "helpers" / "colab.py").read_text()
+    assert f'\nDEFAULT_REPO_URL = "{url}"\n' in (out / "helpers" / "course" / "colab.py").read_text()
     for path in sorted((out / "notebooks").glob("*.ipynb")):
         first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert first.source == colab_cell(url), path.name
@@ -363,7 +363,7 @@ def test_student_version_of_this_repository(tmp_path):
 
 def test_release_docs_match_the_plugin():
     """The stub message the release writes is the one the pytest plugin recognises."""
-    from helpers import student_checks
+    from helpers.course import student_checks
 
     message = release.STUB_MESSAGE.format(what="Linear.forward", where="helpers/numpy_nn.py")
     assert student_checks.stub_message(NotImplementedError(message)) == (
@@ -419,7 +419,7 @@ def test_release_check_refuses_a_notebook_with_an_answer_in_the_open(tmp_path):
     nb = _markdown_notebook("**Question.** Which depth is best?", "Three layers: 98.9% on the test set.")
     nbformat.write(nb, solution / "notebooks" / "leak.ipynb")
     subprocess.run(["git", "-C", str(solution), "add", "notebooks/leak.ipynb"], check=True)
-    check = subprocess.run([sys.executable, "-m", "helpers.release", "check", "--source", str(solution)],
+    check = subprocess.run([sys.executable, "-m", "helpers.course.release", "check", "--source", str(solution)],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert check.returncode == 1
     assert "notebooks/leak.ipynb cell 1: markdown states a result outside solution markers (a percentage: '98.9%')" \

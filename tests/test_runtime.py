@@ -6,10 +6,10 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import runtime
-from helpers.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse, rel_error
-from helpers.paths import atomic_write_bytes, output_dir
+from helpers.paths import REPO_ROOT, atomic_write_bytes, output_dir
 
 
 def test_the_test_suite_runs_in_smoke_mode():
@@ -78,43 +78,6 @@ def test_output_dir_honours_the_variable(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "figures").is_dir()
 
 
-def test_numeric_gradients_match_analytic_ones():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 4))
-    grad = eval_numerical_gradient(lambda v: float(np.sum(np.sin(v))), x)
-    assert rel_error(grad, np.cos(x)) < 1e-8
-    df = rng.standard_normal((3, 4))
-    grad = eval_numerical_gradient_array(np.tanh, x, df)
-    assert rel_error(grad, df * (1 - np.tanh(x) ** 2)) < 1e-8
-    assert grad_check_sparse(lambda v: float(np.sum(v**2)), x, 2 * x, num_checks=5, verbose=False) < 1e-8
-    assert rel_error(grad, grad + 1.0) > 1e-3  # a wrong gradient is caught
-
-
-def test_numeric_gradients_refuse_float32():
-    with pytest.raises(TypeError, match="float64"):
-        eval_numerical_gradient(lambda v: float(v.sum()), np.ones(3, dtype=np.float32))
-    with pytest.raises(ValueError, match="same shape"):
-        rel_error(np.ones(3), np.ones(4))
-
-
-def test_plotting_helpers_check_shapes():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from helpers.plotting import filter_grid, image_grid, plot_history
-
-    fig = image_grid(np.zeros((5, 28, 28), np.uint8), labels=[0, 1, 2, 3, 4], highlight=[0, 1, 0, 0, 0])
-    assert len([a for a in fig.axes if a.images]) == 5
-    fig = filter_grid(np.random.default_rng(0).standard_normal((6, 3, 7, 7)))
-    assert len([a for a in fig.axes if a.images]) == 6
-    fig = plot_history({"train_loss": [3, 2, 1], "val_acc": [0.1, 0.5]})
-    assert len(fig.axes[0].lines) == 1 and len(fig.axes[1].lines) == 1
-    with pytest.raises(ValueError, match=r"\(F, C, H, W\)"):
-        filter_grid(np.zeros((4, 5, 3, 3)))
-    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
-        image_grid(np.zeros((28, 28)))
-
-
 def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path):
     """An edited module takes effect when the next cell runs, without restarting the kernel."""
     import subprocess
@@ -139,3 +102,51 @@ def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "values 1 2", result.stdout + result.stderr
+
+
+def test_the_thread_policy_runs_blas_on_one_thread_and_torch_on_the_count_asked():
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    try:
+        assert runtime.set_threads(1) == 1 == torch.get_num_threads()
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and set(blas) == {runtime.BLAS_THREADS} == {1}
+        assert runtime.set_threads() == runtime.cpu_cores() == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_torch_threads_restores_the_policy_count_even_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with runtime.torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+
+
+def test_nothing_reads_the_load_average():
+    """The thread policy is fixed counts (runtime.set_threads): no module decides by how busy the machine is."""
+    for path in sorted((REPO_ROOT / "helpers").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "getloadavg" not in text and "/proc/loadavg" not in text, path
+
+
+def test_the_thread_counts_can_be_overridden_for_a_measurement_and_bad_values_are_named(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("WORKBOOK_THREADS", "1")
+        monkeypatch.setenv("WORKBOOK_BLAS_THREADS", "2")
+        assert runtime.set_threads() == 1 == torch.get_num_threads()
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {2}
+        monkeypatch.setenv("WORKBOOK_THREADS", "two")
+        with pytest.raises(ValueError, match=r"WORKBOOK_THREADS='two' is not a thread count"):
+            runtime.set_threads()
+    finally:
+        monkeypatch.delenv("WORKBOOK_THREADS")
+        monkeypatch.delenv("WORKBOOK_BLAS_THREADS")
+        runtime.set_threads()
+        torch.set_num_threads(before)

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.classifiers import LinearSoftmax, softmax_loss_naive, softmax_loss_vectorized
-from helpers.gradient_check import eval_numerical_gradient, rel_error
+from helpers.scratch.classifiers import LinearSoftmax, softmax_loss_naive, softmax_loss_vectorized
+from helpers.scratch.gradient_check import eval_numerical_gradient, rel_error
 
 LOSSES = [pytest.param(softmax_loss_naive, marks=pytest.mark.softmax_naive),
           pytest.param(softmax_loss_vectorized, marks=pytest.mark.softmax_vectorized)]
@@ -127,7 +127,7 @@ def test_linear_softmax_errors():
 
 
 def test_with_bias_column():
-    from helpers.classifiers.softmax import with_bias_column
+    from helpers.scratch.classifiers.softmax import with_bias_column
 
     X = np.arange(24, dtype=np.float32).reshape(2, 2, 2, 3)
     Xb = with_bias_column(X)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from helpers.layers import affine_backward, affine_forward, softmax_loss
-from helpers.solver import Solver
+from helpers.scratch.layers import affine_backward, affine_forward, softmax_loss
+from helpers.scratch.solver import Solver
 
 
 class ScriptedModel:
@@ -46,8 +46,8 @@ def test_keeps_the_best_weights_and_checkpoints_them(tmp_path):
     assert history["val_acc"] == [0.3, 0.8, 0.5, 0.6]
     assert solver.best_val_acc == 0.8 and solver.best_epoch == 2
     assert model.params["step"][0] == 2.0  # the weights of epoch 2 are back in the model
-    assert len(history["loss"]) == 4 and history["train_loss"] == history["loss"]  # one update per epoch
-    assert solver.loss_history is history["loss"] and solver.val_acc_history is history["val_acc"]
+    assert len(history["iter_loss"]) == 4 and history["train_loss"] == history["iter_loss"]  # one update per epoch
+    assert solver.loss_history is history["iter_loss"] and solver.val_acc_history is history["val_acc"]
     with np.load(path) as f:
         assert f["step"][0] == 2.0 and f["_epoch"] == 2 and f["_val_acc"] == 0.8
     assert [p.name for p in path.parent.iterdir()] == ["best.npz"]  # no temporary files left behind
@@ -58,7 +58,7 @@ def test_learning_rate_decays_after_every_epoch():
     solver = Solver(model, scripted_data(), update_rule="sgd", optim_config={"learning_rate": 1.0},
                     lr_decay=0.5, batch_size=10, num_epochs=3, progress=False)
     solver.train()
-    assert solver.history["learning_rate"] == [1.0, 0.5, 0.25]  # the rate each epoch trained with
+    assert solver.history["lr"] == [1.0, 0.5, 0.25]  # the rate each epoch trained with
     assert solver.optim_configs["step"]["learning_rate"] == 0.125
     # The updates shrink with the rate: step = 1, 1.5, 1.75 after the epochs, so the
     # accuracies are val_acc[1], val_acc[2], val_acc[2]; a tie does not replace the best.
@@ -92,8 +92,8 @@ def test_trains_a_real_model(rule, lr):
     solver = Solver(model, data, update_rule=rule, optim_config={"learning_rate": lr}, batch_size=20,
                     num_epochs=5, num_train_samples=100, eval_batch_size=7, progress=False)
     solver.train()
-    assert len(solver.history["loss"]) == 5 * 10
-    assert solver.history["loss"][-1] < 0.5 * solver.history["loss"][0]
+    assert len(solver.history["iter_loss"]) == 5 * 10
+    assert solver.history["iter_loss"][-1] < 0.5 * solver.history["iter_loss"][0]
     assert solver.best_val_acc >= 0.95
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
 
@@ -135,3 +135,23 @@ def test_diverging_loss_stops_training():
 
     with pytest.raises(FloatingPointError, match="learning rate"):
         Solver(Exploding({0: 0.0}), scripted_data(), batch_size=10, num_epochs=1, progress=False).train()
+
+
+def test_cs231n_calling_habits(tmp_path, monkeypatch, capsys):
+    """Solver(..., verbose=True, print_every=.., checkpoint_name=..) and check_accuracy(X, y, batch_size=..)."""
+    monkeypatch.chdir(tmp_path)
+    val_acc = {0: 0.0, 1: 0.3, 2: 0.8}
+    solver = Solver(ScriptedModel(val_acc), scripted_data(), update_rule="sgd", optim_config={"learning_rate": 1.0},
+                    batch_size=10, num_epochs=2, verbose=True, print_every=1, checkpoint_name="run")
+    solver.train()
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["(Iteration 1 / 2) loss: 1.000000", "(Epoch 1 / 2) train acc: 0.300000; val_acc: 0.300000",
+                   "(Iteration 2 / 2) loss: 0.500000", "(Epoch 2 / 2) train acc: 0.800000; val_acc: 0.800000"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_epoch_1.npz", "run_epoch_2.npz"]
+    with np.load(tmp_path / "run_epoch_2.npz", allow_pickle=False) as saved:
+        assert saved["step"][0] == 2.0 and float(saved["_val_acc"]) == 0.8
+    data = scripted_data(10)
+    assert solver.check_accuracy(data["X_val"], data["y_val"], batch_size=5) == solver.check_accuracy(
+        data["X_val"], data["y_val"]) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match=r"X has 10 examples but y has 3"):
+        solver.check_accuracy(data["X_val"], data["y_val"][:3])

@@ -1,7 +1,7 @@
 """Plays the student: the student copy, worked through exercise by exercise in course order.
 
 Generates the student copy of this repository, then for each exercise of
-``helpers.exercises.EXERCISES`` puts the solution back into that exercise's
+``helpers.course.exercises.EXERCISES`` puts the solution back into that exercise's
 stubs only, and checks with the same ``run_check`` that ``exercises.check``
 uses that
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import release
-from helpers.exercises import EXERCISES, run_check
+from helpers.course import release
+from helpers.course.exercises import EXERCISES, run_check
 from helpers.paths import REPO_ROOT
 
 pytestmark = pytest.mark.student_copy

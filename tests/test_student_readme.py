@@ -1,11 +1,11 @@
-"""The student copy's own README (helpers/student_readme.py, written by `python -m helpers.release student`)."""
+"""The student copy's own README (helpers/course/student_readme.py, written by `python -m helpers.course.release student`)."""
 
 from __future__ import annotations
 
 import re
 
-from helpers import colab, release
-from helpers.exercises import EXERCISES
+from helpers.course import colab, release
+from helpers.course.exercises import EXERCISES
 from helpers.paths import REPO_ROOT
 
 
@@ -24,7 +24,7 @@ def test_the_student_copy_gets_its_own_readme(tmp_path):
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \| `(\w+)` \|", readme, re.M)
     assert [(int(i), name, nb) for i, name, nb in rows] == [(i, e.name, e.notebook) for i, e in enumerate(EXERCISES, 1)]
     # Nothing of the instructor's side: release commands, withheld weights, solution markers, this machine.
-    for words in ("helpers.release", "withheld", "BEGIN SOLUTION", "instructor", "/work/"):
+    for words in ("helpers.course.release", "withheld", "BEGIN SOLUTION", "instructor", "/work/"):
         assert words not in readme, words
     # What it names exists in the copy.
     for path in ("scripts/setup.sh", "scripts/lab.sh", "scripts/test.sh", "collect_submission.sh",

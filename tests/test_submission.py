@@ -139,11 +139,11 @@ def _make_student(root: Path) -> tuple[Path, Path]:
 
 
 def record_run(outputs: Path, mode: str) -> None:
-    """Records of how the three made files were made (helpers.provenance), as the notebooks write them.
+    """Records of how the three made files were made (helpers.course.provenance), as the notebooks write them.
 
     "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes.
     """
-    from helpers import provenance
+    from helpers.course import provenance
 
     for name, made_by, facts in [
         ("numpy_nn_training.png", "notebooks/02_numpy_nn.ipynb", dict(dataset="mnist digits 3 vs 8", epochs=20)),
@@ -329,7 +329,7 @@ def make_cs7643_outputs(outputs: Path) -> Path:
     """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs, extra.md."""
     from PIL import Image
 
-    from helpers.submission import cs7643_outputs as needed
+    from helpers.course.submission import cs7643_outputs as needed
 
     outputs.mkdir()
     for i, name in enumerate(needed()):
@@ -368,7 +368,7 @@ def test_cs7643_names_every_missing_or_broken_file_and_writes_nothing(tmp_path, 
 
 
 def test_cs7643_refuses_a_notebook_with_errors(tmp_path, cs7643_outputs):
-    from helpers.submission import FILTER_NOTEBOOK, SubmissionError, collect_cs7643
+    from helpers.course.submission import FILTER_NOTEBOOK, SubmissionError, collect_cs7643
 
     repo = tmp_path / "repo"
     for rel in ("helpers", "scripts", "notebooks"):
@@ -385,8 +385,8 @@ def test_cs7643_refuses_a_notebook_with_errors(tmp_path, cs7643_outputs):
 def test_cs7643_zip_holds_code_scripts_results_and_pdfs(tmp_path, student, cs7643_outputs):
     from pypdf import PdfReader
 
-    from helpers.submission import CS7643_CODE, CS7643_SCRIPTS, FILTER_NOTEBOOK
-    from helpers.submission import cs7643_outputs as needed
+    from helpers.course.submission import CS7643_CODE, CS7643_SCRIPTS, FILTER_NOTEBOOK
+    from helpers.course.submission import cs7643_outputs as needed
 
     (cs7643_outputs / "predictions.csv").write_text("id,label\n0,3\n")
     out = tmp_path / "hand-in" / "2_pytorch.zip"
@@ -445,7 +445,7 @@ def test_pdf_export_of_the_setup_notebook(tmp_path):
 
 
 def test_pdf_html_loads_nothing_from_the_network():
-    from helpers.pdf_export import notebook_html
+    from helpers.course.pdf_export import notebook_html
 
     html = notebook_html(REPO_ROOT / "notebooks" / "00_setup.ipynb")
     import re

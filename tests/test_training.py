@@ -1,4 +1,4 @@
-"""helpers.training: the loop learns, checkpoints atomically, resumes exactly, stops early."""
+"""helpers.pytorch.training: the loop learns, checkpoints atomically, resumes exactly, stops early."""
 
 import os
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers import training as T
-from helpers.augment import CameraAugment
-from helpers.training import TensorLoader, evaluate, fit, load_checkpoint, one_cycle, save_checkpoint
+from helpers.pytorch import training as T
+from helpers.pytorch.augment import CameraAugment
+from helpers.pytorch.training import TensorLoader, evaluate, fit, load_checkpoint, one_cycle, save_checkpoint
 
 
 def _data(n=192, seed=0):
@@ -87,6 +87,62 @@ def test_interrupted_run_resumes_to_the_same_history(tmp_path):
     assert resumed["epoch"] == [1, 2, 3, 4, 5]
     for key in ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "iter_loss"):
         assert resumed[key] == pytest.approx(full[key], rel=1e-5, abs=1e-7), key
+
+
+class CountingHook:
+    """A hook with state: counts epochs and steps, and keeps a running sum of one weight (like lookahead's average)."""
+
+    def __init__(self):
+        self.epochs, self.steps, self.total = [], 0, 0.0
+
+    def on_epoch_start(self, epoch, model):
+        self.epochs.append(epoch)
+
+    def on_step_end(self, step, model):
+        self.steps = step
+        self.total += float(model[-1].weight.detach().sum())
+
+    def state_dict(self):
+        return {"epochs": list(self.epochs), "steps": self.steps, "total": self.total}
+
+    def load_state_dict(self, state):
+        self.epochs, self.steps, self.total = state["epochs"], state["steps"], state["total"]
+
+
+def test_hooks_are_called_and_their_state_resumes_exactly(tmp_path):
+    full_hook = CountingHook()
+    full = _fit(_model(), tmp_path / "full", epochs=4, hooks=(full_hook,))
+    assert full_hook.epochs == [0, 1, 2, 3] and full_hook.steps == 4 * 5 == len(full["iter_loss"])
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(epoch, history, model):
+        if epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _fit(_model(), tmp_path / "cut", epochs=4, hooks=(CountingHook(),), callbacks=[stop_after_two])
+    hook = CountingHook()
+    _fit(_model(seed=5), tmp_path / "cut", epochs=4, resume=True, hooks=(hook,))
+    assert (hook.epochs, hook.steps) == (full_hook.epochs, full_hook.steps) == ([0, 1, 2, 3], 20)
+    assert hook.total == pytest.approx(full_hook.total, rel=1e-6)
+
+
+def test_a_summed_loss_is_logged_per_example_and_train_time_excludes_evaluation(tmp_path):
+    mean = _fit(_model(), None, epochs=2, loss_fn=nn.CrossEntropyLoss())
+    summed = _fit(_model(), None, epochs=2, loss_fn=nn.CrossEntropyLoss(reduction="sum"))
+    assert summed["iter_loss"][0] == pytest.approx(mean["iter_loss"][0], rel=1e-5)
+    val = _loaders()[1]
+    assert evaluate(_model(), val, nn.CrossEntropyLoss(reduction="sum"))["loss"] == pytest.approx(
+        evaluate(_model(), val)["loss"], rel=1e-6)
+    assert all(0 < t <= w for t, w in zip(summed["train_time"], summed["time"]))
+
+
+def test_minutes_to_reads_the_training_time_at_the_first_epoch_that_reached_the_accuracy():
+    history = {"val_acc": [0.5, None, 0.91, 0.95], "train_time": [60.0, 120.0, 180.0, 240.0]}
+    assert T.minutes_to(history, 0.9) == 3.0 and T.minutes_to(history, 0.95) == 4.0
+    assert T.minutes_to(history, 0.99) is None
 
 
 def test_fresh_run_ignores_old_checkpoints(tmp_path):
@@ -168,26 +224,6 @@ def test_fit_stops_when_the_time_budget_is_spent(tmp_path):
     history = fit(_model(), train, val, epochs=50, device="cpu", scheduler=one_cycle(0.05, time_budget=1e-9),
                   progress=False, verbose=False)
     assert history["epoch"] == [1] and len(history["iter_loss"]) == 1
-
-
-@pytest.mark.parametrize("busy, expected", [(0.0, "cores"), (1.0, 1), (4.0, 1)])
-def test_pick_threads_uses_every_core_only_on_a_quiet_machine(monkeypatch, busy, expected):
-    from helpers import rpz_lab
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    before = torch.get_num_threads()
-    monkeypatch.setattr(rpz_lab, "_busy_cpus", lambda: busy)
-    try:
-        threads = rpz_lab.pick_threads(verbose=False)
-        assert threads == (cores if expected == "cores" else expected) == torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_busy_cpus_reads_a_non_negative_count():
-    from helpers.rpz_lab import _busy_cpus
-
-    assert _busy_cpus(samples=3, interval=0.0) >= 0
 
 
 def test_fit_with_bf16_autocast_keeps_float32_weights_and_learns():

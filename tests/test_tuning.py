@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from helpers.tuning import accuracy, grid, log_uniform, random_configs, search, uniform
+from helpers.scratch.tuning import accuracy, grid, log_uniform, random_configs, search, uniform
 
 
 def test_grid_is_the_cartesian_product():
@@ -87,7 +87,7 @@ def test_search_errors():
 
 
 def test_search_with_a_real_classifier():
-    from helpers.classifiers import LinearSoftmax
+    from helpers.scratch.classifiers import LinearSoftmax
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, size=200)

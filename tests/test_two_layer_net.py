@@ -1,14 +1,14 @@
-"""TwoLayerNet: the seed 003 toy model's reference values, gradients, SGD with momentum."""
+"""TwoLayerNet: the HLCV toy model's reference values, gradients, SGD with momentum."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.classifiers import TwoLayerNet
-from helpers.gradient_check import eval_numerical_gradient, rel_error
+from helpers.scratch.classifiers import TwoLayerNet
+from helpers.scratch.gradient_check import eval_numerical_gradient, rel_error
 
-# Seed 003 / CS231n: scores of the toy model on the toy data.
+# HLCV / CS231n: scores of the toy model on the toy data.
 CORRECT_SCORES = np.asarray([
     [-0.81233741, -1.27654624, -0.70335995],
     [-0.17129677, -1.18803311, -0.47310444],
@@ -108,7 +108,7 @@ def test_toy_training_with_momentum_reaches_002():
 
 
 def _replay_algorithm_1(net, X, y, learning_rate, decay, reg, num_iters, batch_size, momentum, seed):
-    """Seed 003's Algorithm 1 written out step by step, independent of TwoLayerNet.train."""
+    """HLCV's Algorithm 1 written out step by step, independent of TwoLayerNet.train."""
     params = {k: v.copy() for k, v in net.params.items()}
     v = {k: np.zeros_like(p) for k, p in params.items()}
     probe = TwoLayerNet(*net.sizes)

@@ -1,0 +1,284 @@
+"""The exercises of the course, in order, and ``check(name)``: run one exercise's tests.
+
+Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
+``helpers/``) belongs to one named exercise. The name is a pytest marker on
+that exercise's public tests, so the same tests run
+
+- from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
+- from a notebook: ``exercises.check("linear")`` (after ``from helpers import
+  exercises``), which runs them in a fresh
+  Python process (with a time limit) and prints ``linear: pass``, or the
+  first failing check with the exercise's hint, never a traceback through
+  test code.
+
+A test carries the marker of the *last* exercise (in course order) whose code
+it needs, so that it passes as soon as that exercise and the ones before it
+are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.paths import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its marker ``name``, the notebook that introduces it, the functions it fills in."""
+
+    name: str
+    notebook: str
+    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each solution region
+    hint: str
+
+    @property
+    def test_file(self) -> str:
+        """Where its tests live: ``tests/test_<module>.py`` of the module it is written in (a test checks this)."""
+        return f"tests/test_{Path(self.functions[0].split(':')[0]).stem}.py"
+
+
+def _fns(path: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"helpers/{path}:{name}" for name in names)
+
+
+# Course order: the notebooks in order, and within a notebook the order its sections ask for them.
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("linear", "01_layers", _fns("numpy_nn.py", "Linear.forward", "Linear.backward"),
+             "forward: x @ W + b, (batch, input_dim) -> (batch, output_dim); backward: one dW and db per sample"),
+    Exercise("relu", "01_layers", _fns("numpy_nn.py", "ReLU.forward", "ReLU.backward"),
+             "max(0, x) element-wise, any shape; the gradient passes where the input was positive"),
+    Exercise("sigmoid", "01_layers", _fns("numpy_nn.py", "Sigmoid.forward", "Sigmoid.backward"),
+             "1 / (1 + exp(-x)) without overflow for large |x|; the gradient is s * (1 - s)"),
+    Exercise("se", "01_layers", _fns("numpy_nn.py", "SE.forward", "SE.backward"),
+             "(x - y)**2 element-wise; the gradient w.r.t. x is 2 (x - y)"),
+    Exercise("tanh", "02_numpy_nn", _fns("numpy_nn.py", "Tanh.forward", "Tanh.backward"),
+             "np.tanh element-wise; the gradient is 1 - tanh(x)**2"),
+    Exercise("softmax_naive", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_naive"),
+             "loops over examples and classes; shift the scores by their maximum; add reg * sum(W**2)"),
+    Exercise("softmax_vectorized", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_vectorized"),
+             "no Python loop; the same loss and gradient as softmax_loss_naive"),
+    Exercise("linear_softmax", "03_softmax", _fns("scratch/classifiers/softmax.py", "LinearSoftmax.train", "LinearSoftmax.predict"),
+             "minibatch SGD with the vectorised loss; predict is the argmax of X @ W"),
+    Exercise("two_layer_net", "04_two_layer_net", _fns("scratch/classifiers/two_layer_net.py", "TwoLayerNet.loss"),
+             "scores = relu(X @ W1 + b1) @ W2 + b2; softmax loss with reg * (sum(W1**2) + sum(W2**2)); backprop"),
+    Exercise("two_layer_train", "04_two_layer_net",
+             _fns("scratch/classifiers/two_layer_net.py", "TwoLayerNet.train", "TwoLayerNet.predict"),
+             "Algorithm 1: minibatches, SGD with momentum, the learning rate decays once per epoch"),
+    Exercise("affine", "05_conv_pool_layers", _fns("scratch/layers.py", "affine_forward", "affine_backward"),
+             "flatten every sample to a row, then x @ w + b; dx has the input's shape"),
+    Exercise("relu_layer", "05_conv_pool_layers", _fns("scratch/layers.py", "relu_forward", "relu_backward"),
+             "max(0, x); the gradient flows where x > 0"),
+    Exercise("softmax_loss", "05_conv_pool_layers", _fns("scratch/layers.py", "softmax_loss"),
+             "mean cross-entropy of (N, C) scores and its gradient (probabilities minus one-hot, over N)"),
+    Exercise("conv_naive", "05_conv_pool_layers", _fns("scratch/layers.py", "conv_forward_naive", "conv_backward_naive"),
+             "zero-pad, slide each filter with the stride; H' = 1 + (H + 2 pad - HH) / stride"),
+    Exercise("max_pool_naive", "05_conv_pool_layers",
+             _fns("scratch/layers.py", "max_pool_forward_naive", "max_pool_backward_naive"),
+             "the maximum of each window; backward sends the gradient to the first maximum of its window"),
+    Exercise("update_rules", "05_conv_pool_layers", _fns("scratch/optim.py", "sgd", "sgd_momentum", "adam"),
+             "next_w, config = rule(w, dw, config); keep the state (velocity, m, v, t) in config"),
+    Exercise("three_layer_convnet", "05_conv_pool_layers",
+             _fns("scratch/classifiers/cnn.py", "ThreeLayerConvNet.__init__", "ThreeLayerConvNet.loss"),
+             "conv - relu - 2x2 max pool - affine - relu - affine - softmax, with the sandwich layers"),
+    Exercise("fcnet", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "FCNet.__init__", "FCNet.forward"),
+             "flatten, then Linear layers with the activation between them; return log-probabilities"),
+    Exercise("simple_cnn", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "SimpleCNN.__init__", "SimpleCNN.forward"),
+             "3x3 convolutions with stride 2 (or stride 1 and max pooling), dropout, a linear layer, log_softmax"),
+    Exercise("mynet", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "MyNet.__init__", "MyNet.forward"),
+             "MyNet() takes no arguments; standardise each image itself; return (N, 10) log-probabilities"),
+    Exercise("classify", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "classify"),
+             "eval mode, no gradients, batches on the model's device; int64 class indices (N,) on the CPU"),
+    Exercise("softmax_classifier", "07_pytorch_cifar10",
+             _fns("pytorch/models.py", "SoftmaxClassifier.__init__", "SoftmaxClassifier.forward"),
+             "one nn.Linear on the flattened image: (N, 3, 32, 32) -> (N, 10) scores"),
+    Exercise("two_layer_nn", "07_pytorch_cifar10", _fns("pytorch/models.py", "TwoLayerNN.__init__", "TwoLayerNN.forward"),
+             "linear - ReLU - linear on the flattened image"),
+    Exercise("convnet", "07_pytorch_cifar10", _fns("pytorch/models.py", "ConvNet.__init__", "ConvNet.forward"),
+             "conv (padding keeps the size) - ReLU - 2x2 max pool - linear"),
+    Exercise("mlp", "07_pytorch_cifar10",
+             _fns("pytorch/models.py", "MultiLayerPerceptron.__init__", "MultiLayerPerceptron.forward"),
+             "len(hidden_sizes) + 1 linear layers with ReLU between them"),
+    Exercise("mymodel", "07_pytorch_cifar10",
+             _fns("pytorch/models.py", "_ConvGroup.__init__", "_ConvGroup.forward", "MyModel.__init__",
+                  "MyModel.features", "MyModel.forward"),
+             "the challenge network: normalise inside, frozen whitening, three conv groups, (N, 10) scores"),
+)
+BY_NAME = {e.name: e for e in EXERCISES}
+# Seconds one exercise's tests may take (importing torch included) before the check gives up.
+CHECK_TIMEOUT = 600
+# Bytes of address space the checking process may use (on the CPU; CUDA reserves far more and gets no limit).
+CHECK_MEMORY = 16 * 2**30
+_REPORT_VARIABLE = "WORKBOOK_CHECK_REPORT"
+
+
+def exercise(name: str) -> Exercise:
+    """The exercise called ``name``; a ``KeyError`` listing the names otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no exercise called {name!r}; the exercises are: {', '.join(BY_NAME)}") from None
+
+
+def exercise_of(path: str, qualname: str) -> Exercise | None:
+    """The exercise that the solution region in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
+    key = f"{path}:{qualname}"
+    return next((e for e in EXERCISES if key in e.functions), None)
+
+
+@dataclass
+class CheckResult:
+    """What ``run_check`` found: ``passed`` and ``failed`` test ids, the first failure's message."""
+
+    name: str
+    passed: list[str]
+    failed: list[str]
+    first_failure: str | None = None
+    error: str | None = None  # the tests could not run at all (time limit, crash, nothing collected)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed and bool(self.passed)
+
+    def summary(self) -> str:
+        """What ``check`` prints: ``name: pass``, or the first failure with the exercise's hint."""
+        if self.ok:
+            return f"{self.name}: pass"
+        if self.error:
+            return f"{self.name}: could not check: {self.error}"
+        failure = (self.first_failure or "").strip()
+        lines = [f"{self.name}: {len(self.failed)} of {len(self.failed) + len(self.passed)} checks fail; "
+                 f"the first, {self.failed[0]}:"]
+        lines += [f"    {line}" for line in failure.splitlines()[:12]]
+        if "is not written yet" not in failure:
+            lines.append(f"    hint: {BY_NAME[self.name].hint}" if self.name in BY_NAME else "")
+        return "\n".join(line for line in lines if line)
+
+
+def _environment(root: Path, report: Path) -> dict[str, str]:
+    """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``."""
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return dict(os.environ, PYTHONPATH=path, **{_REPORT_VARIABLE: str(report)})
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHECK_MEMORY, CHECK_MEMORY))
+
+
+def _cuda_in_use() -> bool:
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_available())
+
+
+def run_check(names: str | list[str], root: Path | None = None, timeout: float = CHECK_TIMEOUT,
+              extra_args: tuple[str, ...] = ()) -> dict[str, CheckResult]:
+    """Run the public tests of the exercises ``names`` in a fresh Python process; one result per exercise.
+
+    ``root``: the repository (default: this one). The tests run from the
+    exercises' test files with ``-m "name1 or name2 ..."``; a test that
+    belongs to several of the exercises counts for each.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        exercise(name)
+    root = Path(root or REPO_ROOT)
+    with tempfile.TemporaryDirectory(prefix="workbook-check-") as tmp:
+        report = Path(tmp) / "report.json"
+        env = _environment(root, report)
+        files = sorted({BY_NAME[n].test_file for n in names})
+        command = [sys.executable, "-m", "pytest", *files, "-m", " or ".join(names), "-q", "--no-header",
+                   "-p", "no:cacheprovider", "-o", "addopts=", "-p", "helpers.course.exercises", "--tb=no", *extra_args]
+        try:
+            run = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
+                                 preexec_fn=None if _cuda_in_use() or os.name != "posix" else _limit_memory)
+        except subprocess.TimeoutExpired:
+            return {n: CheckResult(n, [], [], error=f"the tests took more than {timeout:.0f} s "
+                                   "(an endless loop?)") for n in names}
+        try:
+            records = json.loads(report.read_text())["results"]
+        except (OSError, ValueError):
+            tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-5:])
+            return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {run.returncode}):\n{tail}") for n in names}
+    results = {n: CheckResult(n, [], []) for n in names}
+    for record in records:
+        for n in names:
+            if n in record["markers"]:
+                result = results[n]
+                if record["outcome"] == "failed":
+                    result.failed.append(record["test"])
+                    result.first_failure = result.first_failure or record["message"]
+                elif record["outcome"] == "passed":
+                    result.passed.append(record["test"])
+    for result in results.values():
+        if not result.passed and not result.failed:
+            result.error = "no test carries this exercise's marker"
+    return results
+
+
+def check(name: str, root: Path | None = None) -> None:
+    """Run exercise ``name``'s public tests and print ``name: pass`` or the first failure.
+
+    The tests run in a fresh process, so they see the code as saved in
+    ``helpers/`` (save the file first). ``run_check`` returns the results
+    instead of printing them.
+    """
+    print(run_check(name, root)[name].summary())
+
+
+# --------------------------------------------------------------------------- pytest plugin (-p helpers.course.exercises)
+
+_records: list[dict] = []
+_markers: dict[str, list[str]] = {}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        _markers[item.nodeid] = [m.name for m in item.iter_markers() if m.name in BY_NAME]
+
+
+def _message(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, str):  # helpers.course.student_checks: "X in Y is not written yet ..."
+        return longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message
+    return str(longrepr).strip().splitlines()[-1] if longrepr else ""
+
+
+def pytest_runtest_logreport(report) -> None:
+    # One record per test: its call, or the set-up or tear-down that failed.
+    if report.when == "call" or report.outcome == "failed":
+        _records.append({"test": report.nodeid.split("/")[-1], "outcome": report.outcome,
+                         "markers": _markers.get(report.nodeid, []),
+                         "message": _message(report) if report.outcome == "failed" else ""})
+
+
+def pytest_sessionfinish(session) -> None:
+    path = os.environ.get(_REPORT_VARIABLE)
+    if path:
+        from helpers.paths import atomic_write_bytes
+
+        atomic_write_bytes(path, json.dumps({"results": _records, "markers": _markers}).encode())
+
+
+def collected_markers(root: Path | None = None, paths: tuple[str, ...] = ("tests",)) -> dict[str, list[str]]:
+    """``{test id: [exercise markers]}`` for every test pytest collects under ``paths`` of ``root`` (nothing runs)."""
+    root = Path(root or REPO_ROOT)
+    with tempfile.TemporaryDirectory(prefix="workbook-collect-") as tmp:
+        report = Path(tmp) / "report.json"
+        env = _environment(root, report)
+        run = subprocess.run([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-p", "no:cacheprovider",
+                              "-o", "addopts=", "-p", "helpers.course.exercises"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=CHECK_TIMEOUT)
+        if not report.is_file():
+            raise RuntimeError(f"pytest could not collect the tests (exit {run.returncode}):\n{run.stdout[-2000:]}")
+        return json.loads(report.read_text())["markers"]

@@ -1,0 +1,133 @@
+"""The README of the student copy (``python -m helpers.course.release student`` writes it instead of the instructor's).
+
+It speaks to the student only: how to set up, where to write, how to check
+one exercise, the exercises in course order (from ``helpers.course.exercises``),
+how to hand in, and Colab.
+"""
+
+from __future__ import annotations
+
+from helpers.course.exercises import EXERCISES
+
+_TEMPLATE = """# The workbook
+
+A Jupyter course workbook that takes you from **backpropagation in plain NumPy**
+to **convolutional networks in PyTorch**. You write the layers, losses,
+classifiers and networks yourself; the notebooks in `notebooks/` explain each
+step, run your code and show what it does.
+
+## Set up (once)
+
+Python 3.10 or newer, on Linux or macOS. From this folder:
+
+```bash
+scripts/setup.sh       # a virtual environment in .venv with every package (safe to run again)
+scripts/lab.sh         # set up if needed, then open JupyterLab on the notebooks
+```
+
+On a laptop without an NVIDIA GPU, `scripts/setup.sh --cpu` installs PyTorch's
+CPU-only build instead (the default build brings about 3 GB of GPU libraries).
+`scripts/test.sh` sets up and runs all the tests.
+
+Start with `notebooks/00_setup.ipynb`: it checks that packages, data, plots and
+widgets work. The data sets (MNIST, Fashion-MNIST, CIFAR-10) are downloaded
+into `data/` the first time a notebook needs them; if you have them already,
+point `WORKBOOK_DATA` at the folder that holds them.
+
+## Where you write
+
+- **Code** goes in the `helpers/` folder, wherever a function says
+  `# YOUR CODE HERE` and raises `NotImplementedError("YOUR CODE HERE: ...")`.
+  Replace those two lines with your code. Open the files from JupyterLab's
+  file browser (`helpers/numpy_nn.py`, ...) and save them: the next time you
+  run a notebook cell it uses your new code, without restarting the kernel.
+- **Answers** to the questions go in the notebooks' markdown cells that say
+  `YOUR ANSWER HERE` (double-click a cell to edit it).
+
+Each notebook says which functions it needs. A cell that calls a function you
+have not written yet stops with one line naming it, for example
+`Linear.forward in helpers/numpy_nn.py is not written yet`.
+
+## Check one exercise
+
+Every exercise has a name (the list is below). In its notebook, a cell
+
+```python
+from helpers.course import exercises
+exercises.check("linear")
+```
+
+runs that exercise's tests and prints `linear: pass`, or the first check that
+fails with a hint. From a terminal, the same tests:
+
+```bash
+scripts/test.sh -m linear        # or, in the activated environment: pytest -m linear
+```
+
+`scripts/test.sh tests/` runs every unit test; `scripts/test.sh` alone also
+runs every notebook (in the quick smoke mode, see below) and compares its
+outputs.
+
+## The exercises, in order
+
+| # | exercise | notebook | what you write |
+|---|---|---|---|
+{rows}
+
+## Run modes
+
+The notebooks run in **full** mode by default: the full data sets and real
+training, what you hand in. `WORKBOOK_MODE=smoke` runs them on small subsets
+with tiny epochs, to check quickly that everything runs; its results are not
+meant to be handed in (see below).
+
+## Handing in
+
+Run the notebooks that make your results in full mode, then from this folder:
+
+- `./collect_submission.sh rpz` writes `rpz_submission.zip`: `numpy_nn.py`,
+  the two PNGs of `02_numpy_nn`, `pytorch_cnn.py` and the `model.pt` of
+  `06_pytorch_fc_cnn`. It first checks that each file imports and works on its
+  own, and that the PNGs and `model.pt` come from a **full-mode** run (each has
+  a record of how it was made beside it in `outputs/`); if not, it names the
+  notebook to run again and writes nothing. It prints what it packs, with your
+  `model.pt`'s accuracy on the full test set.
+- `./collect_submission.sh cs7643` writes `2_pytorch.zip` (the PyTorch part on
+  CIFAR-10: code, logs, plots, `outputs/extra.md` with what you tried, your
+  name, email and best accuracy).
+- `./collect_submission.sh pdf` writes `workbook.pdf`, every notebook as saved.
+
+Everything the notebooks write goes to `outputs/`; a quick smoke-mode run never
+replaces a full-mode hand-in file there (it writes `*.smoke.*` files beside it).
+
+## Google Colab
+
+Each notebook's first cell prepares Google Colab and does nothing elsewhere.
+Open a notebook in Colab from your course's copy of this repository and run
+that cell first. It asks to mount your Google Drive and keeps the workbook in
+`MyDrive/workbook` (cloned the first time, reused after), so your code in
+`helpers/` and what the notebooks write in `outputs/` survive when Colab
+recycles the runtime. After the first run, open the notebooks from Drive
+(*File → Open notebook → Google Drive*, `MyDrive/workbook/notebooks/`): a
+notebook opened from GitHub is a copy Colab does not save. Without Drive the
+workbook goes to `/content/workbook`, and the cell warns that everything you
+change there is lost when the runtime is recycled.
+
+## Getting help
+
+- `help(name)` in a notebook shows a function's docstring, with the shapes it
+  expects.
+- Errors name what they expected: a shape, a missing file, a variable to set.
+"""
+
+
+def _functions(exercise) -> str:
+    names = [f.split(":")[1] for f in exercise.functions]
+    path = exercise.functions[0].split(":")[0]
+    return f"`{'`, `'.join(names)}` in `{path}`"
+
+
+def student_readme() -> str:
+    """The student copy's README.md, with the exercises of ``helpers.course.exercises`` in course order."""
+    rows = "\n".join(f"| {i} | `{e.name}` | `{e.notebook}` | {_functions(e)} |" for i, e in enumerate(EXERCISES, 1))
+    return _TEMPLATE.replace("{rows}", rows)

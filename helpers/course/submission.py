@@ -1,0 +1,542 @@
+"""Collect what a student hands in (the engine of ``collect_submission.sh``).
+
+    python -m helpers.course.submission rpz     # rpz_submission.zip: the RPZ lab's five files, flat, checked first
+    python -m helpers.course.submission pdf     # workbook.pdf: every notebook, as saved, in one PDF
+    python -m helpers.course.submission cs7643  # 2_pytorch.zip: CS7643's part 2 hand-in, checked first
+
+``rpz`` takes ``numpy_nn.py`` and ``pytorch_cnn.py`` from the repository's
+``helpers/`` (``--helpers DIR`` or ``WORKBOOK_DELIVERABLES`` to take them
+from elsewhere) and the figures and ``model.pt`` from the output folder
+(``helpers.paths.output_dir()``: ``WORKBOOK_OUTPUT`` or ``<repo>/outputs``).
+Before anything is written it checks, as the upload system will:
+
+1. every file exists;
+2. in a fresh Python (``python -I``) started in a temporary folder that holds
+   only the five files: ``numpy_nn.py`` imports and defines ReLU, Linear,
+   Sigmoid and SE; ``pytorch_cnn.py`` imports and defines MyNet and classify;
+   ``model.pt`` loads into ``MyNet()`` (``torch.load(weights_only=True)`` then
+   ``load_state_dict``); ``classify`` on a small batch ``(8, 1, 28, 28)`` of
+   float32 values in [0, 1] returns 8 int64 class indices in 0..9. The
+   workbook's own ``helpers`` package is made unimportable there, since the
+   upload system does not have it;
+3. ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and
+   ``model.pt`` carry a record of how they were made
+   (``helpers.course.provenance``); one made in smoke mode, or without a record,
+   is refused, naming the notebook to run again in full mode. What is
+   packed is printed, with ``model.pt``'s accuracy on the full clean test set
+   when that set is on disk (``WORKBOOK_DATA``).
+
+``cs7643`` (CS7643, part 2) takes the model and training code
+(``helpers/pytorch/models.py``, ``train.py``, ``predict.py`` and the modules
+they train with), the four ``scripts/run_<model>.sh``, and from the output
+folder each model's log (its last line the test accuracy), loss and
+validation-accuracy plots, the two filter grids of notebook 08, and
+``extra.md`` (what you tried for the challenge, name, email, best
+accuracy); ``predictions.csv`` joins when present. It adds
+``notebooks/08_filter_visualization.ipynb`` (run, without errors), that
+notebook's PDF, and ``2_pytorch.pdf`` with every plot, one per page.
+
+Any failure exits with status 1 and a message naming the file and the
+notebook or command that makes it; no zip is written (the zip is built in a
+temporary file and renamed into place only when complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
+
+NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
+CNN_NOTEBOOK = "notebooks/06_pytorch_fc_cnn.ipynb"
+RPZ_ZIP = "rpz_submission.zip"
+PDF_NAME = "workbook.pdf"
+# Seconds allowed to the isolated import-and-classify check (importing torch included).
+CHECK_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """One file of the hand-in: its name in the zip, where it comes from, and what makes it."""
+
+    name: str
+    source: str  # "helpers" (a module the student writes) or "outputs" (made by running a notebook)
+    made_by: str
+
+    def hint(self) -> str:
+        if self.source == "helpers":
+            return f"it is helpers/{self.name}, which you write in {self.made_by}"
+        return f"run {self.made_by} to make it"
+
+
+RPZ_FILES = (
+    Deliverable("numpy_nn.py", "helpers", f"{NUMPY_NN_NOTEBOOK} (layers introduced in notebooks/01_layers.ipynb)"),
+    Deliverable("numpy_nn_training.png", "outputs", NUMPY_NN_NOTEBOOK),
+    Deliverable("numpy_nn_classification.png", "outputs", NUMPY_NN_NOTEBOOK),
+    Deliverable("pytorch_cnn.py", "helpers", CNN_NOTEBOOK),
+    Deliverable("model.pt", "outputs", f"{CNN_NOTEBOOK} (it saves your chosen MyNet's state dict)"),
+)
+_BY_NAME = {d.name: d for d in RPZ_FILES}
+
+
+class SubmissionError(Exception):
+    """The hand-in cannot be made; the message names the file and the notebook that makes it."""
+
+
+def _fail(name: str, problem: str) -> SubmissionError:
+    return SubmissionError(f"{name}: {problem}; {_BY_NAME[name].hint()}.")
+
+
+def locate(helpers_dir: Path, outputs: Path) -> dict[str, Path]:
+    """Paths of the five files; ``SubmissionError`` listing every missing one (one line each)."""
+    paths = {d.name: (helpers_dir if d.source == "helpers" else outputs) / d.name for d in RPZ_FILES}
+    missing = [str(_fail(name, f"not found at {path}")) for name, path in paths.items() if not path.is_file()]
+    if missing:
+        raise SubmissionError("\n".join(missing))
+    broken = [str(_fail(name, problem)) for name, path in paths.items()
+              if (problem := _check_link(path) or (check_png(path) if path.suffix == ".png" else None))]
+    if broken:
+        raise SubmissionError("\n".join(broken))
+    return paths
+
+
+def _check_link(path: Path) -> str | None:
+    """A symbolic link is never followed into a hand-in: its target may be anything, anywhere."""
+    return f"{path} is a symbolic link; put the file itself there" if path.is_symlink() else None
+
+
+# Runs in a fresh interpreter inside the folder that holds only the zip's files.
+# Prints one line "@@CHECK <token> {json}" at the end (the student's modules may print too).
+# Each line is tagged with a one-time token read from stdin before any student code runs, and the
+# process ends with os._exit right after its report, so no line the student's code prints (from an
+# atexit handler, say) can pass for the result. "@@STEP" lines say which file is running (for a hang).
+_CHECK_SCRIPT = r"""
+import json, os, sys, traceback
+sys.path.insert(0, sys.argv[1])
+sys.modules["helpers"] = None  # the upload system has no workbook package: importing it must fail here too
+_token = sys.stdin.readline().strip()
+
+def report(**result):
+    print(f"@@CHECK {_token} " + json.dumps(result), flush=True)
+
+def step_is(file, step):
+    print(f"@@STEP {_token} {file} {step}", flush=True)
+    return file, step
+
+try:
+    import numpy, torch
+except BaseException as err:
+    report(ok=False, file=None, step="environment", error=f"{type(err).__name__}: {err}", traceback="")
+    os._exit(1)
+file, step = step_is("numpy_nn.py", "import")
+try:
+    import numpy_nn
+    missing = [n for n in ("ReLU", "Linear", "Sigmoid", "SE") if not hasattr(numpy_nn, n)]
+    if missing:
+        raise AttributeError("defines no " + ", ".join(missing))
+    file, step = step_is("pytorch_cnn.py", "import")
+    import pytorch_cnn
+    missing = [n for n in ("MyNet", "classify") if not hasattr(pytorch_cnn, n)]
+    if missing:
+        raise AttributeError("defines no " + ", ".join(missing))
+    file, step = step_is("model.pt", "load")
+    model = pytorch_cnn.MyNet()
+    try:
+        state = torch.load("model.pt", map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise RuntimeError(f"{err}. model.pt must hold MyNet's state dict: torch.save(model.state_dict(), path)") from err
+    model.load_state_dict(state)
+    model.eval()
+    file, step = step_is("pytorch_cnn.py", "classify")
+    n = 8
+    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    labels = pytorch_cnn.classify(model, x)
+    kind = type(labels).__name__
+    dtype = str(getattr(labels, "dtype", None))
+    shape = tuple(getattr(labels, "shape", ()))
+    if dtype not in ("torch.int64", "int64") or shape != (n,):
+        raise TypeError(f"classify(model, x) with x of shape {tuple(x.shape)} must return {n} int64 class indices "
+                        f"of shape ({n},); it returned a {kind} of dtype {dtype} and shape {shape}")
+    values = [int(v) for v in labels.tolist()]
+    if not all(0 <= v <= 9 for v in values):
+        raise ValueError(f"classify returned class indices outside 0..9: {values}")
+except BaseException as err:
+    report(ok=False, file=file, step=step, error=f"{type(err).__name__}: {err}",
+           traceback="".join(traceback.format_exception(err))[-3000:])
+    os._exit(1)
+report(ok=True, labels=values)
+os._exit(0)
+"""
+
+
+def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> list[int]:
+    """Copy the files into an empty temporary folder and check them there in a fresh ``python -I``.
+
+    Returns the class indices ``classify`` gave for the small batch; raises
+    ``SubmissionError`` naming the file that failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="rpz-check-") as tmp:
+        for name, path in paths.items():
+            shutil.copyfile(path, Path(tmp) / name)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        token = secrets.token_hex(16)
+        try:
+            result = subprocess.run([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env,
+                                    input=token + "\n", capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            output = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
+            steps = [line.split()[2:4] for line in output.splitlines() if line.startswith(f"@@STEP {token} ")]
+            if not steps:
+                raise SubmissionError(f"the isolated check did not get past importing numpy and torch in "
+                                      f"{timeout:.0f} s; is the machine very busy?") from None
+            file, step = steps[-1]
+            doing = {"import": "importing it", "load": "loading it", "classify": "classifying 8 images"}[step]
+            raise _fail(file, f"{doing} took more than {timeout:.0f} s "
+                        "(is training code outside `if __name__ == '__main__':`?)") from None
+    lines = [line for line in result.stdout.splitlines() if line.startswith(f"@@CHECK {token} ")]
+    if len(lines) != 1:
+        raise SubmissionError(f"the isolated check crashed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    outcome = json.loads(lines[0][len(f"@@CHECK {token} "):])
+    if outcome["ok"] and result.returncode != 0:
+        raise SubmissionError(f"the isolated check ended with exit status {result.returncode} after passing:\n"
+                              f"{result.stderr[-3000:]}")
+    if not outcome["ok"] and outcome["step"] == "environment":
+        raise SubmissionError(f"this Python ({sys.executable}) cannot run the check: {outcome['error']}. "
+                              "Activate the workbook's environment (README, 'Set up') and run again.")
+    if not outcome["ok"]:
+        verb = {"import": "does not import on its own", "load": "does not load into MyNet()",
+                "classify": "classify(MyNet(), x) fails"}[outcome["step"]]
+        raise _fail(outcome["file"], f"{verb}: {outcome['error']}\n{outcome['traceback']}".rstrip())
+    return outcome["labels"]
+
+
+def write_zip(entries: dict[str, Path], out: Path) -> Path:
+    """Write ``{name in the zip: file}`` into the zip ``out``, in that order, atomically.
+
+    Raises ``SubmissionError`` when ``out`` is one of the files it would hold.
+    """
+    _refuse_input_as_output(out, entries.values())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, path in entries.items():
+                archive.write(path, arcname=name)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _refuse_input_as_output(out: Path, inputs) -> None:
+    from helpers.paths import OutputClash, refuse_overwriting_inputs
+
+    try:
+        refuse_overwriting_inputs(out, inputs)
+    except OutputClash as err:
+        raise SubmissionError(str(err)) from None
+
+
+def check_provenance(paths: dict[str, Path]) -> None:
+    """Refuse files made by a notebook without a full-mode record (``helpers.course.provenance``).
+
+    Raises ``SubmissionError`` with one line per file, naming the notebook to
+    re-run in full mode.
+    """
+    from helpers.course import provenance
+
+    problems = []
+    for d in RPZ_FILES:
+        if d.source == "outputs" and (why := provenance.problem(paths[d.name])):
+            notebook = d.made_by.split()[0]
+            problems.append(f"{d.name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
+                            "then collect again.")
+    if problems:
+        raise SubmissionError("\n".join(problems))
+
+
+# Accuracy of the hand-in's model.pt on a full clean test set, with the student's own MyNet and classify.
+_ACCURACY_SCRIPT = r"""
+import json, sys
+folder, dataset, root = sys.argv[1:4]
+sys.path.insert(0, folder)
+import torch
+import pytorch_cnn
+from helpers.data import DatasetNotFoundError, load_dataset, to_float_tensor
+try:
+    X, y = load_dataset(dataset, "test", root=root, download=False)
+except DatasetNotFoundError:
+    print("@@ACCURACY " + json.dumps({"missing": True}))
+    sys.exit(0)
+model = pytorch_cnn.MyNet()
+model.load_state_dict(torch.load(folder + "/model.pt", map_location="cpu", weights_only=True))
+labels = pytorch_cnn.classify(model, to_float_tensor(X))
+accuracy = (labels == torch.as_tensor(y)).float().mean().item()
+print("@@ACCURACY " + json.dumps({"accuracy": accuracy, "n": len(y)}))
+"""
+
+
+def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CHECK_TIMEOUT) -> str:
+    """``model.pt``'s accuracy on the full clean ``dataset`` test set, as one phrase; says why when it cannot.
+
+    The full set is looked for in ``$WORKBOOK_DATA`` (else ``<repo>/data``),
+    never downloaded; the student's code runs in its own process with a time limit.
+    """
+    from helpers.data import DATA_VARIABLE
+
+    root = os.environ.get(DATA_VARIABLE) or str(REPO_ROOT / "data")
+    with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
+        for name in ("pytorch_cnn.py", "model.pt"):
+            shutil.copyfile(paths[name], Path(tmp) / name)
+        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        try:
+            result = subprocess.run([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, root], cwd=tmp, env=env,
+                                    capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return f"not measured (classifying the {dataset} test set took more than {timeout:.0f} s)"
+    lines = [line for line in result.stdout.splitlines() if line.startswith("@@ACCURACY ")]
+    if not lines:
+        return f"not measured (the evaluation failed: {(result.stderr.strip().splitlines() or ['?'])[-1]})"
+    outcome = json.loads(lines[-1].split(" ", 1)[1])
+    if outcome.get("missing"):
+        return f"not measured (the full {dataset} test set is not on disk; set {DATA_VARIABLE})"
+    return f"{outcome['accuracy']:.4f} on the full clean {dataset} test set ({outcome['n']} images)"
+
+
+def describe_rpz(paths: dict[str, Path]) -> list[str]:
+    """One line per file of the hand-in: where it comes from, and for made files how they were made."""
+    from helpers.course import provenance
+
+    lines = []
+    for d in RPZ_FILES:
+        path = paths[d.name]
+        if d.source == "helpers":
+            lines.append(f"  {d.name:28s} your code ({path})")
+            continue
+        entry = provenance.read(path)
+        line = f"  {d.name:28s} {provenance.describe(entry)}"
+        if d.name == "model.pt" and entry and entry.get("dataset"):
+            line += f"; accuracy {full_test_accuracy(paths, entry['dataset'])}"
+        lines.append(line)
+    return lines
+
+
+def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
+    """Check the RPZ hand-in and write it as a flat zip; returns the zip's path.
+
+    Raises ``SubmissionError`` (nothing written) when a file is missing, fails
+    its check, or was made without a full-mode record. Prints what it packs.
+    """
+    helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
+    outputs = Path(outputs or output_dir())
+    out = Path(out or REPO_ROOT / RPZ_ZIP)
+    paths = locate(helpers_dir, outputs)
+    _refuse_input_as_output(out, paths.values())  # before the slow check
+    check_provenance(paths)
+    check_isolated(paths)
+    print("packing:\n" + "\n".join(describe_rpz(paths)))
+    return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
+
+
+# ---------------------------------------------------------------------------
+# CS7643, part 2: 2_pytorch.zip
+# ---------------------------------------------------------------------------
+
+CS7643_ZIP = "2_pytorch.zip"
+CS7643_PDF = "2_pytorch.pdf"
+CIFAR_NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"
+FILTER_NOTEBOOK = "notebooks/08_filter_visualization.ipynb"
+# Model implementations and the training code they run with (paths in the repository and in the zip).
+CS7643_CODE = ("helpers/pytorch/models.py", "helpers/train.py", "helpers/predict.py", "helpers/pytorch/training.py",
+               "helpers/pytorch/experiments.py", "helpers/pytorch/mymodel_recipe.py")
+CS7643_MODELS = ("softmax", "twolayernn", "convnet", "mymodel")
+CS7643_SCRIPTS = tuple(f"scripts/run_{m}.sh" for m in CS7643_MODELS)
+
+
+def cs7643_outputs() -> dict[str, str]:
+    """``{file in the output folder: what makes it}`` for the files the hand-in needs."""
+    made = {}
+    for m in CS7643_MODELS:
+        how = f"scripts/run_{m}.sh" + ("" if m == "mymodel" else f" (or {CIFAR_NOTEBOOK})")
+        for name in (f"{m}.log", f"{m}_lossvstrain.png", f"{m}_valaccuracy.png"):
+            made[name] = how
+    for m in ("twolayernn", "convnet"):
+        made[f"{m}_gridfilt.png"] = FILTER_NOTEBOOK
+    made["extra.md"] = ("you: write it in the output folder (CS7643 Q8.8): everything you tried for the "
+                        "challenge, your name, email ID and best accuracy")
+    return made
+
+
+def _check_log(path: Path) -> str | None:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith("test accuracy") or not any(ch.isdigit() for ch in lines[-1]):
+        return "its last line is not the test accuracy (an interrupted run? run it to the end)"
+    return None
+
+
+def check_png(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return "is not a PNG image"
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every pixel: a truncated or forged file fails here
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as err:
+        return f"starts like a PNG but is not a readable image ({err})"
+    return None
+
+
+def _check_notebook(path: Path) -> str | None:
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # nbformat raises several types for a broken file
+        return f"is not a readable notebook ({err})"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not any(c.get("outputs") for c in code):
+        return "has no outputs: run it (Run All), save it, then collect"
+    errors = [f"cell {i}: {o.get('ename')}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:
+        return f"shows errors ({', '.join(errors[:3])}): fix them and run it again"
+    return None
+
+
+def _check_python(path: Path) -> str | None:
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError as err:
+        return f"does not compile: {err}"
+    return None
+
+
+FILE_CHECKS = {".ipynb": _check_notebook, ".py": _check_python, ".log": _check_log, ".png": check_png}
+
+
+def images_pdf(pngs: list[Path], out: Path) -> Path:
+    """Every PNG on its own page of one PDF (Pillow), written atomically."""
+    import io
+
+    from PIL import Image
+
+    from helpers.paths import atomic_write_bytes
+
+    pages = [Image.open(p).convert("RGB") for p in pngs]
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:], resolution=100.0)
+    return atomic_write_bytes(out, buffer.getvalue())
+
+
+def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: Path | None = None,
+                   export=None) -> Path:
+    """Check the CS7643 part 2 hand-in and write ``2_pytorch.zip``; returns its path.
+
+    ``export(notebooks, pdf_path)`` makes the notebook's PDF (default
+    ``helpers.course.pdf_export.export_pdf``). Raises ``SubmissionError`` listing
+    every problem (nothing written) when a file is missing or fails its check.
+    """
+    repo = Path(repo or REPO_ROOT)
+    outputs = Path(outputs or output_dir())
+    out = Path(out or repo / CS7643_ZIP)
+    # (name in the zip, file, what to say when it is missing, what makes it)
+    wanted = [(rel, repo / rel, f"not found at {repo / rel} (it ships with the workbook: copy it from a fresh copy of the course repository)", None)
+              for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,)]
+    for name, how in cs7643_outputs().items():
+        hint = how if how.startswith("you:") else f"run {how} to make it"
+        wanted.append((name, outputs / name, f"not found in {outputs}; {hint}", how))
+    problems, entries = [], {}
+    for name, path, missing, how in wanted:
+        if not path.is_file():
+            problems.append(f"{name}: {missing}")
+            continue
+        check = FILE_CHECKS.get(path.suffix)
+        problem = _check_link(path) or (check(path) if check else None)
+        if problem:
+            problems.append(f"{name}: {problem}" + (f"; {how} makes it" if how else ""))
+        entries[name] = path
+    if (outputs / "predictions.csv").is_file() and not (outputs / "predictions.csv").is_symlink():
+        entries["predictions.csv"] = outputs / "predictions.csv"
+    if problems:
+        raise SubmissionError("\n".join(problems))
+    _refuse_input_as_output(out, entries.values())  # before the slow PDF export
+
+    if export is None:
+        from helpers.course.pdf_export import export_pdf as export
+    with tempfile.TemporaryDirectory(prefix="cs7643-") as tmp:
+        notebook_pdf = Path(tmp) / (Path(FILTER_NOTEBOOK).stem + ".pdf")
+        try:
+            export([repo / FILTER_NOTEBOOK], notebook_pdf)
+        except Exception as err:  # a missing chromium, a failed conversion
+            raise SubmissionError(f"{FILTER_NOTEBOOK}: its PDF could not be made: {err}") from err
+        plots = [entries[n] for n in cs7643_outputs() if n.endswith(".png")]
+        entries[CS7643_PDF] = images_pdf(plots, Path(tmp) / CS7643_PDF)
+        entries[notebook_pdf.name] = notebook_pdf
+        return write_zip(entries, out)
+
+
+def all_notebooks() -> list[Path]:
+    """The course notebooks in their order (file names start with their number)."""
+    return sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="collect_submission.sh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="target", required=True)
+    rpz = sub.add_parser("rpz", help=f"check and write {RPZ_ZIP} (the RPZ lab's flat zip)")
+    rpz.add_argument("--helpers", type=Path, help="folder of numpy_nn.py and pytorch_cnn.py (default: helpers/)")
+    rpz.add_argument("--outputs", type=Path, help="folder of the figures and model.pt (default: the output folder)")
+    rpz.add_argument("--out", type=Path, help=f"the zip to write (default: {RPZ_ZIP} at the repository root)")
+    pdf = sub.add_parser("pdf", help=f"export every notebook into one {PDF_NAME}")
+    pdf.add_argument("notebooks", nargs="*", type=Path, help="notebooks to export (default: all, in order)")
+    pdf.add_argument("--out", type=Path, help=f"the PDF to write (default: {PDF_NAME} at the repository root)")
+    cs = sub.add_parser("cs7643", help=f"check and write {CS7643_ZIP} (CS7643, part 2)")
+    cs.add_argument("--outputs", type=Path, help="folder of the logs, plots and extra.md (default: the output folder)")
+    cs.add_argument("--out", type=Path, help=f"the zip to write (default: {CS7643_ZIP} at the repository root)")
+    args = parser.parse_args(argv)
+
+    if args.target == "pdf":
+        from helpers.course.pdf_export import ToolMissing, export_pdf
+
+        notebooks = args.notebooks or all_notebooks()
+        try:
+            out = args.out or REPO_ROOT / PDF_NAME
+            _refuse_input_as_output(out, notebooks)
+            path = export_pdf(notebooks, out)
+        except (SubmissionError, ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
+            print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}")
+        return 0
+    try:
+        if args.target == "rpz":
+            path = collect_rpz(args.helpers, args.outputs, args.out)
+        else:
+            path = collect_cs7643(args.outputs, args.out)
+    except SubmissionError as err:
+        print(f"collect_submission {args.target}: not written.\n{err}", file=sys.stderr)
+        return 1
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    print(f"wrote {path}: {len(names)} files: {', '.join(names)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""Training runs of notebook 07 and of ``python -m helpers.train``: data, plots, logs, weights.
+
+``run_experiment(name, model, data, epochs=..., optimizer=...)`` trains a
+model with the shared loop (``helpers.pytorch.training.fit``), then writes what seed
+002 asks for into the output folder (``out_dir``, default ``output_dir()``):
+
+- ``<name>_lossvstrain.png``: training loss of every iteration and the
+  validation loss after each epoch, against the iteration number;
+- ``<name>_valaccuracy.png``: validation accuracy against the iteration number;
+- ``<name>.log``: one line per epoch (rewritten after every epoch), ending
+  with the test accuracy;
+- ``models/<name>.pt``: the trained state dict (notebook 08 shows its filters).
+
+``load_tensors(dataset)`` gives any of the three data sets as standardised
+tensors split into train / validation / test (``load_cifar_tensors`` is the
+CIFAR-10 case notebook 07 uses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.paths import atomic_save_figure, atomic_write_bytes, output_dir
+from helpers.pytorch.models import CIFAR_MEAN, CIFAR_STD
+
+# Per-channel mean and standard deviation of each training set (pixels in [0, 1]).
+CHANNEL_STATS = {
+    "cifar10": (CIFAR_MEAN, CIFAR_STD),
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+}
+
+
+@dataclass
+class TensorSplits:
+    """A data set as float32 tensors ``(N, C, H, W)``, standardised per channel, and int64 labels ``(N,)``."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def loaders(self, batch_size: int = 128, seed: int = 0):
+        """``(train, val, test)`` ``TensorLoader``s; only the training one shuffles."""
+        from helpers.pytorch.training import TensorLoader
+
+        return (TensorLoader(self.x_train, self.y_train, batch_size, shuffle=True, seed=seed),
+                TensorLoader(self.x_val, self.y_val, 1000), TensorLoader(self.x_test, self.y_test, 1000))
+
+
+def standardize(images_u8: np.ndarray, dataset: str = "cifar10") -> torch.Tensor:
+    """uint8 ``(N, H, W[, C])`` -> float32 ``(N, C, H, W)`` with zero mean, unit std per channel (training-set statistics)."""
+    from helpers.data import to_float_tensor
+
+    if dataset not in CHANNEL_STATS:
+        raise ValueError(f"unknown data set {dataset!r}; expected one of {sorted(CHANNEL_STATS)}.")
+    mean, std = CHANNEL_STATS[dataset]
+    x = to_float_tensor(images_u8)
+    return (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
+
+
+def load_tensors(dataset: str, val_size: int | float = 0.1, seed: int = 0, root=None) -> TensorSplits:
+    """``dataset``'s training images split into train / validation (``train_val_split``) and its test set, standardised."""
+    from helpers.data import load_dataset, train_val_split
+
+    X, y = load_dataset(dataset, "train", root=root)
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
+    X_te, y_te = load_dataset(dataset, "test", root=root)
+
+    def labels(a):
+        return torch.as_tensor(a, dtype=torch.int64)
+
+    return TensorSplits(standardize(X_tr, dataset), labels(y_tr), standardize(X_val, dataset), labels(y_val),
+                        standardize(X_te, dataset), labels(y_te))
+
+
+def load_cifar_tensors(val_size: int | float = 0.1, seed: int = 0, root=None) -> TensorSplits:
+    """CIFAR-10 split into train / validation and the test set, standardised (``load_tensors("cifar10")``)."""
+    return load_tensors("cifar10", val_size=val_size, seed=seed, root=root)
+
+
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Plain ``argmax`` accuracy of ``model`` on tensors ``x (N, ...)`` and ``y (N,)``."""
+    from helpers.pytorch.training import TensorLoader, evaluate
+
+    return float(evaluate(model, TensorLoader(x, y, batch_size))["acc"])
+
+
+def log_lines(name: str, history: dict, test_acc: float | None, settings: str) -> list[str]:
+    """The training log: settings, one line per epoch, and the test accuracy last (none yet: ``None``)."""
+    lines = [f"model: {name}", f"settings: {settings}"]
+    for i, epoch in enumerate(history["epoch"]):
+        parts = [f"epoch {epoch:3d}", f"train loss {history['train_loss'][i]:.4f}",
+                 f"train acc {history['train_acc'][i]:.4f}"]
+        for key, label in (("val_loss", "val loss"), ("val_acc", "val acc")):
+            value = history.get(key, [None] * (i + 1))[i]
+            if value is not None:   # the fast recipe has no validation loss
+                parts.append(f"{label} {value:.4f}")
+        parts.append(f"{history['time'][i]:.1f} s")
+        lines.append(" | ".join(parts))
+    if test_acc is not None:
+        lines.append(f"test accuracy: {test_acc:.4f}")
+    return lines
+
+
+def save_plots(name: str, history: dict, out_dir, show: bool = False) -> dict:
+    """Write ``<name>_lossvstrain.png`` and ``<name>_valaccuracy.png`` into ``out_dir``; returns their paths."""
+    import matplotlib.pyplot as plt
+
+    from helpers.plotting import plot_history
+
+    window = max(1, min(len(history["iter_loss"]) // 20, 50))
+    figs = {"lossvstrain": plot_history(history, f"{name}: loss", smooth=window, panels="loss",
+                                        loss_label="cross-entropy loss"),
+            "valaccuracy": plot_history(history, f"{name}: validation accuracy", panels="accuracy")}
+    paths = {}
+    for kind, fig in figs.items():
+        paths[kind] = atomic_save_figure(fig, Path(out_dir) / f"{name}_{kind}.png")
+        if show:
+            plt.show()
+        else:
+            plt.close(fig)
+    return paths
+
+
+def write_log(path, lines: list[str]) -> Path:
+    """Write the log lines to ``path`` atomically (an interrupted run keeps the previous version)."""
+    return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+
+
+def epoch_logger(name: str, out_dir, settings: str):
+    """A ``fit`` callback that rewrites ``<name>.log`` after every epoch, so an interrupted run keeps its log so far."""
+    log_path = Path(out_dir) / f"{name}.log"
+
+    def log_epoch(_epoch, history, _model):
+        write_log(log_path, log_lines(name, history, None, settings))
+
+    return log_epoch
+
+
+def finish_run(name: str, model, history: dict, test_acc: float, settings: str, out_dir,
+               weights_name: str | None = None, show: bool = True, extra_lines=()) -> dict:
+    """After training: the plots, the log (``extra_lines``, then the test accuracy last) and the weights of a run.
+
+    Writes ``<name>_lossvstrain.png``, ``<name>_valaccuracy.png``, ``<name>.log`` and
+    ``models/<weights_name or name.pt>`` into ``out_dir``. Returns ``{"history", "test_acc",
+    "val_acc", "train_time", "log", "paths"}``.
+    """
+    from helpers.pytorch.registry import save_weights
+
+    out = Path(out_dir)
+    paths = save_plots(name, history, out, show=show)
+    lines = log_lines(name, history, None, settings) + list(extra_lines) + [f"test accuracy: {test_acc:.4f}"]
+    paths["log"] = write_log(out / f"{name}.log", lines)
+    paths["weights"] = out / "models" / (weights_name or f"{name}.pt")
+    save_weights(model, paths["weights"])
+    return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
+            "train_time": history["train_time"][-1], "log": lines, "paths": paths}
+
+
+def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer, batch_size: int = 128,
+                   scheduler=None, settings: str = "", seed: int = 0, show: bool = True, out_dir=None,
+                   checkpoint_dir=None, resume=False, progress: bool = False, verbose: bool = False,
+                   checkpoint_extra: dict | None = None) -> dict:
+    """Train ``model`` with ``helpers.pytorch.training.fit`` and write its plots, log and weights (``finish_run``).
+
+    ``out_dir``: where the files go (default ``output_dir()``);
+    ``checkpoint_dir`` / ``resume``: passed to ``fit`` (``last.pt`` every
+    epoch, ``best.pt`` at the best validation accuracy; ``resume=True``
+    continues from ``last.pt``; ``checkpoint_extra`` is stored in each checkpoint). The model keeps its
+    last epoch's weights, as in CS7643's ``train.py``.
+
+    Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
+    """
+    from helpers.pytorch.training import fit
+
+    out = Path(out_dir) if out_dir is not None else output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    train, val, test = data.loaders(batch_size, seed=seed)
+    history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed,
+                  checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(epoch_logger(name, out, settings),),
+                  progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
+    test_acc = accuracy(model, data.x_test, data.y_test)
+    return finish_run(name, model, history, test_acc, settings, out, show=show)

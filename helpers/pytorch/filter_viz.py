@@ -1,0 +1,97 @@
+"""First-layer weights as images (notebook 08, CS7643's ``filter-viz.ipynb``).
+
+- ``dense_templates``: a fully connected first layer ``(hidden, C*H*W)`` ->
+  ``(hidden, C, H, W)`` templates;
+- ``conv_filters``: a convolution weight ``(F, C, k, k)`` as a NumPy array;
+- ``numpy_templates`` / ``numpy_conv_filters``: the same for the NumPy models
+  of notebooks 04 and 05 (CS231n layouts);
+- ``load_or_train(name)``: a trained model from ``output_dir("models")``, or a
+  quickly trained one when notebook 07 has not been run.
+
+All return arrays in the ``(F, C, H, W)`` layout ``helpers.plotting.filter_grid`` takes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from helpers.paths import display_path, output_dir
+
+
+def _numpy(w) -> np.ndarray:
+    return w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w)
+
+
+def dense_templates(weight, image_shape=(3, 32, 32)) -> np.ndarray:
+    """PyTorch ``nn.Linear`` weight ``(hidden, C*H*W)`` -> templates ``(hidden, C, H, W)``.
+
+    The input was flattened from ``(C, H, W)`` tensors, so each row reshapes back to that layout.
+    """
+    w = _numpy(weight)
+    if w.ndim != 2 or w.shape[1] != int(np.prod(image_shape)):
+        raise ValueError(f"expected a first-layer weight (hidden, {int(np.prod(image_shape))}) for images "
+                         f"{tuple(image_shape)}; got {w.shape}.")
+    return w.reshape(len(w), *image_shape)
+
+
+def conv_filters(weight) -> np.ndarray:
+    """Convolution weight ``(F, C, k, k)`` (torch or NumPy) -> NumPy ``(F, C, k, k)``."""
+    w = _numpy(weight)
+    if w.ndim != 4:
+        raise ValueError(f"expected a convolution weight (F, C, k, k); got shape {w.shape}.")
+    return w
+
+
+def numpy_templates(W1, image_shape=(32, 32, 3)) -> np.ndarray:
+    """CS231n ``TwoLayerNet`` ``W1`` ``(H*W*C, hidden)`` (rows of images flattened channels-last) -> ``(hidden, C, H, W)``."""
+    W1 = np.asarray(W1)
+    if W1.ndim != 2 or W1.shape[0] != int(np.prod(image_shape)):
+        raise ValueError(f"expected W1 of shape ({int(np.prod(image_shape))}, hidden) for images "
+                         f"{tuple(image_shape)}; got {W1.shape}.")
+    return W1.T.reshape(W1.shape[1], *image_shape).transpose(0, 3, 1, 2)
+
+
+def numpy_conv_filters(W1) -> np.ndarray:
+    """CS231n ``ThreeLayerConvNet`` ``W1`` ``(F, C, k, k)`` -> the same array (checked)."""
+    return conv_filters(np.asarray(W1))
+
+
+def _quick_train(model, epochs: int = 1):
+    """Train ``model`` briefly (SGD, ``epochs`` on the current mode's CIFAR-10) so that its filters show structure."""
+    from helpers.pytorch.experiments import load_cifar_tensors
+    from helpers.pytorch.training import fit
+
+    data = load_cifar_tensors(val_size=0.1, seed=0)
+    train, val, _ = data.loaders(batch_size=128)
+    fit(model, train, val, epochs=epochs, progress=False, verbose=False, restore_best=False,
+        optimizer=lambda p: torch.optim.SGD(p, lr=5e-3, momentum=0.9, weight_decay=1e-3))
+    return model.cpu().eval()
+
+
+def load_or_train(name: str):
+    """``(model, how)`` for ``"twolayernn"``, ``"convnet"`` or ``"mymodel"``.
+
+    Loads ``output_dir("models") / f"{name}.pt"`` (``cifar10_mymodel.pt`` for
+    MyModel) when it exists, building the model with the sizes the saved
+    weights have; otherwise trains one epoch here (the two-layer net and
+    the ConvNet) or loads the shipped ``assets/models/cifar10_mymodel.pt``.
+    ``how`` says which happened.
+    """
+    from helpers.pytorch.models import ConvNet, TwoLayerNN
+    from helpers.pytorch.registry import MYMODEL_WEIGHTS, load_trained_model
+
+    if name == "mymodel":
+        from helpers.paths import MODELS_DIR
+
+        path = output_dir("models") / MYMODEL_WEIGHTS
+        if not path.exists():
+            path = MODELS_DIR / MYMODEL_WEIGHTS
+        return load_trained_model(name, path), f"loaded {display_path(path)}"
+    if name not in ("twolayernn", "convnet"):
+        raise ValueError(f"unknown model {name!r}; expected 'twolayernn', 'convnet' or 'mymodel'.")
+    path = output_dir("models") / f"{name}.pt"
+    if path.exists():
+        return load_trained_model(name, path), f"loaded {display_path(path)}"
+    model = TwoLayerNN(hidden_dim=512) if name == "twolayernn" else ConvNet(hidden_dim=32, kernel_size=5)
+    return _quick_train(model), f"{display_path(path)} not found (run notebook 07): trained for one epoch here"

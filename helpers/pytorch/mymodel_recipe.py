@@ -1,0 +1,405 @@
+"""A fast CIFAR-10 training recipe for ``helpers.pytorch.models.MyModel`` (CS7643 Q8.8).
+
+The recipe follows the fastest published CIFAR-10 trainers (Keller Jordan's
+airbench94, tysam-code's hlb-CIFAR10, David Page's "How to train your
+ResNet"), scaled down to train on a laptop CPU:
+
+- the first layer is a frozen 2x2 *patch-whitening* convolution computed
+  from the training images (``init_whitening``);
+- batch norm, GELU, identity init of the convolutions, the classifier's
+  output scaled by 1/9;
+- label smoothing 0.2 and a *summed* loss, Nesterov SGD with the learning
+  rate and weight decay given per 1024 examples (so that batch size and
+  momentum can be changed without retuning), 64x learning rate for the batch
+  norm shifts, a linear warm-up then linear decay, and "lookahead" (every 5
+  steps the weights are pulled toward an exponential moving average);
+- augmentation done on whole batches of uint8 tensors in memory: random
+  translation by up to 2 pixels (reflect padding) and a left-right flip that
+  alternates from one epoch to the next (``augment_batch``); no DataLoader,
+  no worker processes;
+- optional test-time augmentation (``predict_logits``: mirror, mirror + shifts).
+
+All of it is configuration of the workbook's one training loop,
+``helpers.pytorch.training.fit``: the optimizer's two parameter groups, the
+schedule (``StepSchedule``, stepped per batch), the summed loss, a loader
+that augments (``FlipShiftLoader``) and two hooks (``Lookahead``,
+``WhitenBiasWarmup``). Checkpoints, resume, Ctrl-C, the NaN check, the
+progress bar and the epoch lines are ``fit``'s.
+
+- ``train_mymodel(model, train, val, FastConfig(...))``: the training; returns ``fit``'s history.
+- ``run_mymodel(...)``: the whole run notebook 07 and ``python -m helpers.train --model mymodel``
+  share: load and split CIFAR-10, train, test, write the log, plots and weights.
+- ``mymodel_accuracy(model, images, labels)``: plain ``argmax`` accuracy (or with TTA).
+
+Images are uint8 tensors ``(N, 3, 32, 32)`` everywhere (``cifar_uint8``).
+Progress is monitored on a validation split of the training images, never
+on test images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class FastConfig:
+    """Hyperparameters of ``train_mymodel`` (defaults: the shipped MyModel recipe).
+
+    lr and weight_decay are per 1024 examples, decoupled from batch size and
+    momentum as in airbench: the SGD learning rate is
+    ``lr / (1024 * (1 + 1 / (1 - momentum)))`` on a loss *summed* over the batch.
+    """
+
+    epochs: float = 10.0
+    batch_size: int = 1024
+    lr: float = 11.5
+    momentum: float = 0.85
+    weight_decay: float = 0.0153
+    bias_scaler: float = 64.0
+    label_smoothing: float = 0.2
+    whiten_bias_epochs: int = 3
+    translate: int = 2
+    flip: bool = True
+    warmup: float = 0.23          # fraction of the steps spent warming up
+    lookahead: bool = True
+    bf16: bool = False            # bfloat16 autocast (CPU with AVX-512 BF16, or GPU)
+    seed: int = 0
+
+
+def cifar_uint8(images) -> torch.Tensor:
+    """NumPy uint8 images ``(N, 32, 32, 3)`` (``load_dataset``'s layout) -> uint8 tensor ``(N, 3, 32, 32)``."""
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (32, 32, 3):
+        raise ValueError(f"expected uint8 CIFAR-10 images (N, 32, 32, 3); got {arr.dtype} {arr.shape}.")
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+
+
+def to_unit_float(images_u8: torch.Tensor, device=None) -> torch.Tensor:
+    """uint8 ``(N, 3, 32, 32)`` -> float32 in [0, 1], channels-last memory (faster convolutions)."""
+    x = images_u8.to(device) if device is not None else images_u8
+    return x.float().div_(255).contiguous(memory_format=torch.channels_last)
+
+
+# ---------------------------------------------------------------------------
+# Whitening initialisation
+# ---------------------------------------------------------------------------
+
+def whitening_filters(images: torch.Tensor, kernel_size: int = 2, eps: float = 5e-4) -> torch.Tensor:
+    """ZCA-like whitening filters from the patches of normalised images.
+
+    images: float ``(N, C, H, W)``. Returns ``(2*C*k*k, C, k, k)``: the
+    eigenvectors of the patch covariance scaled by ``1/sqrt(eigenvalue + eps)``,
+    followed by their negatives (so that a GELU after them keeps both signs).
+    """
+    c = images.shape[1]
+    patches = images.float().unfold(2, kernel_size, 1).unfold(3, kernel_size, 1)   # (N, C, H', W', k, k)
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * kernel_size * kernel_size).double()
+    cov = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.T.flip(0)   # largest first
+    filters = eigenvectors / torch.sqrt(eigenvalues.clamp_min(0) + eps)[:, None]
+    filters = filters.reshape(-1, c, kernel_size, kernel_size).float()
+    return torch.cat([filters, -filters])
+
+
+@torch.no_grad()
+def init_whitening(model, images_u8: torch.Tensor, num_images: int = 5000) -> None:
+    """Set ``model.whiten.weight`` from the first ``num_images`` training images (uint8 ``(N, 3, 32, 32)``)."""
+    x = model.normalize(to_unit_float(images_u8[:num_images], model.whiten.weight.device))
+    model.whiten.weight.copy_(whitening_filters(x, model.whiten.kernel_size[0]))
+
+
+# ---------------------------------------------------------------------------
+# Batch augmentation
+# ---------------------------------------------------------------------------
+
+def pad_reflect(images_u8: torch.Tensor, pad: int) -> torch.Tensor:
+    """Reflect-pad uint8 images ``(N, C, H, W)`` -> ``(N, C, H+2p, W+2p)`` (done once per training run)."""
+    if pad == 0:
+        return images_u8
+    return F.pad(images_u8.float(), (pad,) * 4, mode="reflect").to(torch.uint8)
+
+
+def augment_batch(padded_u8: torch.Tensor, index: torch.Tensor, flip: torch.Tensor, pad: int,
+                  generator: torch.Generator | None = None, size: int = 32) -> torch.Tensor:
+    """Random crops (translations by up to ``pad`` pixels) and flips of a batch, in one gather.
+
+    padded_u8: uint8 ``(N, C, size+2*pad, size+2*pad)``; index: ``(B,)`` image
+    indices; flip: ``(B,)`` bools. Returns uint8 ``(B, C, size, size)``
+    (channels-last memory).
+    """
+    b = len(index)
+    shift_y = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    shift_x = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    ar = torch.arange(size)
+    rows = shift_y[:, None] + ar                                   # (B, size)
+    cols = shift_x[:, None] + ar
+    cols = torch.where(flip[:, None], cols.flip(1), cols)         # a flip reads the columns backwards
+    idx = index.to(padded_u8.device)
+    out = padded_u8[idx[:, None, None], :, rows[:, :, None].to(idx.device), cols[:, None, :].to(idx.device)]
+    return out.permute(0, 3, 1, 2)                                 # (B, size, size, C) -> (B, C, size, size)
+
+
+# ---------------------------------------------------------------------------
+# Prediction and evaluation
+# ---------------------------------------------------------------------------
+
+def _autocast(device: torch.device, enabled: bool):
+    dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+@torch.no_grad()
+def predict_logits(model, images_u8: torch.Tensor, tta_level: int = 0, batch_size: int = 1000, bf16: bool = False) -> torch.Tensor:
+    """Logits ``(N, 10)`` for uint8 images ``(N, 3, 32, 32)``.
+
+    tta_level 0: plain ``model(x)``; 1: average with the mirrored image;
+    2: also with the image shifted by one pixel up-left and down-right (6 views).
+    """
+    if tta_level not in (0, 1, 2):
+        raise ValueError(f"tta_level must be 0, 1 or 2; got {tta_level}.")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+
+    def mirror(x):
+        return model(x) if tta_level == 0 else 0.5 * (model(x) + model(x.flip(-1)))
+
+    out = []
+    with _autocast(device, bf16):
+        for chunk in images_u8.split(batch_size):
+            x = to_unit_float(chunk, device)
+            logits = mirror(x)
+            if tta_level == 2:
+                padded = F.pad(x, (1,) * 4, mode="reflect")
+                shifted = [mirror(padded[:, :, :32, :32].contiguous(memory_format=torch.channels_last)),
+                           mirror(padded[:, :, 2:, 2:].contiguous(memory_format=torch.channels_last))]
+                logits = 0.5 * logits + 0.25 * (shifted[0] + shifted[1])
+            out.append(logits.float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def mymodel_accuracy(model, images_u8: torch.Tensor, labels, tta_level: int = 0, bf16: bool = False) -> float:
+    """Accuracy of ``predict_logits(model, images_u8, tta_level).argmax(1)`` against ``labels`` ``(N,)``."""
+    labels = torch.as_tensor(np.asarray(labels))
+    return (predict_logits(model, images_u8, tta_level, bf16=bf16).argmax(1) == labels).float().mean().item()
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+class FlipShiftLoader:
+    """MyModel's training batches ``(x, y)``: random translations and alternating flips of uint8 images in memory.
+
+    images_u8: uint8 ``(N, 3, 32, 32)``, reflect-padded once by ``translate``;
+    labels: ``(N,)``. Each epoch (``set_epoch``) visits the images in an order
+    drawn from ``(seed, epoch)``, drops the last partial batch, and flips each
+    image on every other epoch (a coin per image, fixed by ``seed``: less
+    redundancy than a coin per epoch). Batches are float32 in [0, 1],
+    channels-last, on ``device``.
+    """
+
+    def __init__(self, images_u8: torch.Tensor, labels, batch_size: int, translate: int = 2, flip: bool = True,
+                 seed: int = 0, device=None):
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+        if images_u8.dtype != torch.uint8 or images_u8.ndim != 4 or len(images_u8) != len(labels):
+            raise ValueError(f"expected uint8 images (N, 3, 32, 32) and N labels; got {images_u8.dtype} "
+                             f"{tuple(images_u8.shape)} and {len(labels)} labels.")
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.padded = pad_reflect(images_u8, translate).to(self.device)
+        self.labels = labels.to(self.device)
+        self.n, self.batch_size = len(labels), min(batch_size, len(labels))
+        self.translate, self.flip, self.seed, self.epoch = translate, flip, seed, 0
+        self.base_flip = torch.rand(self.n, generator=torch.Generator().manual_seed(seed)) < 0.5
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        from helpers.pytorch.training import _mix
+
+        generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
+        order = torch.randperm(self.n, generator=generator)
+        flips = self.base_flip ^ bool(self.epoch % 2) if self.flip else torch.zeros(self.n, dtype=torch.bool)
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            x = augment_batch(self.padded, index, flips[index], self.translate, generator)
+            yield to_unit_float(x, self.device), self.labels[index.to(self.device)]
+
+
+def lr_factor(step: int, total_steps: int, warmup: float) -> float:
+    """Triangular schedule: 0.2 -> 1 over the first ``warmup`` fraction of steps, then -> 0.07."""
+    warmup_steps = max(1, int(total_steps * warmup))
+    if step < warmup_steps:
+        frac = step / warmup_steps
+        return 0.2 * (1 - frac) + 1.0 * frac
+    frac = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 1.0 * (1 - frac) + 0.07 * frac
+
+
+class StepSchedule(torch.optim.lr_scheduler.LambdaLR):
+    """``lr_factor`` per batch over ``total_steps``; ``finished`` tells ``fit`` to stop (fractional epochs)."""
+
+    def __init__(self, optimizer, total_steps: int, warmup: float):
+        self.total_steps, self.warmup = total_steps, warmup
+        super().__init__(optimizer, self.factor)
+
+    def factor(self, step: int) -> float:
+        return lr_factor(step, self.total_steps, self.warmup)
+
+    @property
+    def finished(self) -> bool:
+        return self.last_epoch >= self.total_steps
+
+    def state_dict(self) -> dict:
+        return {"last_epoch": self.last_epoch, "base_lrs": self.base_lrs, "_last_lr": self._last_lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+class Lookahead:
+    """A ``fit`` hook: every ``every`` steps, ema <- lerp(ema, weights, 1 - decay) and weights <- ema (hlb-CIFAR10).
+
+    The decay grows with the run, ``0.95**5 * (step / total_steps)**3``; the
+    last step leaves the model on the averaged weights.
+    """
+
+    def __init__(self, model, total_steps: int, every: int = 5):
+        self.total_steps, self.every = total_steps, every
+        self.ema = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def _update(self, model, decay: float) -> None:
+        state = model.state_dict()
+        for k, ema in self.ema.items():
+            ema.lerp_(state[k], 1 - decay)
+            state[k].copy_(ema)
+
+    def on_step_end(self, step: int, model) -> None:
+        if step % self.every == 0:
+            self._update(model, decay=0.95 ** 5 * (step / self.total_steps) ** 3)
+        if step == self.total_steps:
+            self._update(model, decay=1.0)   # end on the averaged weights
+
+    def state_dict(self) -> dict:
+        return {"ema": {k: v.cpu() for k, v in self.ema.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        device = next(iter(self.ema.values())).device
+        self.ema = {k: v.to(device) for k, v in state["ema"].items()}
+
+
+class WhitenBiasWarmup:
+    """A ``fit`` hook: the whitening layer's bias trains for the first ``epochs`` epochs only, then stays fixed."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_epoch_start(self, epoch: int, model) -> None:
+        model.whiten.bias.requires_grad_(epoch < self.epochs)
+
+
+def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastConfig | None = None, device=None,
+                  checkpoint_dir=None, resume: bool = False, progress: bool = False, verbose: bool = True,
+                  checkpoint_extra: dict | None = None, callbacks=()) -> dict:
+    """Train ``MyModel`` with the fast recipe through ``fit``; return ``fit``'s history.
+
+    train, val: ``(images_u8, labels)``, uint8 ``(N, 3, 32, 32)`` and ``(N,)``;
+    ``val`` (a split of the training images) is evaluated after every epoch.
+    checkpoint_dir / resume / progress / verbose / checkpoint_extra / callbacks:
+    as ``fit`` (a resumed run ends with exactly the weights of an uninterrupted one).
+    The model keeps its final (lookahead-averaged) weights. The history also
+    holds ``config`` (the ``FastConfig`` as a dict).
+    """
+    from helpers.pytorch.training import TensorLoader, fit
+
+    config = config or FastConfig()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).to(memory_format=torch.channels_last)
+    loader = FlipShiftLoader(*train, batch_size=config.batch_size, translate=config.translate, flip=config.flip,
+                             seed=config.seed, device=device)
+    total_steps = math.ceil(len(loader) * config.epochs)
+    # Decoupled hyperparameters (airbench): see FastConfig.
+    kilostep_scale = 1024 * (1 + 1 / (1 - config.momentum))
+    lr = config.lr / kilostep_scale
+    wd = config.weight_decay * loader.batch_size / kilostep_scale
+    lr_bias = lr * config.bias_scaler
+    norm_biases = [p for k, p in model.named_parameters() if "norm" in k and p.requires_grad]
+    others = [p for k, p in model.named_parameters() if "norm" not in k and p.requires_grad]
+    optimizer = torch.optim.SGD([dict(params=norm_biases, lr=lr_bias, weight_decay=wd / lr_bias),
+                                 dict(params=others, lr=lr, weight_decay=wd / lr)],
+                                momentum=config.momentum, nesterov=True)
+    init_whitening(model, train[0])   # deterministic; a resumed run then loads its checkpoint's weights
+    val_loader = None
+    if val is not None:
+        val_loader = TensorLoader(to_unit_float(val[0]), torch.as_tensor(np.asarray(val[1]), dtype=torch.int64), 1000)
+    history = fit(model, loader, val_loader, epochs=math.ceil(config.epochs), optimizer=optimizer,
+                  scheduler=StepSchedule(optimizer, total_steps, config.warmup), scheduler_interval="step",
+                  loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum"),
+                  device=device, channels_last=True, bf16=config.bf16, seed=config.seed,
+                  hooks=tuple(hook for hook in (Lookahead(model, total_steps) if config.lookahead else None,
+                                                WhitenBiasWarmup(config.whiten_bias_epochs)) if hook is not None),
+                  checkpoint_dir=checkpoint_dir, resume=resume, restore_best=False, progress=progress,
+                  verbose=verbose, callbacks=callbacks,
+                  checkpoint_extra={**(checkpoint_extra or {}), "config": asdict(config)})
+    history["config"] = asdict(config)
+    return history
+
+
+def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
+                settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
+                verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None,
+                name: str = "mymodel") -> dict:
+    """The MyModel run of notebook 07 and ``python -m helpers.train --model mymodel``, from data to files.
+
+    Loads CIFAR-10 (``root``: the data root), keeps ``val_size`` of the
+    training images for monitoring (``train_val_split``, seeded by
+    ``config.seed``), trains a fresh ``MyModel`` (or ``model``), measures the
+    test accuracy plainly and with flip+shift TTA, and writes into ``out_dir``
+    (default ``output_dir()``) ``<name>.log``, ``<name>_lossvstrain.png``,
+    ``<name>_valaccuracy.png`` and ``models/cifar10_mymodel.pt``.
+
+    Returns ``{"model", "history", "test_acc", "tta_acc", "val_acc", "train_time", "log", "paths"}``.
+    """
+    from pathlib import Path
+
+    from helpers.data import load_dataset, train_val_split
+    from helpers.paths import output_dir
+    from helpers.pytorch.experiments import epoch_logger, finish_run
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.registry import MYMODEL_WEIGHTS
+
+    config = config or FastConfig()
+    X, y = load_dataset("cifar10", "train", root=root)
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=config.seed)
+    X_te, y_te = load_dataset("cifar10", "test", root=root)
+    X_tr, X_val, X_te = cifar_uint8(X_tr), cifar_uint8(X_val), cifar_uint8(X_te)
+    if verbose:
+        print(f"train {tuple(X_tr.shape)} | val {tuple(X_val.shape)} | test {tuple(X_te.shape)}", flush=True)
+    model = model if model is not None else MyModel()
+    if device is not None:
+        model.to(device)
+    out = Path(out_dir) if out_dir is not None else output_dir()
+    settings = settings if settings is not None else str(config)
+    history = train_mymodel(model, (X_tr, y_tr), (X_val, y_val), config, device=device,
+                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
+                            checkpoint_extra=checkpoint_extra,
+                            callbacks=(epoch_logger(name, out, settings),))
+    test_acc = mymodel_accuracy(model, X_te, y_te)
+    tta_acc = mymodel_accuracy(model, X_te, y_te, tta_level=2)
+    result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False,
+                        extra_lines=[f"test accuracy with flip+shift test-time augmentation (predict --tta 2): "
+                                     f"{tta_acc:.4f}"])
+    return {**result, "model": model, "tta_acc": tta_acc}

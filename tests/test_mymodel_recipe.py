@@ -1,0 +1,78 @@
+"""helpers.pytorch.mymodel_recipe: MyModel's fast recipe as configuration of the one training loop."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.pytorch.models import MyModel
+from helpers.pytorch.mymodel_recipe import (
+    FastConfig,
+    augment_batch,
+    lr_factor,
+    mymodel_accuracy,
+    pad_reflect,
+    predict_logits,
+    train_mymodel,
+    whitening_filters,
+)
+from helpers.pytorch.training import HISTORY_KEYS
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_whitening_filters_whiten_patches():
+    # Correlated patches: after the filters the 12 directions are uncorrelated with unit variance.
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(64, 1, 16, 16, generator=g)
+    images = torch.cat([base, 0.5 * base + 0.1 * torch.randn(64, 1, 16, 16, generator=g),
+                        torch.randn(64, 1, 16, 16, generator=g)], dim=1).double()
+    filters = whitening_filters(images, kernel_size=2, eps=0.0)
+    assert filters.shape == (24, 3, 2, 2)
+    torch.testing.assert_close(filters[12:], -filters[:12])
+    out = torch.nn.functional.conv2d(images.float(), filters[:12]).permute(1, 0, 2, 3).reshape(12, -1).double()
+    cov = out @ out.T / out.shape[1]
+    torch.testing.assert_close(cov, torch.eye(12, dtype=torch.float64), atol=2e-3, rtol=0)
+
+
+def test_augment_batch_is_a_crop_and_flip_of_the_padded_image():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
+    index = torch.tensor([5, 0, 3])
+    # No padding, no flip: the images themselves.
+    same = augment_batch(images, index, torch.zeros(3, dtype=torch.bool), pad=0)
+    assert torch.equal(same, images[index])
+    flipped = augment_batch(images, index, torch.ones(3, dtype=torch.bool), pad=0)
+    assert torch.equal(flipped, images[index].flip(-1))
+    # With padding every output is some 32x32 window of its padded image.
+    padded = pad_reflect(images, 2)
+    out = augment_batch(padded, index, torch.tensor([True, False, True]), pad=2, generator=g)
+    for b, i in enumerate(index.tolist()):
+        src = padded[i].flip(-1) if b != 1 else padded[i]
+        windows = [src[:, dy:dy + 32, dx:dx + 32] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[b], w) for w in windows)
+
+
+def test_lr_schedule_shape():
+    total = 100
+    values = [lr_factor(s, total, 0.23) for s in range(total + 1)]
+    assert values[0] == pytest.approx(0.2) and max(values) == pytest.approx(1.0)
+    assert values[-1] == pytest.approx(0.07)
+    assert int(np.argmax(values)) == 23
+
+
+def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
+    g = torch.Generator().manual_seed(0)
+    # Two easy classes: dark and bright images.
+    labels = torch.arange(64) % 2
+    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32), generator=g)).to(torch.uint8)
+    model = MyModel(widths=(8, 16, 16))
+    # Lookahead off: on a run of 10 steps its averaging would lag behind the weights.
+    config = FastConfig(epochs=5, batch_size=32, lookahead=False)
+    hist = train_mymodel(model, (images, labels), (images, labels), config, verbose=False)
+    assert hist["epoch"] == [1, 2, 3, 4, 5] and all(np.isfinite(hist["train_loss"]))
+    assert set(HISTORY_KEYS) <= set(hist) and len(hist["iter_loss"]) == 5 * 2   # fit's one history format
+    assert mymodel_accuracy(model, images, labels) == 1.0
+    assert predict_logits(model, images, tta_level=2).shape == (64, 10)

@@ -1,0 +1,74 @@
+"""helpers.pytorch.registry: the models by name, their architecture read off saved weights, weights saved atomically."""
+
+import pickle
+
+import pytest
+import torch
+
+from helpers.pytorch.registry import (
+    IMAGE_SHAPES,
+    MODELS,
+    WeightsError,
+    architecture_of,
+    build_model,
+    load_trained_model,
+    save_weights,
+)
+
+SIZES = {"softmax": (), "twolayernn": (16,), "convnet": (4,), "mlp": (16, 8), "mymodel": (8, 16, 16)}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_builds_for_its_images_and_reloads_from_its_weights(tmp_path, name):
+    for dataset in ("cifar10",) if name == "mymodel" else tuple(IMAGE_SHAPES):
+        torch.manual_seed(0)
+        net = build_model(name, dataset, SIZES[name], kernel_size=3)
+        x = torch.rand(2, *IMAGE_SHAPES[dataset])
+        assert net.eval()(x).shape == (2, 10)
+        path = save_weights(net, tmp_path / f"{name}_{dataset}.pt")
+        assert architecture_of(name, torch.load(path, weights_only=True), dataset)["hidden_sizes"] == SIZES[name]
+        again = load_trained_model(name, path, dataset)
+        assert not again.training and torch.equal(again(x), net(x))
+
+
+def test_unknown_names_and_mymodel_on_grey_images_are_refused():
+    with pytest.raises(ValueError, match="unknown model 'resnet'"):
+        build_model("resnet", "cifar10")
+    with pytest.raises(ValueError, match="unknown data set 'svhn'"):
+        build_model("softmax", "svhn")
+    with pytest.raises(ValueError, match="mymodel classifies CIFAR-10 images; it cannot take mnist"):
+        build_model("mymodel", "mnist")
+
+
+def test_bad_weights_files_are_one_line_naming_the_file(tmp_path):
+    convnet = tmp_path / "convnet.pt"
+    save_weights(build_model("convnet", "cifar10", (4,), 3), convnet)
+    cases = {
+        "missing.pt": ("convnet", "cifar10", "no such file"),
+        "convnet.pt": ("twolayernn", "cifar10", "does not hold a twolayernn state dict"),
+    }
+    (tmp_path / "text.pt").write_text("not weights")
+    (tmp_path / "list.pt").write_bytes(b"")
+    torch.save([1, 2], tmp_path / "list.pt")
+    cases["text.pt"] = ("convnet", "cifar10", "is not a PyTorch state dict file")
+    cases["list.pt"] = ("convnet", "cifar10", "holds a list, not a state dict")
+    for file, (name, dataset, words) in cases.items():
+        with pytest.raises(WeightsError, match=words) as err:
+            load_trained_model(name, tmp_path / file, dataset)
+        assert str(tmp_path / file) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(WeightsError, match="3-channel images, but mnist has 1-channel images"):
+        load_trained_model("convnet", convnet, "mnist")
+
+
+def test_a_weights_file_holding_code_is_refused_not_run(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"conv.weight": Payload()}))
+    with pytest.raises(WeightsError, match="is not a PyTorch state dict file"):
+        load_trained_model("convnet", path)
+    assert not marker.exists()
