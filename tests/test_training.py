@@ -69,15 +69,17 @@ def test_fit_learns_and_records_history(tmp_path):
     assert evaluate(model, val)["acc"] == pytest.approx(max(history["val_acc"]))   # best weights restored
 
 
+class Interrupt(Exception):
+    """Stands for Ctrl-C in the middle of a run."""
+
+
+def stop_after_two(epoch, history, model):
+    if epoch == 2:
+        raise Interrupt
+
+
 def test_interrupted_run_resumes_to_the_same_history(tmp_path):
     full = _fit(_model(), tmp_path / "full", epochs=5)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_two(epoch, history, model):
-        if epoch == 2:
-            raise Interrupt
 
     with pytest.raises(Interrupt):
         _fit(_model(), tmp_path / "cut", epochs=5, callbacks=[stop_after_two])
@@ -113,13 +115,6 @@ def test_hooks_are_called_and_their_state_resumes_exactly(tmp_path):
     full_hook = CountingHook()
     full = _fit(_model(), tmp_path / "full", epochs=4, hooks=(full_hook,))
     assert full_hook.epochs == [0, 1, 2, 3] and full_hook.steps == 4 * 5 == len(full["iter_loss"])
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_two(epoch, history, model):
-        if epoch == 2:
-            raise Interrupt
 
     with pytest.raises(Interrupt):
         _fit(_model(), tmp_path / "cut", epochs=4, hooks=(CountingHook(),), callbacks=[stop_after_two])

@@ -162,9 +162,13 @@ class CheckResult:
 
 
 def _environment(root: Path, report: Path) -> dict[str, str]:
-    """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``."""
+    """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``.
+
+    pytest's installed plugins are not loaded (nbval, which the notebooks' tests need, takes seconds to
+    import, and a check runs the unit tests only); ``@given`` tests run without hypothesis's plugin.
+    """
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return dict(os.environ, PYTHONPATH=path, **{_REPORT_VARIABLE: str(report)})
+    return dict(os.environ, PYTHONPATH=path, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **{_REPORT_VARIABLE: str(report)})
 
 
 def _limit_memory() -> None:

@@ -36,6 +36,21 @@ def _require_float64(x: np.ndarray, what: str) -> None:
                         f"Check in float64: {what}.astype(np.float64), and models built with dtype=np.float64.")
 
 
+def _central_differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float):
+    """Yield ``(index, f(x + h e_i), f(x - h e_i))`` for every entry of ``x``, perturbing it in place and restoring it."""
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        plus = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old - h
+        minus = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old
+        yield ix, plus, minus
+        it.iternext()
+
+
 def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = False,
                             h: float = 1e-5) -> np.ndarray:
     """Numeric gradient of a scalar function ``f`` at ``x`` (central differences).
@@ -46,19 +61,10 @@ def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, ver
     """
     _require_float64(x, "x")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
+    for ix, plus, minus in _central_differences(f, x, h):
+        grad[ix] = (plus - minus) / (2 * h)
         if verbose:
             print(ix, grad[ix])
-        it.iternext()
     return grad
 
 
@@ -70,17 +76,8 @@ def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.n
     """
     _require_float64(x, "x")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64, copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64, copy=True)
-        x[ix] = old
-        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
+    for ix, plus, minus in _central_differences(f, x, h):
+        grad[ix] = np.sum((plus - minus) * df) / (2 * h)
     return grad
 
 

@@ -172,6 +172,29 @@ def _forward_through(layers, x):
     return out
 
 
+def _small_stack(rng):
+    """``([Linear(5, 4), ReLU, Linear(4, 1), Sigmoid], x (7, 5), y (7, 1))`` with random weights and biases."""
+    from helpers.numpy_nn import Linear, ReLU, Sigmoid
+
+    l1, l2 = Linear(5, 4, rng=rng), Linear(4, 1, rng=rng)
+    l1.b, l2.b = rng.standard_normal((1, 4)), rng.standard_normal((1, 1))
+    return [l1, ReLU(), l2, Sigmoid()], rng.standard_normal((7, 5)), rng.uniform(size=(7, 1))
+
+
+def _stack_gradients(stack, xs, ys) -> dict:
+    """Back-propagation through ``_small_stack``'s layers and SE: the input's gradient and each parameter's, batch-summed."""
+    from helpers.numpy_nn import SE
+
+    loss_layer = SE()
+    loss_layer.forward(_forward_through(stack, xs), ys)
+    grad = loss_layer.backward()
+    for layer in reversed(stack):
+        grad = layer.backward(grad)
+    l1, l2 = stack[0], stack[2]
+    return {"x": grad, "W1": l1.grads()[0].sum(0), "b1": l1.grads()[1].sum(0),
+            "W2": l2.grads()[0].sum(0), "b2": l2.grads()[1].sum(0)}
+
+
 def numpy_nn_gradient_errors(seed: int = 0) -> dict[str, float]:
     """Relative errors of ``helpers.numpy_nn``'s backward passes against central differences, in float64.
 
@@ -228,10 +251,8 @@ def numpy_nn_gradient_errors(seed: int = 0) -> dict[str, float]:
     errors["SE dL/dx"] = rel_error(se.backward(), eval_numerical_gradient(lambda v: SE().forward(v, target).sum(),
                                                                           pred.copy()))
 
-    l1, l2 = Linear(5, 4, rng=rng), Linear(4, 1, rng=rng)
-    l1.b, l2.b = rng.standard_normal((1, 4)), rng.standard_normal((1, 1))
-    stack = [l1, ReLU(), l2, Sigmoid()]
-    xs, ys = rng.standard_normal((7, 5)), rng.uniform(size=(7, 1))
+    stack, xs, ys = _small_stack(rng)
+    l1, l2 = stack[0], stack[2]
     if np.min(np.abs(xs @ l1.W + l1.b)) <= 1e-3:
         raise ValueError(f"seed {seed}: a pre-activation sits on ReLU's kink; choose another seed.")
 
@@ -241,13 +262,7 @@ def numpy_nn_gradient_errors(seed: int = 0) -> dict[str, float]:
     numeric = {"x": eval_numerical_gradient(stack_loss, xs.copy())}
     for name, param in (("W1", l1.W), ("b1", l1.b), ("W2", l2.W), ("b2", l2.b)):
         numeric[name] = eval_numerical_gradient(lambda _: stack_loss(), param)   # perturbs param in place
-    loss_layer = SE()
-    loss_layer.forward(_forward_through(stack, xs), ys)
-    grad = loss_layer.backward()
-    for layer in reversed(stack):
-        grad = layer.backward(grad)
-    analytic = {"x": grad, "W1": l1.grads()[0].sum(0), "b1": l1.grads()[1].sum(0),
-                "W2": l2.grads()[0].sum(0), "b2": l2.grads()[1].sum(0)}
+    analytic = _stack_gradients(stack, xs, ys)
     for name in analytic:
         errors[f"stack dL/d{name}"] = rel_error(analytic[name], numeric[name])
     return errors
@@ -296,18 +311,9 @@ def numpy_nn_vs_torch(seed: int = 0) -> dict[str, float]:
     se.forward(x_se, 0.5 * x_se)
     errors["SE dL/dx"] = rel_error(se.backward(), xt.grad.numpy())
 
-    rng = np.random.default_rng(seed)
-    l1, l2 = Linear(5, 4, rng=rng), Linear(4, 1, rng=rng)
-    l1.b, l2.b = rng.standard_normal((1, 4)), rng.standard_normal((1, 1))
-    stack = [l1, ReLU(), l2, Sigmoid()]
-    xs, ys = rng.standard_normal((7, 5)), rng.uniform(size=(7, 1))
-    loss_layer = SE()
-    loss_layer.forward(_forward_through(stack, xs), ys)
-    grad = loss_layer.backward()
-    for layer in reversed(stack):
-        grad = layer.backward(grad)
-    ours = {"x": grad, "W1": l1.grads()[0].sum(0), "b1": l1.grads()[1].sum(0),
-            "W2": l2.grads()[0].sum(0), "b2": l2.grads()[1].sum(0)}
+    stack, xs, ys = _small_stack(np.random.default_rng(seed))
+    l1, l2 = stack[0], stack[2]
+    ours = _stack_gradients(stack, xs, ys)
     p = {"x": t64(xs), "W1": t64(l1.W), "b1": t64(l1.b), "W2": t64(l2.W), "b2": t64(l2.b)}
     prob = torch.sigmoid(torch.relu(p["x"] @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
     F.mse_loss(prob, torch.tensor(ys), reduction="sum").backward()
