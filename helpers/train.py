@@ -50,6 +50,7 @@ from helpers.pytorch.mymodel_recipe import FastConfig
 from helpers.pytorch.registry import MODELS, build_model
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+MADE_BY = "python -m helpers.train (scripts/run_<model>.sh)"   # named in the records of the files a run writes
 # MyModel's recipe: FastConfig's defaults and MyModel's default widths, read from them so they cannot drift.
 _FAST = dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
              weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
@@ -276,7 +277,8 @@ def train(args) -> dict:
     result = run_experiment(args.run, model, data, epochs=args.epochs, optimizer=make_optimizer(args),
                             batch_size=args.batch_size, settings=settings_line(args), seed=args.seed, show=False,
                             out_dir=args.out, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
-                            progress=not args.no_progress, verbose=True, checkpoint_extra=args.checkpoint_extra)
+                            progress=not args.no_progress, verbose=True, checkpoint_extra=args.checkpoint_extra,
+                            made_by=MADE_BY, dataset=args.dataset)
     return result
 
 
@@ -289,7 +291,7 @@ def _train_mymodel(model, args) -> dict:
     return run_mymodel(config, val_size=args.val_size, out_dir=args.out, device=args.device,
                        settings=settings_line(args), checkpoint_dir=args.checkpoint_dir, resume=args.resume,
                        progress=not args.no_progress, checkpoint_extra=args.checkpoint_extra, root=args.data_root,
-                       model=model, name=args.run)
+                       model=model, name=args.run, made_by=MADE_BY)
 
 
 def _interrupted_note(args, argv: list[str], started: float) -> str:

@@ -7,9 +7,11 @@
 For every code cell it takes the numbers in the text the cell printed
 (streams and plain-text results; figures are not compared), leaves out
 timings and paths (``tests/nbval_sanitize.cfg``: times, rates, addresses,
-folders), and prints each cell whose numbers differ, the committed and the new
-side by side; ``--write`` then saves the re-run in place. Exit status: 0 when every number reproduces, 1 when some differ,
-2 when the run failed. The thread counts come from ``helpers.runtime.set_threads``
+folders), and prints each cell whose numbers differ: how many stayed the same
+and each changed one, committed -> new (a table's column of seconds shows up
+here). ``--write`` then saves the re-run in place. Exit status: 0 when every
+number reproduces, 1 when some differ, 2 when the run failed. The thread counts
+come from ``helpers.runtime.set_threads``
 (the one thread policy), overridable for a measurement with ``WORKBOOK_THREADS``
 and ``WORKBOOK_BLAS_THREADS``.
 """
@@ -95,9 +97,11 @@ def main(argv=None) -> int:
     rows = diff(committed, rerun)
     print(f"{args.notebook}: re-ran in {elapsed:.0f} s; {len(rows)} cell(s) print other numbers than the commit")
     for index, old, new in rows:
-        print(f"  cell {index}:")
-        print(f"    committed: {' '.join(old[:40])}{' ...' if len(old) > 40 else ''}")
-        print(f"    re-run:    {' '.join(new[:40])}{' ...' if len(new) > 40 else ''}")
+        changed = [f"{a} -> {b}" for a, b in zip(old, new) if a != b]
+        extra = f"; {len(old)} numbers before, {len(new)} now" if len(old) != len(new) else ""
+        same = sum(a == b for a, b in zip(old, new))
+        print(f"  cell {index}: {same} numbers the same, {len(changed)} changed{extra}: "
+              + ", ".join(changed[:20]) + (" ..." if len(changed) > 20 else ""))
     return 1 if rows else 0
 
 

@@ -9,8 +9,9 @@ uses that
 - every later exercise still fails, each failure being the one line
   "... is not written yet: write the code at '# YOUR CODE HERE'."
 
-At the end the student's files equal the solution's, and the student copy's
-whole unit suite passes. Slow (minutes: one pytest process per exercise), so
+At the end the student's files equal the solution's, the student copy's
+whole unit suite passes, and every notebook of the copy runs in smoke mode
+under nbval without a failing cell. Slow (minutes: one pytest process per exercise), so
 it runs only when asked: ``pytest -m student_copy tests/test_student_copy.py``
 (``.ci/run`` does).
 """
@@ -92,14 +93,23 @@ def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
         assert results[exercise.name].ok, results[exercise.name].summary()
         assert_not_written_yet(results, later)
 
-    # Every exercise written: the student's modules are the solution's, and the whole unit suite passes.
+    # Every exercise written: the student's modules are the solution's, the whole unit suite passes and so does
+    # every notebook.
     for path in {f.split(":")[0] for e in EXERCISES for f in e.functions}:
         solution = [line for line in (REPO_ROOT / path).read_text().splitlines(keepends=True)
                     if not (release._BEGIN_SOL.match(line) or release._END_SOL.match(line))]
         assert (student / path).read_text() == "".join(solution), path
-    suite = subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-x", "-p", "no:cacheprovider",
-                            "-o", "addopts=", "-m", "not browser and not student_copy"],
-                           cwd=student, capture_output=True, text=True, timeout=1800,
+    # The copy's whole unit suite, and every notebook run in smoke mode under nbval. The copy's notebooks had
+    # their solution-dependent outputs cleared, so they are run, not compared (--nbval-lax): no cell may fail.
+    suite = subprocess.run([sys.executable, "-m", "pytest", "tests", "notebooks", "-q", "-x", "-p", "no:cacheprovider",
+                            "-o", "addopts=", "-m", "not browser and not student_copy", "--nbval-lax",
+                            "--nbval-current-env"],
+                           cwd=student, capture_output=True, text=True, timeout=2400,
                            env={**os.environ, "PYTHONPATH": str(student)})
     assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-2000:]
     assert re.search(r"\d+ passed", suite.stdout.splitlines()[-1])
+    ran = re.findall(r"^notebooks/(\d\d)_\w+\.ipynb", subprocess.run(
+        [sys.executable, "-m", "pytest", "notebooks", "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+         "--nbval-lax"], cwd=student, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(student)}).stdout, re.M)
+    assert sorted(set(ran)) == [f"{i:02d}" for i in range(9)], ran

@@ -325,10 +325,11 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
 # --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)
 
 
-def make_cs7643_outputs(outputs: Path) -> Path:
-    """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs, extra.md."""
+def make_cs7643_outputs(outputs: Path, run_mode: str = "full") -> Path:
+    """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs (each with its record), extra.md."""
     from PIL import Image
 
+    from helpers.course.provenance import record
     from helpers.course.submission import cs7643_outputs as needed
 
     outputs.mkdir()
@@ -340,12 +341,27 @@ def make_cs7643_outputs(outputs: Path) -> Path:
             Image.new("RGB", (60, 40), (20 * i % 255, 100, 200)).save(path)
         else:
             path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
+        if not name.endswith(".md"):
+            record(path, needed()[name], run_mode=run_mode, dataset="cifar10", epochs=1)
     return outputs
 
 
 @pytest.fixture
 def cs7643_outputs(tmp_path) -> Path:
     return make_cs7643_outputs(tmp_path / "cs7643-outputs")
+
+
+def test_cs7643_refuses_smoke_mode_logs_and_plots_naming_what_to_run_again(tmp_path, student):
+    outputs = make_cs7643_outputs(tmp_path / "smoke-outputs", run_mode="smoke")
+    (outputs / "convnet.log").write_text("model: convnet\ntest accuracy: 0.9\n")    # changed after its record
+    out = tmp_path / "2_pytorch.zip"
+    result = collect("cs7643", "--out", str(out), helpers_dir=student[0], outputs=outputs)
+    assert result.returncode == 1 and not out.exists(), result.stderr
+    assert re.search(r"softmax\.log: it was made in smoke mode.*Run scripts/run_softmax\.sh again in full mode "
+                     r"\(WORKBOOK_MODE unset\) or notebooks/07_pytorch_cifar10\.ipynb", result.stderr), result.stderr
+    assert "convnet.log: it changed after it was made" in result.stderr
+    assert "twolayernn_gridfilt.png: it was made in smoke mode" in result.stderr
+    assert "extra.md" not in result.stderr                       # the student writes it: no record needed
 
 
 def test_cs7643_names_every_missing_or_broken_file_and_writes_nothing(tmp_path, student, cs7643_outputs):

@@ -1,7 +1,8 @@
 """How a hand-in file was made: a JSON record beside it, so that smoke-mode work cannot be handed in.
 
-Every file a notebook saves for the hand-in (``model.pt``, the PNGs of
-``02_numpy_nn``) gets a sidecar ``<file>.provenance.json`` written atomically
+Every file a notebook or ``python -m helpers.train`` saves for a hand-in
+(``model.pt`` and the PNGs of the RPZ lab; the logs, curves, weights and
+filter grids of CS7643) gets a sidecar ``<file>.provenance.json`` written atomically
 next to it::
 
     {"file": "model.pt", "sha256": "...", "mode": "full", "made_by": "notebooks/06_pytorch_fc_cnn.ipynb",
@@ -97,8 +98,9 @@ def describe(entry: dict | None) -> str:
     return ", ".join(parts)
 
 
-def _keep_full(path: Path) -> Path:
-    """Where a smoke run may write ``path`` without replacing full-mode work."""
+def keep_full(path: str | os.PathLike) -> Path:
+    """Where a smoke run may write ``path`` without replacing full-mode work (``<stem>.smoke<suffix>``)."""
+    path = Path(path)
     if mode() == "smoke" and (read(path) or {}).get("mode") == "full":
         kept = path.with_name(f"{path.stem}.smoke{path.suffix}")
         print(f"{path.name} from a full run is kept; this smoke run's file is {kept.name}")
@@ -112,10 +114,17 @@ def save_artefact(path: str | os.PathLike, data: bytes, made_by: str, **facts) -
     In smoke mode a file whose record says full mode is kept, and the data
     goes to ``<stem>.smoke<suffix>`` beside it.
     """
-    path = _keep_full(Path(path))
+    path = keep_full(Path(path))
     atomic_write_bytes(path, data)
     record(path, made_by, **facts)
     return path
+
+
+def save_figure(fig, path: str | os.PathLike, made_by: str, **facts) -> Path:
+    """``save_artefact`` for a matplotlib figure (PNG unless the suffix says otherwise)."""
+    from helpers.paths import figure_bytes
+
+    return save_artefact(path, figure_bytes(fig, Path(path).suffix.lstrip(".") or "png"), made_by, **facts)
 
 
 def copy_artefact(source: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -128,7 +137,7 @@ def copy_artefact(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     source = Path(source)
     entry = read(source) or {"mode": "unknown", "made_by": None}
     facts = {k: v for k, v in entry.items() if k not in ("file", "sha256", "created", "mode", "made_by")}
-    target = _keep_full(Path(target))
+    target = keep_full(Path(target))
     atomic_write_bytes(target, source.read_bytes())
     record(target, entry.get("made_by"), run_mode=entry.get("mode"), **{**facts, "copied_from": source.name})
     return target

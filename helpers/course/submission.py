@@ -370,7 +370,7 @@ def cs7643_outputs() -> dict[str, str]:
     """``{file in the output folder: what makes it}`` for the files the hand-in needs."""
     made = {}
     for m in CS7643_MODELS:
-        how = f"scripts/run_{m}.sh" + ("" if m == "mymodel" else f" (or {CIFAR_NOTEBOOK})")
+        how = f"scripts/run_{m}.sh (or {CIFAR_NOTEBOOK})"
         for name in (f"{m}.log", f"{m}_lossvstrain.png", f"{m}_valaccuracy.png"):
             made[name] = how
     for m in ("twolayernn", "convnet"):
@@ -451,6 +451,8 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     ``helpers.course.pdf_export.export_pdf``). Raises ``SubmissionError`` listing
     every problem (nothing written) when a file is missing or fails its check.
     """
+    from helpers.course import provenance
+
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
@@ -469,6 +471,9 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
         problem = _check_link(path) or (check(path) if check else None)
         if problem:
             problems.append(f"{name}: {problem}" + (f"; {how} makes it" if how else ""))
+        elif how and not how.startswith("you:") and (why := provenance.problem(path)):
+            problems.append(f"{name}: {why}. Run {how.split(' (or ')[0]} again in full mode (WORKBOOK_MODE unset)"
+                            f"{' or ' + how.split(' (or ')[1].rstrip(')') if ' (or ' in how else ''}, then collect again.")
         entries[name] = path
     if (outputs / "predictions.csv").is_file() and not (outputs / "predictions.csv").is_symlink():
         entries["predictions.csv"] = outputs / "predictions.csv"

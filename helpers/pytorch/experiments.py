@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.paths import atomic_save_figure, atomic_write_bytes, output_dir
+from helpers.paths import atomic_write_bytes, output_dir
 from helpers.pytorch.models import CIFAR_MEAN, CIFAR_STD
+
+NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"   # what makes these files, unless the caller says otherwise
 
 # Per-channel mean and standard deviation of each training set (pixels in [0, 1]).
 CHANNEL_STATS = {
@@ -109,10 +111,14 @@ def log_lines(name: str, history: dict, test_acc: float | None, settings: str) -
     return lines
 
 
-def save_plots(name: str, history: dict, out_dir, show: bool = False) -> dict:
-    """Write ``<name>_lossvstrain.png`` and ``<name>_valaccuracy.png`` into ``out_dir``; returns their paths."""
+def save_plots(name: str, history: dict, out_dir, show: bool = False, made_by: str = NOTEBOOK, **facts) -> dict:
+    """Write ``<name>_lossvstrain.png`` and ``<name>_valaccuracy.png`` into ``out_dir``; returns their paths.
+
+    Each gets a record of how it was made (``helpers.course.provenance``: ``made_by``, the run mode, ``facts``).
+    """
     import matplotlib.pyplot as plt
 
+    from helpers.course.provenance import save_figure
     from helpers.plotting import plot_history
 
     window = max(1, min(len(history["iter_loss"]) // 20, 50))
@@ -121,7 +127,7 @@ def save_plots(name: str, history: dict, out_dir, show: bool = False) -> dict:
             "valaccuracy": plot_history(history, f"{name}: validation accuracy", panels="accuracy")}
     paths = {}
     for kind, fig in figs.items():
-        paths[kind] = atomic_save_figure(fig, Path(out_dir) / f"{name}_{kind}.png")
+        paths[kind] = save_figure(fig, Path(out_dir) / f"{name}_{kind}.png", made_by, **facts)
         if show:
             plt.show()
         else:
@@ -135,8 +141,13 @@ def write_log(path, lines: list[str]) -> Path:
 
 
 def epoch_logger(name: str, out_dir, settings: str):
-    """A ``fit`` callback that rewrites ``<name>.log`` after every epoch, so an interrupted run keeps its log so far."""
-    log_path = Path(out_dir) / f"{name}.log"
+    """A ``fit`` callback that rewrites ``<name>.log`` after every epoch, so an interrupted run keeps its log so far.
+
+    A smoke run never replaces the log of a full run (``provenance.keep_full``: it writes ``<name>.smoke.log``).
+    """
+    from helpers.course.provenance import keep_full
+
+    log_path = keep_full(Path(out_dir) / f"{name}.log")
 
     def log_epoch(_epoch, history, _model):
         write_log(log_path, log_lines(name, history, None, settings))
@@ -145,21 +156,27 @@ def epoch_logger(name: str, out_dir, settings: str):
 
 
 def finish_run(name: str, model, history: dict, test_acc: float, settings: str, out_dir,
-               weights_name: str | None = None, show: bool = True, extra_lines=()) -> dict:
+               weights_name: str | None = None, show: bool = True, extra_lines=(), made_by: str = NOTEBOOK,
+               dataset: str = "cifar10") -> dict:
     """After training: the plots, the log (``extra_lines``, then the test accuracy last) and the weights of a run.
 
     Writes ``<name>_lossvstrain.png``, ``<name>_valaccuracy.png``, ``<name>.log`` and
-    ``models/<weights_name or name.pt>`` into ``out_dir``. Returns ``{"history", "test_acc",
-    "val_acc", "train_time", "log", "paths"}``.
+    ``models/<weights_name or name.pt>`` into ``out_dir``, each with its record
+    (``helpers.course.provenance``: ``made_by``, the run mode, the data set, the
+    epochs and the test accuracy), which ``collect_submission.sh cs7643`` checks.
+    A smoke run writes ``*.smoke.*`` beside the files of a full run instead of
+    replacing them. Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
     """
+    from helpers.course.provenance import keep_full, record, save_artefact
     from helpers.pytorch.registry import save_weights
 
     out = Path(out_dir)
-    paths = save_plots(name, history, out, show=show)
+    facts = {"dataset": dataset, "epochs": len(history["epoch"]), "test_accuracy": float(test_acc)}
+    paths = save_plots(name, history, out, show=show, made_by=made_by, **facts)
     lines = log_lines(name, history, None, settings) + list(extra_lines) + [f"test accuracy: {test_acc:.4f}"]
-    paths["log"] = write_log(out / f"{name}.log", lines)
-    paths["weights"] = out / "models" / (weights_name or f"{name}.pt")
-    save_weights(model, paths["weights"])
+    paths["log"] = save_artefact(out / f"{name}.log", ("\n".join(lines) + "\n").encode(), made_by, **facts)
+    paths["weights"] = save_weights(model, keep_full(out / "models" / (weights_name or f"{name}.pt")))
+    record(paths["weights"], made_by, **facts)
     return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
             "train_time": history["train_time"][-1], "log": lines, "paths": paths}
 
@@ -167,10 +184,11 @@ def finish_run(name: str, model, history: dict, test_acc: float, settings: str, 
 def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer, batch_size: int = 128,
                    scheduler=None, settings: str = "", seed: int = 0, show: bool = True, out_dir=None,
                    checkpoint_dir=None, resume=False, progress: bool = False, verbose: bool = False,
-                   checkpoint_extra: dict | None = None) -> dict:
+                   checkpoint_extra: dict | None = None, made_by: str = NOTEBOOK, dataset: str = "cifar10") -> dict:
     """Train ``model`` with ``helpers.pytorch.training.fit`` and write its plots, log and weights (``finish_run``).
 
     ``out_dir``: where the files go (default ``output_dir()``);
+    ``made_by``: what the files' records name as their maker (default notebook 07).
     ``checkpoint_dir`` / ``resume``: passed to ``fit`` (``last.pt`` every
     epoch, ``best.pt`` at the best validation accuracy; ``resume=True``
     continues from ``last.pt``; ``checkpoint_extra`` is stored in each checkpoint). The model keeps its
@@ -187,4 +205,4 @@ def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer,
                   checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(epoch_logger(name, out, settings),),
                   progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
     test_acc = accuracy(model, data.x_test, data.y_test)
-    return finish_run(name, model, history, test_acc, settings, out, show=show)
+    return finish_run(name, model, history, test_acc, settings, out, show=show, made_by=made_by, dataset=dataset)

@@ -361,7 +361,7 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
 def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
                 settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
                 verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None,
-                name: str = "mymodel") -> dict:
+                name: str = "mymodel", made_by: str = "notebooks/07_pytorch_cifar10.ipynb") -> dict:
     """The MyModel run of notebook 07 and ``python -m helpers.train --model mymodel``, from data to files.
 
     Loads CIFAR-10 (``root``: the data root), keeps ``val_size`` of the
@@ -369,7 +369,8 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
     ``config.seed``), trains a fresh ``MyModel`` (or ``model``), measures the
     test accuracy plainly and with flip+shift TTA, and writes into ``out_dir``
     (default ``output_dir()``) ``<name>.log``, ``<name>_lossvstrain.png``,
-    ``<name>_valaccuracy.png`` and ``models/cifar10_mymodel.pt``.
+    ``<name>_valaccuracy.png`` and ``models/cifar10_mymodel.pt``, each with its record
+    (``made_by``, the run mode, epochs, test accuracy: ``experiments.finish_run``).
 
     Returns ``{"model", "history", "test_acc", "tta_acc", "val_acc", "train_time", "log", "paths"}``.
     """
@@ -399,7 +400,7 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
                             callbacks=(epoch_logger(name, out, settings),))
     test_acc = mymodel_accuracy(model, X_te, y_te)
     tta_acc = mymodel_accuracy(model, X_te, y_te, tta_level=2)
-    result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False,
+    result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False, made_by=made_by,
                         extra_lines=[f"test accuracy with flip+shift test-time augmentation (predict --tta 2): "
                                      f"{tta_acc:.4f}"])
     return {**result, "model": model, "tta_acc": tta_acc}

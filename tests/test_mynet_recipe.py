@@ -1,0 +1,39 @@
+"""helpers.pytorch.mynet_recipe: the RPZ lab's data as tensors, the augmentation per data set, one training call."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
+from helpers.pytorch.training import HISTORY_KEYS
+
+
+def test_pixel_tensors_are_the_split_training_set_and_the_test_set():
+    data = load_pixel_tensors("mnist", val_size=200, max_train=300)
+    assert data["x_train"].shape == (300, 1, 28, 28) and data["x_val"].shape == (200, 1, 28, 28)
+    assert data["x_test"].dtype == torch.float32 and 0 <= float(data["x_test"].min()) <= float(data["x_test"].max()) <= 1
+    assert data["y_train"].dtype == torch.int64 and len(data["y_test"]) == len(data["x_test"])
+    with pytest.raises(ValueError, match="the RPZ lab uses"):
+        load_pixel_tensors("cifar10")
+
+
+def test_each_data_set_has_its_camera_and_overrides_apply():
+    mnist, fashion = camera_augment("mnist"), camera_augment("fashion_mnist", strength=0.3)
+    assert (mnist.p, mnist.strength, mnist.hflip) == (0.6, 0.8, False)
+    assert (fashion.p, fashion.strength, fashion.hflip) == (0.4, 0.3, True)
+    with pytest.raises(ValueError, match="no augmentation defined for 'svhn'"):
+        camera_augment("svhn")
+
+
+def test_train_classifier_runs_fit_and_reports_the_test_accuracy():
+    data = load_pixel_tensors("mnist", val_size=200, max_train=512)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 13 * 13, 10))
+    history, seconds = train_classifier(model, data, epochs=2, lr=3e-3, batch_size=64, progress=False,
+                                        verbose=False, augment=camera_augment("mnist"), bf16=False)
+    assert set(HISTORY_KEYS) <= set(history) and history["epoch"] == [1, 2] and seconds > 0
+    assert history["test_acc"] > 0.5 and history["bf16"] is False
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'sgd'"):
+        train_classifier(model, data, epochs=1, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="time_budget needs schedule='onecycle'"):
+        train_classifier(model, data, epochs=1, schedule="constant", time_budget=10)
