@@ -32,7 +32,6 @@ def train_panel(controls: dict, on_train: Callable[[dict], object], columns: int
     import html
 
     import ipywidgets as w
-    from IPython.display import display
 
     if not controls:
         raise ValueError("train_panel needs at least one control.")
@@ -67,5 +66,4 @@ def train_panel(controls: dict, on_train: Callable[[dict], object], columns: int
     else:
         layout = w.VBox([w.HBox([controls[n] for n in row]) for row in rows])
     ui = w.VBox([layout, w.HBox([button, status]), output])
-    panel["display"] = lambda: display(ui)
     return ui, panel

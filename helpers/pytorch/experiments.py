@@ -167,16 +167,16 @@ def finish_run(name: str, model, history: dict, test_acc: float, settings: str, 
     A smoke run writes ``*.smoke.*`` beside the files of a full run instead of
     replacing them. Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
     """
-    from helpers.course.provenance import keep_full, record, save_artefact
-    from helpers.pytorch.registry import save_weights
+    from helpers.course.provenance import save_artefact
+    from helpers.pytorch.registry import weights_bytes
 
     out = Path(out_dir)
     facts = {"dataset": dataset, "epochs": len(history["epoch"]), "test_accuracy": float(test_acc)}
     paths = save_plots(name, history, out, show=show, made_by=made_by, **facts)
     lines = log_lines(name, history, None, settings) + list(extra_lines) + [f"test accuracy: {test_acc:.4f}"]
     paths["log"] = save_artefact(out / f"{name}.log", ("\n".join(lines) + "\n").encode(), made_by, **facts)
-    paths["weights"] = save_weights(model, keep_full(out / "models" / (weights_name or f"{name}.pt")))
-    record(paths["weights"], made_by, **facts)
+    paths["weights"] = save_artefact(out / "models" / (weights_name or f"{name}.pt"), weights_bytes(model),
+                                     made_by, **facts)
     return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
             "train_time": history["train_time"][-1], "log": lines, "paths": paths}
 

@@ -327,7 +327,7 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
 
     config = config or FastConfig()
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device).to(memory_format=torch.channels_last)
+    model.to(device)   # fit makes it channels-last (channels_last=True below)
     loader = FlipShiftLoader(*train, batch_size=config.batch_size, translate=config.translate, flip=config.flip,
                              seed=config.seed, device=device)
     total_steps = math.ceil(len(loader) * config.epochs)

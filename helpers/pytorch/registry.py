@@ -6,7 +6,7 @@
 - ``architecture_of(name, state, dataset)``: the ``build_model`` arguments a state dict's shapes imply.
 - ``load_trained_model(name, path, dataset)``: the network with the weights of ``path`` (read as data:
   ``torch.load(weights_only=True)``), its architecture read off the file, in evaluation mode.
-- ``save_weights(model, path)``: the state dict, written atomically.
+- ``save_weights(model, path)``: the state dict, written atomically (``weights_bytes``: its bytes).
 
 Bad weights raise ``WeightsError`` with one line naming the file and what it holds.
 (The RPZ deliverable's ``MyNet`` has its own ``helpers.pytorch_cnn.load_model``: that file stands alone.)
@@ -114,14 +114,19 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
     return net.to(device).eval()
 
 
-def save_weights(model, path) -> Path:
-    """Save ``model.state_dict()`` (on the CPU) to ``path`` atomically: a crash never leaves half a file."""
+def weights_bytes(model) -> bytes:
+    """``model.state_dict()``, its tensors moved to the CPU, as the bytes of a ``torch.save`` file."""
     import io
 
     import torch
 
-    from helpers.paths import atomic_write_bytes
-
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_weights(model, path) -> Path:
+    """Save ``model.state_dict()`` (on the CPU) to ``path`` atomically: a crash never leaves half a file."""
+    from helpers.paths import atomic_write_bytes
+
+    return atomic_write_bytes(path, weights_bytes(model))
