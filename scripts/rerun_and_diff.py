@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import os
 import re
 import shutil
 import sys
@@ -78,6 +79,10 @@ def main(argv=None) -> int:
         print(f"rerun_and_diff: {args.notebook}: no such notebook", file=sys.stderr)
         return 2
     committed = nbformat.read(args.notebook, as_version=4)
+    # The copy runs from notebooks/: a data root given relative to where this command started must still point there.
+    for variable in ("WORKBOOK_DATA", "WORKBOOK_OUTPUT"):
+        if os.environ.get(variable):
+            os.environ[variable] = str(Path(os.environ[variable]).resolve())
     with tempfile.TemporaryDirectory(prefix="workbook-rerun-") as tmp:
         copy = Path(tmp) / args.notebook.name
         shutil.copy2(args.notebook, copy)
@@ -86,8 +91,9 @@ def main(argv=None) -> int:
             with one_run_at_a_time():
                 elapsed = run(copy, "full", args.timeout, cwd=args.notebook.resolve().parent)
         except Exception as err:  # a failing cell: nbclient raises CellExecutionError
-            print(f"rerun_and_diff: the full run of {args.notebook} failed: {str(err).strip().splitlines()[0]}",
-                  file=sys.stderr)
+            lines = str(err).strip().splitlines()
+            print(f"rerun_and_diff: the full run of {args.notebook} failed: {lines[0]}", *lines[-3:],
+                  sep="\n", file=sys.stderr)
             return 2
         rerun = nbformat.read(copy, as_version=4)
         if args.write:

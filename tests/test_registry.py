@@ -13,6 +13,7 @@ from helpers.pytorch.registry import (
     build_model,
     load_trained_model,
     save_weights,
+    ship_if_better,
 )
 
 SIZES = {"softmax": (), "twolayernn": (16,), "convnet": (4,), "mlp": (16, 8), "mymodel": (8, 16, 16)}
@@ -72,3 +73,18 @@ def test_a_weights_file_holding_code_is_refused_not_run(tmp_path):
     with pytest.raises(WeightsError, match="is not a PyTorch state dict file"):
         load_trained_model("convnet", path)
     assert not marker.exists()
+
+
+def test_weights_are_shipped_only_by_a_full_run_that_beats_them(tmp_path, monkeypatch):
+    trained, shipped = tmp_path / "outputs" / "w.pt", tmp_path / "assets" / "w.pt"
+    trained.parent.mkdir()
+    trained.write_bytes(b"new")
+    # Smoke mode (the test suite's): never shipped, even when better.
+    assert ship_if_better(trained, 0.9, shipped, 0.5).startswith("not shipped: a smoke-mode run")
+    monkeypatch.setenv("WORKBOOK_MODE", "full")
+    # A copy without the shipped folder (the student copy): nothing written.
+    assert "ships no weights" in ship_if_better(trained, 0.9, shipped, None) and not shipped.parent.exists()
+    shipped.parent.mkdir()
+    shipped.write_bytes(b"old")
+    assert "does not beat" in ship_if_better(trained, 0.5, shipped, 0.5) and shipped.read_bytes() == b"old"
+    assert ship_if_better(trained, 0.6, shipped, 0.5).startswith("copied to") and shipped.read_bytes() == b"new"

@@ -7,6 +7,7 @@
 - ``load_trained_model(name, path, dataset)``: the network with the weights of ``path`` (read as data:
   ``torch.load(weights_only=True)``), its architecture read off the file, in evaluation mode.
 - ``save_weights(model, path)``: the state dict, written atomically (``weights_bytes``: its bytes).
+- ``ship_if_better(trained, accuracy, shipped, shipped_accuracy)``: a full run's weights replace the shipped ones only when better.
 
 Bad weights raise ``WeightsError`` with one line naming the file and what it holds.
 (The RPZ deliverable's ``MyNet`` has its own ``helpers.pytorch_cnn.load_model``: that file stands alone.)
@@ -130,3 +131,26 @@ def save_weights(model, path) -> Path:
     from helpers.paths import atomic_write_bytes
 
     return atomic_write_bytes(path, weights_bytes(model))
+
+
+def ship_if_better(trained, accuracy: float, shipped, shipped_accuracy: float | None) -> str:
+    """Copy the weights file ``trained`` over the shipped ``shipped`` when it is more accurate; returns what was done.
+
+    Only a full-mode run ships, and only into a copy that ships weights (the
+    course repository: ``shipped``'s folder exists; a student copy has none).
+    ``accuracy`` and ``shipped_accuracy`` (None: nothing shipped yet) are
+    measured the same way, on the same images. The copy is atomic.
+    """
+    from helpers.paths import atomic_write_bytes, display_path
+    from helpers.runtime import mode
+
+    trained, shipped = Path(trained), Path(shipped)
+    before = "nothing shipped yet" if shipped_accuracy is None else f"shipped: {shipped_accuracy:.4f}"
+    if mode() != "full":
+        return f"not shipped: a {mode()}-mode run never replaces {display_path(shipped)} ({before})"
+    if not shipped.parent.is_dir():
+        return f"not shipped: this copy ships no weights ({display_path(shipped.parent)} is absent)"
+    if shipped_accuracy is not None and accuracy <= shipped_accuracy:
+        return f"not shipped: {accuracy:.4f} does not beat {display_path(shipped)} ({before})"
+    atomic_write_bytes(shipped, trained.read_bytes())
+    return f"copied to {display_path(shipped)}: {accuracy:.4f} beats it ({before} before)"
