@@ -137,3 +137,36 @@ def test_check_names_an_endless_loop(tmp_path):
     """)
     result = exercises.run_check("linear", root=root, timeout=8)["linear"]
     assert not result.ok and "more than 8 s" in result.summary()
+
+
+def test_checks_reuse_one_warm_checker_and_see_each_edit_as_saved(tmp_path, capsys):
+    root = fake_repository(tmp_path, """
+        import pytest
+        from answer import value
+
+        @pytest.mark.linear
+        def test_value():
+            assert value() == 3, "value() should be 3"
+    """)
+    (root / "answer.py").write_text("def value():\n    return 2\n")
+    check("linear", root=root)
+    assert "value() should be 3" in capsys.readouterr().out
+    checker = exercises._Checker._running[root]
+    (root / "answer.py").write_text("def value():\n    return 1 + 2\n")   # the student's edit, saved
+    check("linear", root=root)
+    assert capsys.readouterr().out == "linear: pass\n"
+    assert exercises._Checker._running[root] is checker and checker.poll() is None   # the same warm process
+
+
+def test_a_check_that_crashes_its_process_is_reported_and_the_next_check_still_runs(tmp_path):
+    root = fake_repository(tmp_path, """
+        import os, pytest
+
+        @pytest.mark.linear
+        def test_crash():
+            os._exit(3)
+    """)
+    result = exercises.run_check("linear", root=root)["linear"]
+    assert not result.ok and "pytest stopped (exit 3)" in result.summary()
+    (root / "tests" / "test_numpy_nn.py").write_text("import pytest\n\n@pytest.mark.linear\ndef test_ok():\n    pass\n")
+    assert exercises.run_check("linear", root=root)["linear"].ok

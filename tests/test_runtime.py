@@ -104,9 +104,11 @@ def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path
     assert result.stdout.strip() == "values 1 2", result.stdout + result.stderr
 
 
-def test_the_thread_policy_runs_blas_on_one_thread_and_torch_on_the_count_asked():
+def test_the_thread_policy_runs_blas_on_one_thread_and_torch_on_the_count_asked(monkeypatch):
     from threadpoolctl import threadpool_info
 
+    monkeypatch.delenv(runtime.THREADS_VARIABLE, raising=False)       # the default policy, whatever the shell set
+    monkeypatch.delenv(runtime.BLAS_THREADS_VARIABLE, raising=False)
     before = torch.get_num_threads()
     try:
         assert runtime.set_threads(1) == 1 == torch.get_num_threads()

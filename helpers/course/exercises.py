@@ -5,11 +5,12 @@ Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
 that exercise's public tests, so the same tests run
 
 - from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
-- from a notebook: ``exercises.check("linear")`` (after ``from helpers import
-  exercises``), which runs them in a fresh
-  Python process (with a time limit) and prints ``linear: pass``, or the
-  first failing check with the exercise's hint, never a traceback through
-  test code.
+- from a notebook: ``exercises.check("linear")`` (after ``from helpers.course import
+  exercises``), which runs them in a process of their own (with a time and a
+  memory limit; a fork of a warm checker that has imported pytest, NumPy and
+  torch, so a check costs its tests, not the imports) and prints
+  ``linear: pass``, or the first failing check with the exercise's hint, never
+  a traceback through test code.
 
 A test carries the marker of the *last* exercise (in course order) whose code
 it needs, so that it passes as soon as that exercise and the ones before it
@@ -18,11 +19,13 @@ are written.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,14 +164,17 @@ class CheckResult:
         return "\n".join(line for line in lines if line)
 
 
-def _environment(root: Path, report: Path) -> dict[str, str]:
+def _environment(root: Path, report: Path | None) -> dict[str, str]:
     """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``.
 
     pytest's installed plugins are not loaded (nbval, which the notebooks' tests need, takes seconds to
     import, and a check runs the unit tests only); ``@given`` tests run without hypothesis's plugin.
     """
     path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return dict(os.environ, PYTHONPATH=path, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **{_REPORT_VARIABLE: str(report)})
+    env = dict(os.environ, PYTHONPATH=path, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    if report is not None:
+        env[_REPORT_VARIABLE] = str(report)
+    return env
 
 
 def _limit_memory() -> None:
@@ -182,35 +188,44 @@ def _cuda_in_use() -> bool:
     return bool(torch is not None and torch.cuda.is_available())
 
 
+def _pytest_args(names: list[str]) -> list[str]:
+    """pytest's arguments for the tests of ``names`` (their test files, ``-m "a or b"``, the reporting plugin)."""
+    files = sorted({BY_NAME[n].test_file for n in names})
+    return [*files, "-m", " or ".join(names), "-q", "--no-header", "-p", "no:cacheprovider", "-o", "addopts=",
+            "-p", "helpers.course.exercises", "--tb=no"]
+
+
 def run_check(names: str | list[str], root: Path | None = None, timeout: float = CHECK_TIMEOUT,
               extra_args: tuple[str, ...] = ()) -> dict[str, CheckResult]:
-    """Run the public tests of the exercises ``names`` in a fresh Python process; one result per exercise.
+    """Run the public tests of the exercises ``names`` in a process of their own; one result per exercise.
 
     ``root``: the repository (default: this one). The tests run from the
     exercises' test files with ``-m "name1 or name2 ..."``; a test that
-    belongs to several of the exercises counts for each.
+    belongs to several of the exercises counts for each. The process is a
+    fork of a warm checker (``_Checker``: Python, pytest, NumPy and torch
+    already imported, no code of ``helpers/`` yet) where one can be had,
+    else a fresh Python; either way it has a time and a memory limit and
+    imports the student's code as saved.
     """
     names = [names] if isinstance(names, str) else list(names)
     for name in names:
         exercise(name)
     root = Path(root or REPO_ROOT)
+    args = [*_pytest_args(names), *extra_args]
     with tempfile.TemporaryDirectory(prefix="workbook-check-") as tmp:
         report = Path(tmp) / "report.json"
-        env = _environment(root, report)
-        files = sorted({BY_NAME[n].test_file for n in names})
-        command = [sys.executable, "-m", "pytest", *files, "-m", " or ".join(names), "-q", "--no-header",
-                   "-p", "no:cacheprovider", "-o", "addopts=", "-p", "helpers.course.exercises", "--tb=no", *extra_args]
-        try:
-            run = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
-                                 preexec_fn=None if _cuda_in_use() or os.name != "posix" else _limit_memory)
-        except subprocess.TimeoutExpired:
+        outcome = _Checker.run(root, args, report, timeout)
+        if outcome is None:  # no warm checker here (CUDA in use, not POSIX) or it failed: a fresh Python
+            outcome = _fresh_run(root, args, report, timeout)
+        if outcome == "timeout":
             return {n: CheckResult(n, [], [], error=f"the tests took more than {timeout:.0f} s "
                                    "(an endless loop?)") for n in names}
         try:
             records = json.loads(report.read_text())["results"]
         except (OSError, ValueError):
-            tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-5:])
-            return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {run.returncode}):\n{tail}") for n in names}
+            returncode, output = outcome
+            tail = "\n".join(output.strip().splitlines()[-5:])
+            return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {returncode}):\n{tail}") for n in names}
     results = {n: CheckResult(n, [], []) for n in names}
     for record in records:
         for n in names:
@@ -227,11 +242,130 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
     return results
 
 
+def _fresh_run(root: Path, args: list[str], report: Path, timeout: float):
+    """pytest ``args`` in a new Python process: ``"timeout"`` or ``(exit code, output)``."""
+    try:
+        run = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=root, env=_environment(root, report),
+                             capture_output=True, text=True, timeout=timeout,
+                             preexec_fn=None if _cuda_in_use() or os.name != "posix" else _limit_memory)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return run.returncode, run.stdout + run.stderr
+
+
+# The warm checker: a Python process that has imported pytest, NumPy and torch (never the code under
+# test) and forks one child per check. A check then costs the tests, not the imports (about 2 s less
+# each). The child starts a session of its own (so a timeout kills whatever it started), gets the
+# memory limit, reads no standard input and writes its output to a file; the checker answers one
+# JSON line per request on its standard output and exits when its standard input closes (the
+# notebook's kernel ended).
+_CHECKER_SOURCE = r"""
+import json, os, resource, signal, sys, time
+import pytest
+for name in ("numpy", "torch", "hypothesis"):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
+            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0); os.dup2(log, 1); os.dup2(log, 2)
+            os.environ[request["report_variable"]] = request["report"]
+            code = pytest.main(request["args"])
+            sys.stdout.flush(); sys.stderr.flush()
+            os._exit(int(code))
+        except BaseException:
+            os._exit(70)
+    deadline = time.monotonic() + request["timeout"]
+    status = None
+    while status is None:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(raw)
+        elif time.monotonic() > deadline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            status = "timeout"
+        else:
+            time.sleep(0.01)
+    print(json.dumps({"status": status}), flush=True)
+"""
+
+
+class _Checker:
+    """The warm checker of the repository checked last, started at its first check and kept for the next ones."""
+
+    _running: dict[Path, subprocess.Popen] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def run(cls, root: Path, args: list[str], report: Path, timeout: float):
+        """``"timeout"``, ``(exit code, output)``, or ``None`` when no warm checker can be used."""
+        if os.name != "posix" or _cuda_in_use():   # a fork after CUDA started is unsafe
+            return None
+        log = report.with_name("output.txt")
+        request = {"args": args, "report": str(report), "log": str(log), "timeout": timeout,
+                   "memory": CHECK_MEMORY, "report_variable": _REPORT_VARIABLE}
+        with cls._lock:
+            try:
+                checker = cls._checker(root)
+                checker.stdin.write(json.dumps(request) + "\n")
+                checker.stdin.flush()
+                answer = json.loads(checker.stdout.readline())
+            except (OSError, ValueError):   # it died (killed, out of memory): a fresh one next time
+                cls._stop(root)
+                return None
+        output = log.read_text(errors="replace") if log.is_file() else ""
+        return "timeout" if answer["status"] == "timeout" else (answer["status"], output)
+
+    @classmethod
+    def _checker(cls, root: Path) -> subprocess.Popen:
+        checker = cls._running.get(root)
+        if checker is None or checker.poll() is not None:
+            cls.stop_all()   # one at a time: each holds torch in memory
+            checker = subprocess.Popen([sys.executable, "-c", _CHECKER_SOURCE], cwd=root, text=True,
+                                       env=_environment(root, None), stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            if json.loads(checker.stdout.readline() or "{}").get("ready") is not True:
+                checker.kill()
+                raise OSError("the warm checker did not start")
+            cls._running[root] = checker
+        return checker
+
+    @classmethod
+    def _stop(cls, root: Path) -> None:
+        checker = cls._running.pop(root, None)
+        if checker is not None:
+            checker.kill()
+            checker.wait()
+            checker.stdin.close()
+            checker.stdout.close()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for root in list(cls._running):
+            cls._stop(root)
+
+
+atexit.register(_Checker.stop_all)
+
+
 def check(name: str, root: Path | None = None) -> None:
     """Run exercise ``name``'s public tests and print ``name: pass`` or the first failure.
 
-    The tests run in a fresh process, so they see the code as saved in
-    ``helpers/`` (save the file first). ``run_check`` returns the results
+    The tests run in a process of their own that imports the code as saved
+    in ``helpers/`` (save the file first). ``run_check`` returns the results
     instead of printing them.
     """
     print(run_check(name, root)[name].summary())
