@@ -14,5 +14,5 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 python="${PYTHON:-$(command -v python || command -v python3)}"
 exec "$python" -m helpers.train --model mymodel --dataset cifar10 \
-    --hidden-sizes 32 128 256 --epochs 10 --batch-size 1024 --lr 11.5 --momentum 0.85 --weight-decay 0.0153 \
+    --hidden-sizes 64 256 256 --epochs 18 --batch-size 1024 --lr 11.5 --momentum 0.85 --weight-decay 0.0153 \
     "$@"

@@ -76,3 +76,23 @@ def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
     assert set(HISTORY_KEYS) <= set(hist) and len(hist["iter_loss"]) == 5 * 2   # fit's one history format
     assert mymodel_accuracy(model, images, labels) == 1.0
     assert predict_logits(model, images, tta_level=2).shape == (64, 10)
+
+
+def test_the_time_to_accuracy_benchmark_prints_the_accuracy_reached_by_each_minute(capsys):
+    import importlib.util
+
+    from helpers.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("mymodel_time_to_accuracy",
+                                                  REPO_ROOT / "benchmarks" / "mymodel_time_to_accuracy.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # The best validation accuracy of the epochs ended by each whole minute of training.
+    history = {"train_time": [30.0, 90.0, 150.0], "val_acc": [0.5, 0.7, 0.6]}
+    assert bench.accuracy_by_minute(history) == [(1, 0.5), (2, 0.7), (3, 0.7)]
+    # A real (smoke-mode) run: every FastConfig field is a flag.
+    assert bench.main(["--epochs", "1", "--widths", "8,16,16", "--val-size", "100", "--bf16", "false",
+                       "--lookahead", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "MyModel widths (8, 16, 16)" in out and "lookahead=False" in out and "bf16=False" in out
+    assert "minute | best validation accuracy so far" in out and "validation 93%: " in out

@@ -63,7 +63,7 @@ def test_help_documents_every_option_with_its_default(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     # The per-model defaults are spelled out: the values notebook 07 was tuned with.
-    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 10" in " ".join(out.split())
+    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 18" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("args, words", [
@@ -182,7 +182,7 @@ def test_mymodel_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, caps
     it ends with exactly the weights of an uninterrupted run (lookahead's average and the schedule included)."""
     import helpers.pytorch.training as training
 
-    args = ["--model", "mymodel", "--batch-size", "256", "--epochs", "3"]
+    args = ["--model", "mymodel", "--batch-size", "256", "--epochs", "3", "--hidden-sizes", "16", "32", "32"]   # small: fast
     real_evaluate, calls = training.evaluate, []
 
     def interrupting_evaluate(*a, **k):

@@ -204,7 +204,7 @@ class MyModel(nn.Module):
     31 -> 15 -> 7 -> 3, a 3x3 max-pool to 1x1, and a linear layer scaled by 1/9.
     """
 
-    def __init__(self, widths=(32, 128, 256), bn_momentum: float = 0.4, scale: float = 1 / 9):
+    def __init__(self, widths=(64, 256, 256), bn_momentum: float = 0.4, scale: float = 1 / 9):
         super().__init__()
         self.widths = tuple(widths)
         self.scale = scale

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Time to accuracy of MyModel's recipe: train one config, print the validation accuracy reached by each minute.
+
+    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py                 # the shipped recipe
+    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --epochs 12 --widths 32,128,256
+    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --lr 10 --bf16 false --test
+
+Every field of ``helpers.pytorch.mymodel_recipe.FastConfig`` is a flag
+(``--epochs``, ``--lr``, ``--momentum``, ``--bf16 auto|true|false``, ...), and
+``--widths`` sets ``MyModel``'s three group widths. The run trains on 45,000
+CIFAR-10 training images and measures, after every epoch, the accuracy on the
+other 5,000 (the validation split: choose recipes on it, never on the test
+set). It prints
+
+- one line per epoch (``fit``'s), then
+- for each whole minute of training (evaluation excluded), the best
+  validation accuracy reached by then, and
+- the minutes to 90%, 93% and 94% validation accuracy.
+
+``--test`` adds the test accuracy of the final weights, plain and with
+flip+shift test-time augmentation (once, at the end). A recipe change is
+judged by this table (accuracy per minute on this machine), not by epochs.
+Time it on a quiet machine: the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TARGETS = (0.90, 0.93, 0.94)
+
+
+def _flag_type(field: dataclasses.Field):
+    """argparse type of a FastConfig field: bools (and bf16's "auto") from words, numbers as declared."""
+    if field.name == "bf16":
+        return lambda word: {"auto": None, "true": True, "false": False}[word.lower()]
+    if field.type in ("bool", bool):
+        return lambda word: {"true": True, "false": False}[word.lower()]
+    return {"int": int, "float": float}.get(str(field.type), float)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from helpers.pytorch.mymodel_recipe import FastConfig
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for field in dataclasses.fields(FastConfig):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=_flag_type(field),
+                            default=field.default, help=f"FastConfig.{field.name} (default {field.default})")
+    parser.add_argument("--widths", default=None,
+                        help="MyModel's three group widths, e.g. 64,256,256 (default: MyModel's own)")
+    parser.add_argument("--val-size", type=int, default=5000, help="validation images held out (default 5000)")
+    parser.add_argument("--test", action="store_true", help="also measure the test accuracy, once, at the end")
+    return parser.parse_args(argv)
+
+
+def accuracy_by_minute(history: dict) -> list[tuple[int, float]]:
+    """``[(minute, best validation accuracy of the epochs ended by then)]`` for each whole minute of training."""
+    rows, best = [], None
+    ends = list(zip(history["train_time"], history["val_acc"]))
+    for minute in range(1, int(ends[-1][0] // 60) + 2):
+        reached = [acc for seconds, acc in ends if seconds <= minute * 60]
+        if reached:
+            best = max(reached)
+        rows.append((minute, best))
+    return rows
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from helpers.data import load_dataset, train_val_split
+    from helpers.device import bf16_is_fast, get_device
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.mymodel_recipe import FastConfig, cifar_uint8, mymodel_accuracy, train_mymodel
+    from helpers.pytorch.training import minutes_to
+    from helpers.runtime import set_threads
+
+    set_threads()
+    config = FastConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FastConfig)})
+    device = get_device()
+    model = MyModel() if args.widths is None else MyModel(widths=tuple(int(w) for w in args.widths.split(",")))
+    X, y = load_dataset("cifar10", "train")
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=args.val_size, seed=config.seed)
+    bf16 = bf16_is_fast(device) if config.bf16 is None else config.bf16
+    print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
+    print(f"{device}, {torch.get_num_threads()} threads, bf16 autocast {'on' if bf16 else 'off'}; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    start = time.time()
+    history = train_mymodel(model, (cifar_uint8(X_tr), y_tr), (cifar_uint8(X_val), y_val), config, device=device)
+    print(f"\ndone in {time.time() - start:.0f} s ({history['train_time'][-1]:.0f} s of training); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print("minute | best validation accuracy so far")
+    for minute, acc in accuracy_by_minute(history):
+        print(f"{minute:6d} | " + (f"{acc:.4f}" if acc is not None else "(no epoch ended yet)"))
+    for target in TARGETS:
+        reached = minutes_to(history, target)
+        print(f"validation {target:.0%}: " + (f"after {reached:.1f} min" if reached is not None else "not reached"))
+    if args.test:
+        X_te, y_te = load_dataset("cifar10", "test")
+        X_te = cifar_uint8(X_te)
+        print(f"test accuracy: {mymodel_accuracy(model, X_te, y_te):.4f} plain, "
+              f"{mymodel_accuracy(model, X_te, y_te, tta_level=2):.4f} with flip+shift TTA")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
