@@ -170,3 +170,34 @@ def test_a_check_that_crashes_its_process_is_reported_and_the_next_check_still_r
     assert not result.ok and "pytest stopped (exit 3)" in result.summary()
     (root / "tests" / "test_numpy_nn.py").write_text("import pytest\n\n@pytest.mark.linear\ndef test_ok():\n    pass\n")
     assert exercises.run_check("linear", root=root)["linear"].ok
+
+
+def test_stopping_the_checker_also_stops_the_check_it_runs(tmp_path):
+    """A check interrupted in the notebook stops its checker (its answer must not reach the next check), and the
+    tests it was running end with it instead of running on unseen."""
+    import os
+    import threading
+    import time
+
+    pid_file = tmp_path / "pid"
+    root = fake_repository(tmp_path, f"""
+        import os, pytest, time
+
+        @pytest.mark.linear
+        def test_forever():
+            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            time.sleep(60)
+    """)
+    worker = threading.Thread(target=exercises.run_check, args=("linear", root), kwargs={"timeout": 10})
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check_pid = int(pid_file.read_text())
+    pid_file.unlink()
+    exercises._Checker.stop_all()          # what an interrupt does (run's except clause)
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(check_pid, 0)              # the check's process is gone
+    worker.join(timeout=60)                # the run falls back to a fresh Python, which times out
+    assert not worker.is_alive()

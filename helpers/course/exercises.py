@@ -258,7 +258,7 @@ def _fresh_run(root: Path, args: list[str], report: Path, timeout: float):
 # each). The child starts a session of its own (so a timeout kills whatever it started), gets the
 # memory limit, reads no standard input and writes its output to a file; the checker answers one
 # JSON line per request on its standard output and exits when its standard input closes (the
-# notebook's kernel ended).
+# notebook's kernel ended) or on SIGTERM, which also ends the check it runs.
 _CHECKER_SOURCE = r"""
 import json, os, resource, signal, sys, time
 import pytest
@@ -267,12 +267,27 @@ for name in ("numpy", "torch", "hypothesis"):
         __import__(name)
     except ImportError:
         pass
+current = None  # the check running now: stopping the checker (SIGTERM) stops it too
+
+
+def stop(signum, frame):
+    if current is not None:
+        try:
+            os.killpg(current, signal.SIGKILL)
+            os.waitpid(current, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    os._exit(0)
+
+
+signal.signal(signal.SIGTERM, stop)
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     request = json.loads(line)
     pid = os.fork()
     if pid == 0:
         try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.setsid()
             resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
             log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -284,6 +299,7 @@ for line in sys.stdin:
             os._exit(int(code))
         except BaseException:
             os._exit(70)
+    current = pid
     deadline = time.monotonic() + request["timeout"]
     status = None
     while status is None:
@@ -299,6 +315,7 @@ for line in sys.stdin:
             status = "timeout"
         else:
             time.sleep(0.01)
+    current = None
     print(json.dumps({"status": status}), flush=True)
 """
 
@@ -326,6 +343,9 @@ class _Checker:
             except (OSError, ValueError):   # it died (killed, out of memory): a fresh one next time
                 cls._stop(root)
                 return None
+            except BaseException:   # interrupted while waiting (the notebook's Stop): the check's answer
+                cls._stop(root)     # would reach the next check, so this checker and its check end here
+                raise
         output = log.read_text(errors="replace") if log.is_file() else ""
         return "timeout" if answer["status"] == "timeout" else (answer["status"], output)
 
@@ -347,8 +367,12 @@ class _Checker:
     def _stop(cls, root: Path) -> None:
         checker = cls._running.pop(root, None)
         if checker is not None:
-            checker.kill()
-            checker.wait()
+            checker.terminate()   # it stops the check it runs, then itself
+            try:
+                checker.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                checker.kill()
+                checker.wait()
             checker.stdin.close()
             checker.stdout.close()
 
