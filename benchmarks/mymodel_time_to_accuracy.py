@@ -76,10 +76,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from helpers.data import load_dataset, train_val_split
-    from helpers.device import bf16_is_fast, get_device
+    from helpers.device import get_device
     from helpers.pytorch.models import MyModel
-    from helpers.pytorch.mymodel_recipe import FastConfig, cifar_uint8, mymodel_accuracy, train_mymodel
+    from helpers.pytorch.mymodel_recipe import FastConfig, cifar_splits, mymodel_accuracy, train_mymodel
     from helpers.pytorch.training import minutes_to
     from helpers.runtime import set_threads
 
@@ -87,16 +86,13 @@ def main(argv=None) -> int:
     config = FastConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FastConfig)})
     device = get_device()
     model = MyModel() if args.widths is None else MyModel(widths=tuple(int(w) for w in args.widths.split(",")))
-    X, y = load_dataset("cifar10", "train")
-    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=args.val_size, seed=config.seed)
-    bf16 = bf16_is_fast(device) if config.bf16 is None else config.bf16
+    train, val, test = cifar_splits(args.val_size, config.seed)
     print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
-    print(f"{device}, {torch.get_num_threads()} threads, bf16 autocast {'on' if bf16 else 'off'}; "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"{device}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}", flush=True)
     start = time.time()
-    history = train_mymodel(model, (cifar_uint8(X_tr), y_tr), (cifar_uint8(X_val), y_val), config, device=device)
-    print(f"\ndone in {time.time() - start:.0f} s ({history['train_time'][-1]:.0f} s of training); "
-          f"load average {os.getloadavg()[0]:.2f}")
+    history = train_mymodel(model, train, val, config, device=device)
+    print(f"\ndone in {time.time() - start:.0f} s ({history['train_time'][-1]:.0f} s of training, bfloat16 autocast "
+          f"{'on' if history['bf16'] else 'off'}); load average {os.getloadavg()[0]:.2f}")
     print("minute | best validation accuracy so far")
     for minute, acc in accuracy_by_minute(history):
         print(f"{minute:6d} | " + (f"{acc:.4f}" if acc is not None else "(no epoch ended yet)"))
@@ -104,10 +100,8 @@ def main(argv=None) -> int:
         reached = minutes_to(history, target)
         print(f"validation {target:.0%}: " + (f"after {reached:.1f} min" if reached is not None else "not reached"))
     if args.test:
-        X_te, y_te = load_dataset("cifar10", "test")
-        X_te = cifar_uint8(X_te)
-        print(f"test accuracy: {mymodel_accuracy(model, X_te, y_te):.4f} plain, "
-              f"{mymodel_accuracy(model, X_te, y_te, tta_level=2):.4f} with flip+shift TTA")
+        print(f"test accuracy: {mymodel_accuracy(model, *test):.4f} plain, "
+              f"{mymodel_accuracy(model, *test, tta_level=2):.4f} with flip+shift TTA")
     return 0
 
 

@@ -31,6 +31,7 @@ that augments (``FlipShiftLoader``) and two hooks (``Lookahead``,
 progress bar and the epoch lines are ``fit``'s.
 
 - ``train_mymodel(model, train, val, FastConfig(...))``: the training; returns ``fit``'s history.
+- ``cifar_splits(val_size, seed)``: CIFAR-10's train / validation / test sets as uint8 tensors.
 - ``run_mymodel(...)``: the whole run notebook 07 and ``python -m helpers.train --model mymodel``
   share: load and split CIFAR-10, train, test, write the log, plots and weights.
 - ``mymodel_accuracy(model, images, labels)``: plain ``argmax`` accuracy (or with TTA).
@@ -365,6 +366,20 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     return history
 
 
+def cifar_splits(val_size: int | float = 0.1, seed: int = 0, root=None) -> tuple[tuple, tuple, tuple]:
+    """CIFAR-10 as MyModel trains on it: ``(train, val, test)``, each ``(uint8 images (N, 3, 32, 32), labels (N,))``.
+
+    ``val_size`` of the training images (a count or a fraction) are held out
+    for monitoring (``train_val_split``, seeded by ``seed``); ``root``: the data root.
+    """
+    from helpers.data import load_dataset, train_val_split
+
+    X, y = load_dataset("cifar10", "train", root=root)
+    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
+    X_te, y_te = load_dataset("cifar10", "test", root=root)
+    return (cifar_uint8(X_tr), y_tr), (cifar_uint8(X_val), y_val), (cifar_uint8(X_te), y_te)
+
+
 def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
                 settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
                 verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None,
@@ -383,17 +398,13 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
     """
     from pathlib import Path
 
-    from helpers.data import load_dataset, train_val_split
     from helpers.paths import output_dir
     from helpers.pytorch.experiments import epoch_logger, finish_run
     from helpers.pytorch.models import MyModel
     from helpers.pytorch.registry import MYMODEL_WEIGHTS
 
     config = config or FastConfig()
-    X, y = load_dataset("cifar10", "train", root=root)
-    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=config.seed)
-    X_te, y_te = load_dataset("cifar10", "test", root=root)
-    X_tr, X_val, X_te = cifar_uint8(X_tr), cifar_uint8(X_val), cifar_uint8(X_te)
+    (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = cifar_splits(val_size, config.seed, root)
     if verbose:
         print(f"train {tuple(X_tr.shape)} | val {tuple(X_val.shape)} | test {tuple(X_te.shape)}", flush=True)
     model = model if model is not None else MyModel()
