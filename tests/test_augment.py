@@ -34,6 +34,9 @@ FUNCTIONS = [
     lambda x, g: A.random_affine(x, g),
     lambda x, g: A.elastic(x, g),
     lambda x, g: A.random_erasing(x, g),
+    lambda x, g: A.anisotropic_blur(x, torch.linspace(0.3, 2.0, len(x)), 0.4, torch.linspace(0, 3, len(x))),
+    lambda x, g: A.correlated_noise(x, 0.2, torch.arange(len(x)) % 4 + 1, g),
+    lambda x, g: A.resample(x, torch.arange(len(x)) % 20 + 8),
 ]
 
 
@@ -86,3 +89,39 @@ def test_bad_input_is_rejected(bad, error):
         A.CameraAugment()(bad)
 
 
+
+
+def test_elongated_blur_spreads_a_point_along_its_direction_and_a_round_one_is_gaussian_blur():
+    x = _batch(8)
+    torch.testing.assert_close(A.anisotropic_blur(x, 1.2, 1.2, 0.7), A.gaussian_blur(x, 1.2))
+    dot = torch.zeros(2, 1, 28, 28)
+    dot[:, :, 14, 14] = 1.0
+    out = A.anisotropic_blur(dot, 2.0, 0.3, torch.tensor([0.0, torch.pi / 2]))   # along x, then along y
+    row, column = out[:, 0, 14, :].sum(dim=1), out[:, 0, :, 14].sum(dim=1)
+    assert row[0] > 3 * column[0] and column[1] > 3 * row[1]
+
+
+def test_correlated_noise_is_correlated_between_neighbours_and_cell_one_is_white():
+    flat = torch.full((64, 1, 28, 28), 0.5)
+    lag_one = lambda noise: float((noise[..., :, 1:] * noise[..., :, :-1]).mean() / noise.pow(2).mean())
+    white = A.correlated_noise(flat, 0.1, 1, torch.Generator().manual_seed(0)) - 0.5
+    coarse = A.correlated_noise(flat, 0.1, 4, torch.Generator().manual_seed(0)) - 0.5
+    assert abs(lag_one(white)) < 0.05 and lag_one(coarse) > 0.6
+    assert 0.07 < float(coarse.std()) < 0.13, "the cell size keeps the noise's strength"
+
+
+def test_resample_keeps_the_full_size_and_removes_detail_finer_than_its_pixels():
+    x = _batch(4)
+    torch.testing.assert_close(A.resample(x, 28), x)
+    checkerboard = ((torch.arange(28).view(-1, 1) + torch.arange(28)) % 2).float().expand(2, 1, 28, 28).contiguous()
+    assert float(A.resample(checkerboard, 7).std()) < 0.05 < float(checkerboard.std())
+
+
+def test_camera_augment_general_stages_change_the_images_and_check_their_probability():
+    x = _batch(64)
+    plain = A.CameraAugment(p=1.0, geometric=False)
+    general = A.CameraAugment(p=1.0, geometric=False, elongated_blur=True, correlated_noise=True, resample_p=0.5)
+    assert not torch.equal(plain(x, generator=_gen(0)), general(x, generator=_gen(0)))
+    assert "resample_p=0.5" in repr(general)
+    with pytest.raises(ValueError, match="resample_p"):
+        A.CameraAugment(resample_p=1.5)

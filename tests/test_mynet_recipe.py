@@ -37,3 +37,29 @@ def test_train_classifier_runs_fit_and_reports_the_test_accuracy():
         train_classifier(model, data, epochs=1, optimizer="lbfgs")
     with pytest.raises(ValueError, match="time_budget needs schedule='onecycle'"):
         train_classifier(model, data, epochs=1, schedule="constant", time_budget=10)
+
+
+def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_only(capsys, monkeypatch):
+    import importlib.util
+
+    from helpers.paths import REPO_ROOT
+    from helpers.pytorch import mynet_recipe
+
+    spec = importlib.util.spec_from_file_location("mynet_augmentation_choice",
+                                                  REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Training is handed no test set (train_classifier then reports no test accuracy).
+    seen_keys = []
+    train = mynet_recipe.train_classifier
+    monkeypatch.setattr(mynet_recipe, "train_classifier", lambda model, data, **kw: (seen_keys.append(set(data)),
+                                                                                      train(model, data, **kw))[1])
+    rows = bench.main(["--dataset", "mnist", "--budget-min", "0.02", "--epochs", "1", "--val-size", "200",
+                       "--variants", "current", "all"])
+    assert [r["variant"] for r in rows] == ["current", "all"]
+    for r in rows:
+        assert all(0 <= r[k] <= 1 for k in ("clean", "camera", "held_out"))
+        assert set(r["per_kind"]) == {"zoom_blur", "glass_blur", "ghosting", "oversharpen", "interlace"}
+    assert seen_keys == [{"x_train", "y_train", "x_val", "y_val"}] * 2
+    out = capsys.readouterr().out
+    assert "variant             clean   camera  held-out   mean" in out and "held-out kinds" in out

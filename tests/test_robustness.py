@@ -3,11 +3,19 @@
 import pytest
 import torch
 
-from helpers.pytorch.robustness import PANEL, SEVERITIES, corrupt, evaluate_robustness, robustness_table, summary
+from helpers.pytorch.robustness import (
+    PANEL,
+    SEVERITIES,
+    VALIDATION_PANEL,
+    corrupt,
+    evaluate_robustness,
+    robustness_table,
+    summary,
+)
 from tests.test_augment import _batch
 
 
-@pytest.mark.parametrize("corruption", PANEL, ids=lambda c: c.name)
+@pytest.mark.parametrize("corruption", PANEL + VALIDATION_PANEL, ids=lambda c: c.name)
 def test_panel_corruptions_are_deterministic_and_grow_with_severity(corruption):
     x = _batch(32)
     outs = [corrupt(x, corruption.name, s) for s in SEVERITIES]
@@ -22,10 +30,17 @@ def test_panel_corruptions_are_deterministic_and_grow_with_severity(corruption):
 
 def test_panel_has_unseen_corruptions_and_bad_names_fail():
     assert any(not c.seen for c in PANEL) and any(c.seen for c in PANEL)
+    # The kinds kept for choosing a recipe are in neither the report nor the augmentation.
+    assert not {c.name for c in VALIDATION_PANEL} & {c.name for c in PANEL}
+    assert not any(c.seen for c in VALIDATION_PANEL)
+    default = evaluate_robustness({"id": torch.nn.Flatten()}, _batch(2), torch.zeros(2, dtype=torch.int64))
+    assert default["corruptions"] == [c.name for c in PANEL], "the report's default is PANEL alone"
     with pytest.raises(ValueError, match="unknown corruption"):
         corrupt(_batch(2), "fisheye", 1)
     with pytest.raises(ValueError, match="severity"):
         corrupt(_batch(2), "gaussian_noise", 4)
+    with pytest.raises(ValueError, match="unknown corruptions \\['fisheye'\\]"):
+        evaluate_robustness({}, _batch(2), torch.zeros(2, dtype=torch.int64), corruptions=["fisheye", "jpeg"])
 
 
 def test_robustness_report_counts_correctly():

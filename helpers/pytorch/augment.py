@@ -10,10 +10,13 @@ each image with its own random corruption:
    ``v2.ElasticTransform``), the odd occlusion (``v2.RandomErasing``);
 2. the scene: lower contrast, a raised background / black level, an
    illumination gradient across the image;
-3. the optics: Gaussian blur (``v2.functional.gaussian_blur``);
+3. the optics: Gaussian blur (``v2.functional.gaussian_blur``), optionally
+   with an elongated point-spread function of any direction
+   (``anisotropic_blur``), and optionally a coarser sensor (``resample``);
 4. the sensor: exposure gain (over-exposure clips), then noise of one of
    several kinds and strengths: Gaussian (read noise), Poisson (shot noise),
-   salt-and-pepper (dead / hot pixels), speckle (multiplicative);
+   salt-and-pepper (dead / hot pixels), speckle (multiplicative), and
+   optionally spatially correlated noise (``correlated_noise``);
 5. the camera's processing: a gamma curve, JPEG compression
    (``v2.functional.jpeg``) or coarse quantisation.
 
@@ -44,7 +47,8 @@ from helpers.runtime import torch_threads
 __all__ = [
     "CameraAugment", "gaussian_noise", "shot_noise", "salt_pepper", "speckle_noise", "adjust_contrast",
     "raise_black_level", "exposure", "adjust_gamma", "illumination_gradient", "gaussian_blur", "jpeg",
-    "quantize", "random_affine", "elastic", "random_erasing", "check_batch",
+    "quantize", "random_affine", "elastic", "random_erasing", "check_batch", "anisotropic_blur", "correlated_noise",
+    "resample",
 ]
 
 
@@ -208,6 +212,70 @@ def gaussian_blur(x, sigma):
     return _grouped(x, sig, blur).clamp_(0, 1)
 
 
+def anisotropic_blur(x, sigma_major, sigma_minor, angle):
+    """Blur with an elongated Gaussian point-spread function, per sample: ``sigma_major`` along the direction
+    ``angle`` (radians), ``sigma_minor`` across it (pixels; floats or ``(N,)``).
+
+    Real lenses are rarely round (astigmatism, a tilted sensor, a hand that moves):
+    this is the optics stage's general case; ``sigma_major == sigma_minor`` is
+    ``gaussian_blur``. One grouped convolution blurs every image with its own kernel.
+    """
+    check_batch(x)
+    n, c, h, w = x.shape
+    if n == 0:
+        return x.clone()
+    major, minor, a = (_param(v, x).view(-1, 1, 1).cpu().float() for v in (sigma_major, sigma_minor, angle))
+    major, minor = major.clamp(min=0.05), minor.clamp(min=0.05)
+    r = max(1, math.ceil(3 * float(major.max())))
+    yy, xx = torch.meshgrid(torch.arange(-r, r + 1.0), torch.arange(-r, r + 1.0), indexing="ij")
+    along = torch.cos(a) * xx + torch.sin(a) * yy                       # (N, k, k)
+    across = -torch.sin(a) * xx + torch.cos(a) * yy
+    kernel = torch.exp(-0.5 * ((along / major) ** 2 + (across / minor) ** 2))
+    kernel = (kernel / kernel.sum(dim=(1, 2), keepdim=True)).to(x.device, x.dtype)
+    weight = kernel.repeat_interleave(c, dim=0).unsqueeze(1)           # (N * C, 1, k, k)
+    padded = torch.nn.functional.pad(x.reshape(1, n * c, h, w), [r] * 4, mode="reflect")   # as gaussian_blur
+    return torch.nn.functional.conv2d(padded, weight, groups=n * c).view(n, c, h, w).clamp_(0, 1)
+
+
+def correlated_noise(x, sigma, cell, generator=None):
+    """Additive Gaussian noise that is spatially correlated: drawn on a grid of ``cell``-pixel cells
+    (per sample, an integer >= 1) and smoothly interpolated up to the image (``cell == 1`` is white noise).
+
+    Sensor noise is not white once the camera has demosaiced, denoised and
+    resized its picture: neighbouring pixels share their error.
+    """
+    check_batch(x)
+    n, c, h, w = x.shape
+    cells = torch.as_tensor(cell).cpu().round().long().clamp(min=1).expand(n)
+    noise = torch.empty_like(x)
+    for k in torch.unique(cells).tolist():
+        idx = (cells == k).nonzero().flatten()
+        coarse = torch.randn(len(idx), c, math.ceil(h / k), math.ceil(w / k), generator=generator)
+        field = coarse if k == 1 else torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear",
+                                                                      align_corners=False)
+        if k > 1:   # interpolation averages the noise down: back to unit standard deviation
+            field = field / field.std(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
+        noise[idx.to(x.device)] = field.to(x.device, x.dtype)
+    return (x + _param(sigma, x) * noise).clamp_(0, 1)
+
+
+def resample(x, size):
+    """A coarser sensor: shrink each image to ``size x size`` pixels (antialiased; per sample) and enlarge it
+    back smoothly (bilinear). ``size`` >= the image size leaves the image as it is."""
+    check_batch(x)
+    h, w = x.shape[-2:]
+    sizes = torch.as_tensor(size).cpu().round().long().expand(len(x))
+
+    def shrink(part, s):
+        s = int(s)
+        if s >= min(h, w):
+            return part
+        small = torch.nn.functional.interpolate(part, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        return torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+
+    return _grouped(x, sizes, shrink).clamp_(0, 1)
+
+
 def jpeg(x, quality):
     """JPEG compression artefacts at ``quality`` (1-100, per sample), via ``torchvision.transforms.v2.functional.jpeg``."""
     check_batch(x)
@@ -289,13 +357,22 @@ class CameraAugment:
     the images left-right (clothes, not digits); ``geometric=False`` turns
     the whole geometry stage off.
 
+    Three more general stages, off by default:
+    ``elongated_blur``: the blur stage's point-spread function is an
+    elongated Gaussian of any direction (the minor axis 0.15-1 times the
+    major); ``resample_p``: the probability of a coarser sensor (shrunk to
+    10-24 pixels and enlarged back smoothly; the floor falls with ``strength``);
+    ``correlated_noise``: a fifth noise kind, Gaussian noise of sigma
+    0.02-0.32 drawn on 2-4 pixel cells and interpolated.
+
     Randomness: ``generator`` if given; else the object's own generator
     (seeded with ``seed``, or from torch's global generator when ``seed`` is None).
     """
 
     def __init__(self, p: float = 0.8, strength: float = 1.0, geometric: bool = True, seed: int | None = None,
                  degrees: float = 12.0, translate: float = 0.1, scale=(0.85, 1.1), shear: float = 10.0,
-                 elastic_p: float = 0.15, hflip: bool = False):
+                 elastic_p: float = 0.15, hflip: bool = False, elongated_blur: bool = False,
+                 correlated_noise: bool = False, resample_p: float = 0.0):
         if not 0 <= p <= 1:
             raise ValueError(f"p must be a probability in [0, 1]; got {p}.")
         if strength < 0:
@@ -303,11 +380,16 @@ class CameraAugment:
         self.p, self.strength, self.geometric = p, strength, geometric
         self.affine = {"degrees": degrees, "translate": (translate, translate), "scale": tuple(scale), "shear": shear}
         self.elastic_p, self.hflip = elastic_p, hflip
+        if not 0 <= resample_p <= 1:
+            raise ValueError(f"resample_p must be a probability in [0, 1]; got {resample_p}.")
+        self.elongated_blur, self.correlated_noise, self.resample_p = elongated_blur, correlated_noise, resample_p
         self._generator = torch.Generator().manual_seed(seed if seed is not None else _seed_from(None))
 
     def __repr__(self) -> str:
         return (f"CameraAugment(p={self.p}, strength={self.strength}, geometric={self.geometric}, "
-                f"affine={self.affine}, elastic_p={self.elastic_p}, hflip={self.hflip})")
+                f"affine={self.affine}, elastic_p={self.elastic_p}, hflip={self.hflip}, "
+                f"elongated_blur={self.elongated_blur}, correlated_noise={self.correlated_noise}, "
+                f"resample_p={self.resample_p})")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         check_batch(x)
@@ -353,18 +435,30 @@ class CameraAugment:
         apply(pick_hit(0.35), lambda xs, k: illumination_gradient(
             xs, _uniform(k, 0, min(0.95, 0.7 * s), g), _uniform(k, 0, 2 * math.pi, g), _uniform(k, 0, 0.4 * s, g)))
         # The optics.
-        apply(pick_hit(0.35), lambda xs, k: gaussian_blur(xs, _uniform(k, 0.3, 0.3 + 1.3 * s, g)))
+        if self.elongated_blur:
+            apply(pick_hit(0.35), lambda xs, k: anisotropic_blur(
+                xs, _uniform(k, 0.3, 0.3 + 1.3 * s, g), _uniform(k, 0.3, 0.3 + 1.3 * s, g) * _uniform(k, 0.15, 1, g),
+                _uniform(k, 0, math.pi, g)))
+        else:
+            apply(pick_hit(0.35), lambda xs, k: gaussian_blur(xs, _uniform(k, 0.3, 0.3 + 1.3 * s, g)))
+        if self.resample_p > 0:
+            apply(pick_hit(self.resample_p), lambda xs, k: resample(
+                xs, torch.randint(max(6, round(22 - 12 * s)), 25, (k,), generator=g)))
         # The sensor.
         apply(pick_hit(0.3), lambda xs, k: exposure(xs, _log_uniform(k, 0.5 ** s, 2.0 ** s, g)))
         noisy = pick_hit(0.75)
         if len(noisy):
-            kind = torch.randint(0, 4, (len(noisy),), generator=g)
-            for k_id, fn in enumerate((
+            kinds = [
                 lambda xs, k: gaussian_noise(xs, _uniform(k, 0.02, 0.02 + 0.43 * s, g), g),
                 lambda xs, k: shot_noise(xs, _log_uniform(k, max(1.0, 3.0 / s), 80.0, g), g),
                 lambda xs, k: salt_pepper(xs, _uniform(k, 0.01, 0.01 + 0.19 * s, g), generator=g),
                 lambda xs, k: speckle_noise(xs, _uniform(k, 0.1, 0.1 + 0.7 * s, g), g),
-            )):
+            ]
+            if self.correlated_noise:
+                kinds.append(lambda xs, k: correlated_noise(
+                    xs, _uniform(k, 0.02, 0.02 + 0.3 * s, g), torch.randint(2, 5, (k,), generator=g), g))
+            kind = torch.randint(0, len(kinds), (len(noisy),), generator=g)
+            for k_id, fn in enumerate(kinds):
                 apply(noisy[kind == k_id], fn)
         apply(pick_hit(0.1), lambda xs, k: salt_pepper(xs, _uniform(k, 0.005, 0.03 * s, g), salt_ratio=0.0,
                                                        generator=g))

@@ -77,7 +77,8 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
     fitted into it: see ``helpers.pytorch.training.BudgetOneCycle``).
     ``bf16``: bfloat16 autocast in the training steps; ``None`` uses it where
     it is fast (``helpers.device.bf16_is_fast``).
-    The history also gets the test accuracy as ``history["test_acc"]``.
+    The history also gets the test accuracy as ``history["test_acc"]``
+    (``None`` when ``data`` holds no test set: choosing a recipe never looks at it).
     """
     train = TensorLoader(data["x_train"], data["y_train"], batch_size=batch_size, shuffle=True, seed=seed)
     val = TensorLoader(data["x_val"], data["y_val"], batch_size=1000)
@@ -103,6 +104,6 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
     seconds = time.time() - start
     history["bf16"] = bf16
     model.to("cpu").to(memory_format=torch.contiguous_format)
-    history["test_acc"] = evaluate(model, TensorLoader(data["x_test"], data["y_test"], batch_size=1000),
-                                   device="cpu")["acc"]
+    history["test_acc"] = (evaluate(model, TensorLoader(data["x_test"], data["y_test"], batch_size=1000),
+                                    device="cpu")["acc"] if "x_test" in data else None)
     return history, seconds

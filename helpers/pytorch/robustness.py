@@ -7,6 +7,12 @@ pixelation, sensor banding, blotchy low-frequency noise, vignetting,
 over-exposure with noise). The gap between the two groups estimates how the
 model will do on the customer's unknown camera.
 
+``VALIDATION_PANEL`` holds five more kinds, in neither the augmentation nor
+``PANEL`` (zoom blur, frosted glass, ghosting, over-sharpening, interlacing):
+a training recipe is chosen on them, with validation images
+(``benchmarks/mynet_augmentation_choice.py``), so that ``PANEL``'s unseen
+kinds are looked at once, for the recipe chosen.
+
     results = evaluate_robustness({"plain": plain_net, "augmented": my_net}, x_test, y_test)
     print(robustness_table(results))
     plot_robustness(results)
@@ -114,6 +120,71 @@ def vignetting(x, strength: float):
     return (x * mask).clamp_(0, 1)
 
 
+def _shift(x, dy: int, dx: int):
+    """``x`` moved by ``(dy, dx)`` pixels, the border repeated into the gap."""
+    h, w = x.shape[-2:]
+    p = max(abs(dy), abs(dx))
+    padded = F.pad(x, [p] * 4, mode="replicate")
+    return padded[..., p - dy:p - dy + h, p - dx:p - dx + w]
+
+
+def zoom_blur(x, zoom: float):
+    """The lens zooming during the exposure: the mean of the image enlarged by 1 up to ``1 + zoom`` (centred)."""
+    A.check_batch(x)
+    h, w = x.shape[-2:]
+    out = x.clone()
+    factors = torch.linspace(1, 1 + zoom, 6)[1:]
+    for f in factors.tolist():
+        size = (round(h * f), round(w * f))
+        big = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        top, left = (size[0] - h) // 2, (size[1] - w) // 2
+        out += big[..., top:top + h, left:left + w]
+    return (out / (len(factors) + 1)).clamp_(0, 1)
+
+
+def glass_blur(x, fraction: float, generator=None):
+    """Frosted glass: after a slight blur, a ``fraction`` of the pixels take the value of a random
+    neighbour (one pixel away)."""
+    A.check_batch(x)
+    n, c, h, w = x.shape
+    out = A.gaussian_blur(x, 0.5)
+    moved = torch.rand(n, h, w, generator=generator) < fraction
+    dy = torch.randint(-1, 2, (n, h, w), generator=generator) * moved
+    dx = torch.randint(-1, 2, (n, h, w), generator=generator) * moved
+    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    src = ((rows + dy).clamp(0, h - 1) * w + (cols + dx).clamp(0, w - 1)).view(n, 1, h * w).expand(n, c, h * w)
+    return out.reshape(n, c, h * w).gather(2, src.to(x.device)).view(n, c, h, w).clamp_(0, 1)
+
+
+def ghosting(x, weight: float, offset: int, generator=None):
+    """A reflection in the lens or glass: a faint copy of the image, moved by ``offset`` pixels in one of eight
+    directions (per image), blended in with ``weight``."""
+    A.check_batch(x)
+    direction = torch.randint(0, 8, (len(x),), generator=generator)
+    out = x.clone()
+    for d in range(8):
+        idx = (direction == d).nonzero().flatten().to(x.device)
+        if len(idx):
+            angle = d * math.pi / 4
+            dy, dx = round(offset * math.sin(angle)), round(offset * math.cos(angle))
+            out[idx] = (1 - weight) * x[idx] + weight * _shift(x[idx], dy, dx)
+    return out.clamp_(0, 1)
+
+
+def oversharpen(x, amount: float):
+    """A camera's over-eager sharpening (unsharp mask): ``x + amount * (x - blur(x))``, with halos at edges."""
+    A.check_batch(x)
+    return (x + amount * (x - A.gaussian_blur(x, 1.0))).clamp_(0, 1)
+
+
+def interlace(x, offset: int):
+    """An interlaced video camera and a moving subject: every other row moved sideways by ``offset`` pixels."""
+    A.check_batch(x)
+    out = x.clone()
+    out[..., 1::2, :] = _shift(x, 0, offset)[..., 1::2, :]
+    return out
+
+
 def _pick(values):
     """``severity -> value`` from a 3-tuple, with a clear error for other severities."""
 
@@ -184,8 +255,33 @@ def _panel():
     ]
 
 
+def _validation_panel():
+    sev = {
+        "zoom_blur": _pick((0.1, 0.2, 0.3)),
+        "glass_blur": _pick((0.2, 0.4, 0.7)),
+        "ghosting": _pick(((0.3, 2), (0.4, 3), (0.5, 4))),
+        "oversharpen": _pick((1.0, 2.0, 4.0)),
+        "interlace": _pick((1, 2, 3)),
+    }
+    C = Corruption
+    return [
+        C("zoom_blur", lambda x, s, g: zoom_blur(x, sev["zoom_blur"](s)), False, "zoom during exposure: x1.1 / 1.2 / 1.3"),
+        C("glass_blur", lambda x, s, g: glass_blur(x, sev["glass_blur"](s), g), False,
+          "frosted glass: 20 / 40 / 70 % of pixels swapped with a neighbour"),
+        C("ghosting", lambda x, s, g: ghosting(x, *sev["ghosting"](s), g), False,
+          "a reflection: copy at 30 / 40 / 50 %, moved 2 / 3 / 4 px"),
+        C("oversharpen", lambda x, s, g: oversharpen(x, sev["oversharpen"](s)), False,
+          "unsharp mask of amount 1 / 2 / 4"),
+        C("interlace", lambda x, s, g: interlace(x, sev["interlace"](s)), False,
+          "every other row moved 1 / 2 / 3 px"),
+    ]
+
+
 PANEL = _panel()
-PANEL_BY_NAME = {c.name: c for c in PANEL}
+# Held-out kinds for choosing a training recipe: in neither the augmentation nor PANEL, so PANEL's unseen
+# kinds (*) stay unseen by the choice too. Choose on VALIDATION_PANEL with validation images, report PANEL once.
+VALIDATION_PANEL = _validation_panel()
+PANEL_BY_NAME = {c.name: c for c in PANEL + VALIDATION_PANEL}
 
 
 def corrupt(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.Tensor:
@@ -219,6 +315,9 @@ def evaluate_robustness(models: dict, x: torch.Tensor, y: torch.Tensor, corrupti
     images for every model).
     """
     names = list(corruptions) if corruptions is not None else [c.name for c in PANEL]
+    unknown = sorted(set(names) - set(PANEL_BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown corruptions {unknown}; known: {sorted(PANEL_BY_NAME)}.")
     results = {"models": list(models), "corruptions": names, "seen": {n: PANEL_BY_NAME[n].seen for n in names},
                "severities": list(severities), "n": len(y),
                "clean": {m: _accuracy(model, x, y, batch_size) for m, model in models.items()},

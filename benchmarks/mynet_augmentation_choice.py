@@ -1,0 +1,115 @@
+"""Choose MyNet's camera augmentation on validation images only: clean, through the camera, and under held-out kinds.
+
+Each variant of ``camera_augment(data set)`` trains a fresh ``MyNet`` for the
+same time budget (the notebook's recipe: AdamW one-cycle, label smoothing 0.1,
+batch 256), then is scored on the 5,000 validation images (never the test set):
+
+- ``clean``: the images as they are;
+- ``camera``: the images through the data set's camera model with every image
+  corrupted (``p=1``, a fixed seed), the kinds the augmentation trains on;
+- ``held-out``: the mean over ``robustness.VALIDATION_PANEL`` at severities
+  1-3, kinds in neither the augmentation nor the report's panel.
+
+The report's panel (``robustness.PANEL``) and its unseen kinds are never
+looked at here: they are reported once, by notebook 06, for the variant chosen.
+
+    WORKBOOK_DATA=/path/to/data python benchmarks/mynet_augmentation_choice.py --dataset fashion_mnist \\
+        --budget-min 4 --variants current elongated_blur correlated_noise resample all
+
+Runs with a shorter budget than the notebook's rank variants, they do not
+give the notebook's accuracies; run two data sets side by side with
+``WORKBOOK_THREADS=1`` each to compare on equal terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+VARIANTS = {
+    "current": {},
+    "elongated_blur": {"elongated_blur": True},
+    "correlated_noise": {"correlated_noise": True},
+    "resample": {"resample_p": 0.25},
+    "all": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25},
+    "all_p0.3": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25, "p": 0.3},
+    "all_p0.5": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25, "p": 0.5},
+}
+
+
+def score(model, x_val, y_val, camera_val) -> dict:
+    """Validation accuracy of ``model``: ``clean``, ``camera``, ``held_out`` (mean) and ``per_kind`` (held-out kinds)."""
+    import torch
+
+    from helpers.pytorch.robustness import VALIDATION_PANEL, evaluate_robustness, summary
+    from helpers.pytorch.training import predict_classes
+
+    model.eval()
+    accuracy = lambda x: float((predict_classes(model, x) == y_val).float().mean())
+    report = evaluate_robustness({"m": model}, x_val[:2000], y_val[:2000], corruptions=[c.name for c in VALIDATION_PANEL])
+    with torch.no_grad():
+        return {"clean": accuracy(x_val), "camera": accuracy(camera_val), "held_out": summary(report)["m"]["unseen"],
+                "per_kind": {k: sum(v) / len(v) for k, v in report["acc"]["m"].items()}}
+
+
+def main(argv=None) -> list[dict]:
+    """Train and score each variant (or score saved files); print the table; return one dict per row."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="fashion_mnist")
+    parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS), default=["current", "all"])
+    parser.add_argument("--score", nargs="*", default=[], metavar="FILE",
+                        help="also score saved MyNet state dicts (e.g. a full run's outputs/models/mynet_mnist.pt)")
+    parser.add_argument("--budget-min", type=float, default=4.0, help="training minutes per variant")
+    parser.add_argument("--epochs", type=int, default=40, help="at most; the budget usually ends training first")
+    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--val-size", type=int, default=5000)
+    parser.add_argument("--max-train", type=int, default=None, help="fewer training images (a quick look)")
+    args = parser.parse_args(argv)
+
+    from helpers.runtime import setup
+
+    setup(seed=0)
+    import torch
+
+    from helpers.paths import display_path
+    from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
+    from helpers.pytorch.robustness import VALIDATION_PANEL
+    from helpers.pytorch_cnn import MyNet, load_model
+
+    data = load_pixel_tensors(args.dataset, val_size=args.val_size, max_train=args.max_train)
+    data = {k: v for k, v in data.items() if not k.endswith("_test")}   # a choice never sees the test set
+    x_val, y_val = data["x_val"], data["y_val"]
+    camera_val = camera_augment(args.dataset, p=1.0)(x_val, generator=torch.Generator().manual_seed(12345))
+    print(f"{args.dataset}: {len(data['y_train'])} training / {len(y_val)} validation images, "
+          f"{args.budget_min} min per variant, held-out kinds {[c.name for c in VALIDATION_PANEL]}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
+
+    def report(row):
+        rows.append(row)
+        print(f"{row['variant']:18s} {row['epochs']:>3} epochs {row['seconds'] / 60:5.1f} min | clean {row['clean']:.4f} | "
+              f"camera {row['camera']:.4f} | held-out {row['held_out']:.4f} | "
+              + " ".join(f"{k} {v:.3f}" for k, v in row["per_kind"].items())
+              + f" | load {os.getloadavg()[0]:.1f}", flush=True)
+
+    for path in args.score:
+        report({"variant": display_path(path), "epochs": "-", "seconds": 0.0,
+                **score(load_model(path), x_val, y_val, camera_val)})
+    for name in args.variants:
+        augment = camera_augment(args.dataset, **VARIANTS[name])
+        torch.manual_seed(0)
+        model = MyNet(flip_tta=augment.hflip)
+        history, seconds = train_classifier(model, data, epochs=args.epochs, lr=args.lr, batch_size=256,
+                                            label_smoothing=0.1, augment=augment, time_budget=60 * args.budget_min,
+                                            progress=False, verbose=False)
+        report({"variant": name, "epochs": len(history["epoch"]), "seconds": seconds,
+                **score(model, x_val, y_val, camera_val)})
+    print("\nvariant             clean   camera  held-out   mean")
+    for r in rows:
+        print(f"{r['variant']:18s} {r['clean']:.4f}  {r['camera']:.4f}  {r['held_out']:.4f}   "
+              f"{(r['clean'] + r['camera'] + r['held_out']) / 3:.4f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
