@@ -62,11 +62,12 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--budget-min", type=float, default=4.0, help="training minutes per variant")
     parser.add_argument("--epochs", type=int, default=40, help="at most; the budget usually ends training first")
     parser.add_argument("--lr", type=float, default=4e-3)
-    parser.add_argument("--val-size", type=int, default=5000)
+    parser.add_argument("--val-size", type=int, default=None,
+                        help="validation images held out (default 5000; 500 in smoke mode, whose sets are small)")
     parser.add_argument("--max-train", type=int, default=None, help="fewer training images (a quick look)")
     args = parser.parse_args(argv)
 
-    from helpers.runtime import setup
+    from helpers.runtime import by_mode, setup
 
     setup(seed=0)
     import torch
@@ -76,7 +77,11 @@ def main(argv=None) -> list[dict]:
     from helpers.pytorch.robustness import VALIDATION_PANEL
     from helpers.pytorch_cnn import MyNet, load_model
 
-    data = load_pixel_tensors(args.dataset, val_size=args.val_size, max_train=args.max_train)
+    try:
+        data = load_pixel_tensors(args.dataset, val_size=args.val_size or by_mode(full=5000, smoke=500),
+                                  max_train=args.max_train)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
     data = {k: v for k, v in data.items() if not k.endswith("_test")}   # a choice never sees the test set
     x_val, y_val = data["x_val"], data["y_val"]
     camera_val = camera_augment(args.dataset, p=1.0)(x_val, generator=torch.Generator().manual_seed(12345))
