@@ -32,8 +32,7 @@ VARIANTS = {
     "correlated_noise": {"correlated_noise": True},
     "resample": {"resample_p": 0.25},
     "all": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25},
-    "all_p0.3": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25, "p": 0.3},
-    "all_p0.5": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25, "p": 0.5},
+    "stronger": {"p": 0.6, "strength": 0.8},   # Fashion-MNIST's camera as strong as MNIST's
 }
 
 
