@@ -247,16 +247,17 @@ def correlated_noise(x, sigma, cell, generator=None):
     check_batch(x)
     n, c, h, w = x.shape
     cells = torch.as_tensor(cell).cpu().round().long().clamp(min=1).expand(n)
-    noise = torch.empty_like(x)
-    for k in torch.unique(cells).tolist():
-        idx = (cells == k).nonzero().flatten()
-        coarse = torch.randn(len(idx), c, math.ceil(h / k), math.ceil(w / k), generator=generator)
-        field = coarse if k == 1 else torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear",
-                                                                      align_corners=False)
+
+    def unit_noise(part, k):
+        """Standard-normal noise for the images ``part``, correlated over ``k``-pixel cells."""
+        k = int(k)
+        field = torch.randn(len(part), c, math.ceil(h / k), math.ceil(w / k), generator=generator)
         if k > 1:   # interpolation averages the noise down: back to unit standard deviation
+            field = torch.nn.functional.interpolate(field, size=(h, w), mode="bilinear", align_corners=False)
             field = field / field.std(dim=(1, 2, 3), keepdim=True).clamp(min=1e-6)
-        noise[idx.to(x.device)] = field.to(x.device, x.dtype)
-    return (x + _param(sigma, x) * noise).clamp_(0, 1)
+        return field.to(part.device, part.dtype)
+
+    return (x + _param(sigma, x) * _grouped(x, cells, unit_noise)).clamp_(0, 1)
 
 
 def resample(x, size):

@@ -284,6 +284,16 @@ VALIDATION_PANEL = _validation_panel()
 PANEL_BY_NAME = {c.name: c for c in PANEL + VALIDATION_PANEL}
 
 
+def corruption_names(names=None) -> list[str]:
+    """``names`` as a list, each checked against ``PANEL`` and ``VALIDATION_PANEL``; ``None``: ``PANEL``'s names
+    (the report's panel, not the kinds kept for choosing recipes)."""
+    names = list(names) if names is not None else [c.name for c in PANEL]
+    unknown = sorted(set(names) - set(PANEL_BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown corruptions {unknown}; known: {sorted(PANEL_BY_NAME)}.")
+    return names
+
+
 def corrupt(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.Tensor:
     """Corrupt a batch ``x`` (float ``(N, C, H, W)`` in [0, 1]) with the panel's ``name`` at ``severity`` (1-3)."""
     if name not in PANEL_BY_NAME:
@@ -314,10 +324,7 @@ def evaluate_robustness(models: dict, x: torch.Tensor, y: torch.Tensor, corrupti
     [acc per severity]}}}``. Each corruption is applied once (same corrupted
     images for every model).
     """
-    names = list(corruptions) if corruptions is not None else [c.name for c in PANEL]
-    unknown = sorted(set(names) - set(PANEL_BY_NAME))
-    if unknown:
-        raise ValueError(f"unknown corruptions {unknown}; known: {sorted(PANEL_BY_NAME)}.")
+    names = corruption_names(corruptions)
     results = {"models": list(models), "corruptions": names, "seen": {n: PANEL_BY_NAME[n].seen for n in names},
                "severities": list(severities), "n": len(y),
                "clean": {m: _accuracy(model, x, y, batch_size) for m, model in models.items()},

@@ -32,12 +32,9 @@ def make_eval_set(images: np.ndarray, labels: np.ndarray, seed: int = 0, names=N
     """
     import torch
 
-    from helpers.pytorch.robustness import PANEL, PANEL_BY_NAME, corrupt
+    from helpers.pytorch.robustness import corrupt, corruption_names
 
-    names = list(names or [c.name for c in PANEL])   # the report's panel, not the kinds kept for choosing recipes
-    unknown = sorted(set(names) - set(PANEL_BY_NAME))
-    if unknown:
-        raise ValueError(f"unknown corruption(s) {unknown}; the panel has {sorted(PANEL_BY_NAME)}.")
+    names = corruption_names(names or None)
     rng = np.random.default_rng(seed)
     n = len(images) if n is None else min(int(n), len(images))
     chosen = np.sort(rng.permutation(len(images))[:n])
