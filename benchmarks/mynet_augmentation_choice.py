@@ -16,6 +16,10 @@ looked at here: they are reported once, by notebook 06, for the variant chosen.
     WORKBOOK_DATA=/path/to/data python benchmarks/mynet_augmentation_choice.py --dataset fashion_mnist \\
         --budget-min 4 --variants current elongated_blur correlated_noise resample all
 
+``consistency_1`` and ``consistency_12`` keep the camera and change the
+training: two draws of it per image (twice the work per step) and AugMix's
+Jensen-Shannon consistency between them, of weight 1 or 12.
+
 Runs with a shorter budget than the notebook's rank variants, they do not
 give the notebook's accuracies; run two data sets side by side with
 ``WORKBOOK_THREADS=1`` each to compare on equal terms.
@@ -33,7 +37,40 @@ VARIANTS = {
     "resample": {"resample_p": 0.25},
     "all": {"elongated_blur": True, "correlated_noise": True, "resample_p": 0.25},
     "stronger": {"p": 0.6, "strength": 0.8},   # Fashion-MNIST's camera as strong as MNIST's
+    # Not a camera: two draws of the current camera per image, and AugMix's consistency loss of this weight.
+    "consistency_1": {"consistency": 1.0},
+    "consistency_12": {"consistency": 12.0},
 }
+
+
+def two_views(augment):
+    """A batch transform: two independent draws of ``augment`` for each image, stacked ``(2B, C, H, W)``."""
+    import torch
+
+    def views(x, generator=None):
+        return torch.cat([augment(x, generator=generator), augment(x, generator=generator)])
+    return views
+
+
+def consistency_loss(weight: float, label_smoothing: float = 0.1):
+    """AugMix's loss (Hendrycks et al., 2020) for ``k`` stacked views: ``(scores (k*B, classes), y (B,)) -> loss``.
+
+    The cross-entropy of every view plus ``weight`` times the Jensen-Shannon
+    divergence between the views' predicted distributions (zero when the
+    network answers the same for every view of an image).
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    def loss(scores, y):
+        k = len(scores) // len(y)
+        log_p = F.log_softmax(scores, dim=1).view(k, len(y), -1)
+        log_mean = torch.logsumexp(log_p, dim=0) - math.log(k)
+        js = (log_p.exp() * (log_p - log_mean)).sum(-1).mean()
+        return F.cross_entropy(scores, y.repeat(k), label_smoothing=label_smoothing) + weight * js
+    return loss
 
 
 def score(model, x_val, y_val, camera_val) -> dict:
@@ -100,12 +137,15 @@ def main(argv=None) -> list[dict]:
         report({"variant": display_path(path), "epochs": "-", "seconds": 0.0,
                 **score(load_model(path), x_val, y_val, camera_val)})
     for name in args.variants:
-        augment = camera_augment(args.dataset, **VARIANTS[name])
+        overrides = dict(VARIANTS[name])
+        weight = overrides.pop("consistency", None)
+        augment = camera_augment(args.dataset, **overrides)
+        transform, loss_fn = (two_views(augment), consistency_loss(weight)) if weight else (augment, None)
         torch.manual_seed(0)
         model = MyNet(flip_tta=augment.hflip)
         history, seconds = train_classifier(model, data, epochs=args.epochs, lr=args.lr, batch_size=256,
-                                            label_smoothing=0.1, augment=augment, time_budget=60 * args.budget_min,
-                                            progress=False, verbose=False)
+                                            label_smoothing=0.1, augment=transform, loss_fn=loss_fn,
+                                            time_budget=60 * args.budget_min, progress=False, verbose=False)
         report({"variant": name, "epochs": len(history["epoch"]), "seconds": seconds,
                 **score(model, x_val, y_val, camera_val)})
     print("\nvariant             clean   camera  held-out   mean")

@@ -55,11 +55,33 @@ def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_
     monkeypatch.setattr(mynet_recipe, "train_classifier", lambda model, data, **kw: (seen_keys.append(set(data)),
                                                                                       train(model, data, **kw))[1])
     rows = bench.main(["--dataset", "mnist", "--budget-min", "0.02", "--epochs", "1", "--val-size", "200",
-                       "--variants", "current", "all"])
-    assert [r["variant"] for r in rows] == ["current", "all"]
+                       "--variants", "current", "all", "consistency_1"])
+    assert [r["variant"] for r in rows] == ["current", "all", "consistency_1"]
     for r in rows:
         assert all(0 <= r[k] <= 1 for k in ("clean", "camera", "held_out"))
         assert set(r["per_kind"]) == {"zoom_blur", "glass_blur", "ghosting", "oversharpen", "interlace"}
-    assert seen_keys == [{"x_train", "y_train", "x_val", "y_val"}] * 2
+    assert seen_keys == [{"x_train", "y_train", "x_val", "y_val"}] * 3
     out = capsys.readouterr().out
     assert "variant             clean   camera  held-out   mean" in out and "held-out kinds" in out
+
+
+def test_the_consistency_loss_is_the_cross_entropy_when_views_agree_and_grows_when_they_do_not():
+    import importlib.util
+
+    from helpers.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("mynet_augmentation_choice",
+                                                  REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    torch.manual_seed(0)
+    scores, y = torch.randn(8, 10, dtype=torch.float64), torch.randint(0, 10, (8,))
+    loss = bench.consistency_loss(12.0, label_smoothing=0.0)
+    ce = torch.nn.functional.cross_entropy(scores, y)
+    assert float(loss(torch.cat([scores, scores]), y)) == pytest.approx(float(ce), rel=1e-9)
+    other = torch.randn(8, 10, dtype=torch.float64)
+    both = torch.cat([scores, other])
+    plain = torch.nn.functional.cross_entropy(both, y.repeat(2))
+    assert float(loss(both, y)) > float(plain) + 1e-3
+    views = bench.two_views(camera_augment("mnist"))(torch.rand(4, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    assert views.shape == (8, 1, 28, 28) and not torch.equal(views[:4], views[4:])

@@ -134,6 +134,25 @@ def test_a_summed_loss_is_logged_per_example_and_train_time_excludes_evaluation(
     assert all(0 < t <= w for t, w in zip(summed["train_time"], summed["time"]))
 
 
+def test_a_transform_may_stack_views_of_the_batch_for_the_loss(tmp_path):
+    """Two views per image (k * B scores, B labels): the loss sees both, train_acc counts the first."""
+    seen = []
+
+    def two_views(x):
+        return torch.cat([x, torch.zeros_like(x)])   # the second view carries no information
+
+    def loss_fn(scores, y):   # also evaluates the validation set, one view
+        seen.append((len(scores), len(y)))
+        return nn.functional.cross_entropy(scores, y.repeat(len(scores) // len(y)))
+
+    train, val = _loaders()
+    history = fit(_model(), train, val, epochs=6, device="cpu", optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                  loss_fn=loss_fn, batch_transform=two_views, progress=False, verbose=False)
+    assert seen[0] == (64, 32)
+    # Blank second views would cap an accuracy over both views near 1/2 + 1/4; the first view alone is learnt.
+    assert history["train_acc"][-1] > 0.9 and history["val_acc"][-1] > 0.9
+
+
 def test_minutes_to_reads_the_training_time_at_the_first_epoch_that_reached_the_accuracy():
     history = {"val_acc": [0.5, None, 0.91, 0.95], "train_time": [60.0, 120.0, 180.0, 240.0]}
     assert T.minutes_to(history, 0.9) == 3.0 and T.minutes_to(history, 0.95) == 4.0

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.course.sandbox import CHECK_MEMORY, check_memory, cuda_in_use, run_limited
 from helpers.paths import REPO_ROOT
 
 
@@ -116,8 +117,6 @@ EXERCISES: tuple[Exercise, ...] = (
 BY_NAME = {e.name: e for e in EXERCISES}
 # Seconds one exercise's tests may take (importing torch included) before the check gives up.
 CHECK_TIMEOUT = 600
-# Bytes of address space the checking process may use (on the CPU; CUDA reserves far more and gets no limit).
-CHECK_MEMORY = 16 * 2**30
 _REPORT_VARIABLE = "WORKBOOK_CHECK_REPORT"
 
 
@@ -177,17 +176,6 @@ def _environment(root: Path, report: Path | None) -> dict[str, str]:
     return env
 
 
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (CHECK_MEMORY, CHECK_MEMORY))
-
-
-def _cuda_in_use() -> bool:
-    torch = sys.modules.get("torch")
-    return bool(torch is not None and torch.cuda.is_available())
-
-
 def _pytest_args(names: list[str]) -> list[str]:
     """pytest's arguments for the tests of ``names`` (their test files, ``-m "a or b"``, the reporting plugin)."""
     files = sorted({BY_NAME[n].test_file for n in names})
@@ -244,13 +232,9 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
 
 def _fresh_run(root: Path, args: list[str], report: Path, timeout: float):
     """pytest ``args`` in a new Python process: ``"timeout"`` or ``(exit code, output)``."""
-    try:
-        run = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=root, env=_environment(root, report),
-                             capture_output=True, text=True, timeout=timeout,
-                             preexec_fn=None if _cuda_in_use() or os.name != "posix" else _limit_memory)
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    return run.returncode, run.stdout + run.stderr
+    run = run_limited([sys.executable, "-m", "pytest", *args], cwd=root, env=_environment(root, report),
+                      timeout=timeout, memory=check_memory())
+    return "timeout" if run.timed_out else (run.returncode, run.stdout + run.stderr)
 
 
 # The warm checker: a Python process that has imported pytest, NumPy and torch (never the code under
@@ -329,7 +313,7 @@ class _Checker:
     @classmethod
     def run(cls, root: Path, args: list[str], report: Path, timeout: float):
         """``"timeout"``, ``(exit code, output)``, or ``None`` when no warm checker can be used."""
-        if os.name != "posix" or _cuda_in_use():   # a fork after CUDA started is unsafe
+        if os.name != "posix" or cuda_in_use():   # a fork after CUDA started is unsafe
             return None
         log = report.with_name("output.txt")
         request = {"args": args, "report": str(report), "log": str(log), "timeout": timeout,
@@ -438,9 +422,10 @@ def collected_markers(root: Path | None = None, paths: tuple[str, ...] = ("tests
     with tempfile.TemporaryDirectory(prefix="workbook-collect-") as tmp:
         report = Path(tmp) / "report.json"
         env = _environment(root, report)
-        run = subprocess.run([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-p", "no:cacheprovider",
-                              "-o", "addopts=", "-p", "helpers.course.exercises"], cwd=root, env=env, capture_output=True,
-                             text=True, timeout=CHECK_TIMEOUT)
+        # Collecting imports the test files, and with them the student's modules: run under the checks' limits.
+        run = run_limited([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-o", "addopts=", "-p", "helpers.course.exercises"], cwd=root, env=env,
+                          timeout=CHECK_TIMEOUT, memory=check_memory())
         if not report.is_file():
-            raise RuntimeError(f"pytest could not collect the tests (exit {run.returncode}):\n{run.stdout[-2000:]}")
+            raise RuntimeError(f"pytest could not collect the tests ({run.why_stopped()}):\n{run.stdout[-2000:]}")
         return json.loads(report.read_text())["markers"]

@@ -47,11 +47,8 @@ import io
 import json
 import os
 import re
-import resource
 import shutil
-import signal
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +59,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from helpers.course import submission
+from helpers.course.sandbox import LimitedRun, run_limited
 from helpers.paths import REPO_ROOT, atomic_write_bytes
 
 COURSES = ("rpz", "cs7643")
@@ -297,28 +295,6 @@ def unpack(source: Path, dest: Path, max_bytes: int, max_files: int) -> list[str
 # --------------------------------------------------------------------------- the sandbox
 
 
-@dataclass
-class SandboxRun:
-    """How a child process ended: its exit code, whether it ran out of time, the tail of what it printed."""
-
-    returncode: int
-    timed_out: bool
-    seconds: float
-    stderr_tail: str
-
-    def why_stopped(self, limits: dict, timeout: float, memory_mb: float) -> str:
-        """One line saying why the process stopped early (a timeout, a signal, an exit code)."""
-        if self.timed_out:
-            return f"timed out after {timeout:g} s (training or an endless loop at import time?)"
-        if self.returncode == -signal.SIGXFSZ:
-            return f"stopped for writing more than {limits['output_mb']:g} MB to a file or the screen"
-        if self.returncode < 0:
-            return f"killed by signal {signal.Signals(-self.returncode).name}"
-        if "MemoryError" in self.stderr_tail or "bad_alloc" in self.stderr_tail:
-            return f"ran out of memory (limit {memory_mb:g} MB)"
-        return f"the process exited with status {self.returncode}"
-
-
 def sandbox_env(home: Path, threads: int) -> dict:
     """The child's whole environment: no variable of the grader's (no paths to data, no tokens)."""
     n = str(int(threads))
@@ -327,42 +303,16 @@ def sandbox_env(home: Path, threads: int) -> dict:
 
 
 def run_sandboxed(script: str, args: list[str], workdir: Path, timeout: float, memory_mb: float, output_mb: float,
-                  threads: int = 1) -> SandboxRun:
-    """Run ``python -I -c script args`` in ``workdir`` under limits; the whole process group is killed on timeout.
+                  threads: int = 1) -> LimitedRun:
+    """Run ``python -I -c script args`` in ``workdir`` with the grader's limits and none of its environment.
 
-    Limits (``setrlimit`` in the child before it starts): address space
-    ``memory_mb``, every file written (stdout and stderr included) at most
-    ``output_mb``, no core dumps. stdout and stderr go to files beside
-    ``workdir``; only the last 4 kB of stderr is read back.
+    ``memory_mb``: address space; ``output_mb``: every file written, standard
+    output and error included (``helpers.course.sandbox.run_limited`` does the rest:
+    the whole process group is killed on timeout, the last 4 kB of standard error is read back).
     """
-    memory, output = int(memory_mb * 2**20), int(output_mb * 2**20)
-
-    def limit():  # runs in the child, between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    logs = Path(tempfile.mkdtemp(prefix="logs-", dir=workdir.parent))
-    start = time.monotonic()
-    with open(logs / "stdout", "wb") as out, open(logs / "stderr", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-I", "-c", script, *args], cwd=workdir, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err, env=sandbox_env(workdir, threads), preexec_fn=limit,
-                                start_new_session=True)
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:  # the student's code may have started processes of its own
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    with open(logs / "stderr", "rb") as f:
-        f.seek(max(0, os.path.getsize(logs / "stderr") - 4096))
-        tail = f.read().decode("utf-8", "replace")
-    return SandboxRun(proc.returncode, timed_out, time.monotonic() - start, tail)
+    return run_limited([sys.executable, "-I", "-c", script, *args], cwd=workdir, timeout=timeout,
+                       memory=int(memory_mb * 2**20), output=int(output_mb * 2**20), env=sandbox_env(workdir, threads),
+                       keep=4096)
 
 
 # Shared by both runners: report each step to RESULTS/<step>.json (+ .npz), as soon as it is done,
@@ -547,7 +497,7 @@ def run_steps(runner: str, workdir: Path, inputs: dict, limits: dict, kind: str)
     timeout, memory = limits[f"{kind}_timeout_s"], limits[f"{kind}_memory_mb"]
     run = run_sandboxed(runner, [str(results), str(scratch / "inputs.npz")], workdir, timeout, memory,
                         limits["output_mb"], int(limits["threads"]))
-    stopped = None if run.returncode == 0 and not run.timed_out else run.why_stopped(limits, timeout, memory)
+    stopped = run.why_stopped("training or an endless loop at import time?") if run.stopped_early() else None
     return _read_steps(results), stopped
 
 

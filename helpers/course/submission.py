@@ -48,13 +48,13 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.course.sandbox import check_memory, run_limited
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
@@ -190,22 +190,20 @@ def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> li
             shutil.copyfile(path, Path(tmp) / name)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         token = secrets.token_hex(16)
-        try:
-            result = subprocess.run([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env,
-                                    input=token + "\n", capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as err:
-            output = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
-            steps = [line.split()[2:4] for line in output.splitlines() if line.startswith(f"@@STEP {token} ")]
+        result = run_limited([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env, stdin=token + "\n",
+                             timeout=timeout, memory=check_memory())
+        if result.timed_out:
+            steps = [line.split()[2:4] for line in result.stdout.splitlines() if line.startswith(f"@@STEP {token} ")]
             if not steps:
                 raise SubmissionError(f"the isolated check did not get past importing numpy and torch in "
-                                      f"{timeout:.0f} s; is the machine very busy?") from None
+                                      f"{timeout:.0f} s; is the machine very busy?")
             file, step = steps[-1]
             doing = {"import": "importing it", "load": "loading it", "classify": "classifying 8 images"}[step]
             raise _fail(file, f"{doing} took more than {timeout:.0f} s "
-                        "(is training code outside `if __name__ == '__main__':`?)") from None
+                        "(is training code outside `if __name__ == '__main__':`?)")
     lines = [line for line in result.stdout.splitlines() if line.startswith(f"@@CHECK {token} ")]
     if len(lines) != 1:
-        raise SubmissionError(f"the isolated check crashed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+        raise SubmissionError(f"the isolated check crashed ({result.why_stopped()}):\n{result.stderr[-3000:]}")
     outcome = json.loads(lines[0][len(f"@@CHECK {token} "):])
     if outcome["ok"] and result.returncode != 0:
         raise SubmissionError(f"the isolated check ended with exit status {result.returncode} after passing:\n"
@@ -302,10 +300,9 @@ def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CH
         for name in ("pytorch_cnn.py", "model.pt"):
             shutil.copyfile(paths[name], Path(tmp) / name)
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        try:
-            result = subprocess.run([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, root], cwd=tmp, env=env,
-                                    capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
+        result = run_limited([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, root], cwd=tmp, env=env,
+                             timeout=timeout, memory=check_memory())
+        if result.timed_out:
             return f"not measured (classifying the {dataset} test set took more than {timeout:.0f} s)"
     lines = [line for line in result.stdout.splitlines() if line.startswith("@@ACCURACY ")]
     if not lines:

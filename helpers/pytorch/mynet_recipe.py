@@ -67,7 +67,7 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
                      augment=None, schedule: str = "onecycle", checkpoint_dir=None, seed: int = 0,
                      progress: bool = True, verbose: bool = True, patience: int | None = None,
                      channels_last: bool = True, time_budget: float | None = None,
-                     bf16: bool | None = None) -> tuple[dict, float]:
+                     bf16: bool | None = None, loss_fn=None) -> tuple[dict, float]:
     """Train ``model`` on ``data`` (from ``load_pixel_tensors``); return ``(history, seconds)``.
 
     ``optimizer``: ``"adamw"`` or ``"sgd"`` (momentum 0.9, Nesterov);
@@ -77,6 +77,8 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
     fitted into it: see ``helpers.pytorch.training.BudgetOneCycle``).
     ``bf16``: bfloat16 autocast in the training steps; ``None`` uses it where
     it is fast (``helpers.device.bf16_is_fast``).
+    ``loss_fn``: ``(scores, y) -> loss`` instead of the cross-entropy with
+    ``label_smoothing`` (e.g. a consistency loss over stacked views: see ``fit``'s ``batch_transform``).
     The history also gets the test accuracy as ``history["test_acc"]``
     (``None`` when ``data`` holds no test set: choosing a recipe never looks at it).
     """
@@ -92,7 +94,7 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
         raise ValueError(f"schedule must be 'onecycle' or 'constant'; got {schedule!r}.")
     if time_budget is not None and schedule != "onecycle":
         raise ValueError("time_budget needs schedule='onecycle' (the schedule is what fits the budget).")
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    loss_fn = loss_fn or nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     device = get_device()
     if bf16 is None:
         bf16 = bf16_is_fast(device)

@@ -364,6 +364,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
     batch_transform : applied to each training batch ``x`` on the device
         (augmentation), as ``batch_transform(x, generator=g)`` if it takes a
         ``generator`` (seeded from ``seed`` and the epoch) else ``batch_transform(x)``.
+        It may return ``k`` views of the batch stacked (``k * B`` images, view
+        by view): ``loss_fn`` then gets all ``k * B`` scores with the ``B``
+        labels, and ``train_acc`` counts the first view.
     device : default ``get_device()``.
     checkpoint_dir : where ``last.pt`` (every epoch, for resuming) and
         ``best.pt`` (best ``monitor`` so far) are written atomically.
@@ -487,7 +490,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
                     f"training loss became {loss_value} in epoch {epoch + 1}: lower the learning rate.")
             history["iter_loss"].append(loss_value)
             total_loss += loss_value * len(y)
-            correct += int((out.detach().argmax(dim=1) == y).sum())
+            # A transform may stack several views of the batch (k * B images): count the first view.
+            correct += int((out.detach()[:len(y)].argmax(dim=1) == y).sum())
             n += len(y)
             if progress and hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
