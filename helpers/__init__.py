@@ -42,6 +42,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 - ``helpers.course.student_checks``: the student copy's pytest plugin ("write this function", not a traceback).
 - ``helpers.course.provenance``: how a hand-in file was made (a record beside it).
 - ``helpers.course.submission``: the hand-in checks and zips (``collect_submission.sh``).
+- ``helpers.course.sandbox``: runs student code in a process of its own with time and memory limits (checks, hand-in, grader).
 - ``helpers.course.pdf_export``: notebooks to one PDF, offline.
 - ``helpers.course.colab``: the Google Colab set-up cell.
 - ``helpers.course.release``: the student copy (``python -m helpers.course.release``).

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from helpers.course.sandbox import CHECK_MEMORY, check_memory, run_limited
+from helpers.course.sandbox import CHECK_MEMORY, check_memory, memory_limit_enforced, run_limited
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="the limits are set with POSIX setrlimit and sessions")
+linux_only = pytest.mark.skipif(not memory_limit_enforced(), reason="only Linux enforces an address-space limit")
 
 
 def _python(code: str, tmp_path, **kw):
@@ -51,7 +52,7 @@ def test_a_timeout_kills_the_processes_the_code_started_and_keeps_what_it_printe
         pytest.fail("the process the code started is still running")
 
 
-@posix_only
+@linux_only
 def test_the_memory_limit_stops_an_allocation_beyond_it(tmp_path):
     run = _python("import numpy as np; x = np.ones(4 * 2**30, dtype=np.uint8); print('allocated')", tmp_path,
                   memory=2 * 2**30)
@@ -69,10 +70,16 @@ def test_the_output_limit_stops_a_flood_of_printing(tmp_path):
     assert run.why_stopped() == "stopped for writing more than 1 MB to a file or the screen"
 
 
-def test_a_check_gets_the_memory_limit_unless_cuda_is_in_use():
+def test_a_check_gets_the_memory_limit_on_linux_unless_cuda_is_in_use(monkeypatch):
     import torch
 
-    assert check_memory() == (None if torch.cuda.is_available() else CHECK_MEMORY)
+    from helpers.course import sandbox
+
+    assert check_memory() == (CHECK_MEMORY if memory_limit_enforced() and not torch.cuda.is_available() else None)
+    monkeypatch.setattr(sandbox.sys, "platform", "darwin")   # macOS refuses RLIMIT_AS: no limit, the check still runs
+    assert check_memory() is None
+    run = run_limited([sys.executable, "-c", "print('ran')"], cwd=".", timeout=30, memory=2**30)
+    assert run.stdout == "ran\n" and run.memory is None
 
 
 def test_every_runner_of_student_code_goes_through_run_limited():

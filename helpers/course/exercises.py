@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.course.sandbox import CHECK_MEMORY, check_memory, cuda_in_use, run_limited
+from helpers.course.sandbox import check_memory, cuda_in_use, run_limited
 from helpers.paths import REPO_ROOT
 
 
@@ -273,7 +273,8 @@ for line in sys.stdin:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.setsid()
-            resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
+            if request["memory"] is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
             log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0); os.dup2(log, 1); os.dup2(log, 2)
@@ -317,7 +318,7 @@ class _Checker:
             return None
         log = report.with_name("output.txt")
         request = {"args": args, "report": str(report), "log": str(log), "timeout": timeout,
-                   "memory": CHECK_MEMORY, "report_variable": _REPORT_VARIABLE}
+                   "memory": check_memory(), "report_variable": _REPORT_VARIABLE}
         with cls._lock:
             try:
                 checker = cls._checker(root)

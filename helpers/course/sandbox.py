@@ -12,7 +12,8 @@ run code they did not write through ``run_limited``:
   session is killed, processes the code started included (and so is
   whatever it left running when it ended);
 - **memory**: address space at most ``memory`` bytes (``setrlimit`` before
-  the code starts; POSIX only). A check's limit is ``check_memory()``: none
+  the code starts), on Linux: macOS refuses the limit (and would not
+  enforce it), Windows has none. A check's limit is ``check_memory()``: none
   where CUDA is in use, whose driver reserves far more address space than
   it uses; the grader's is the instructor's configured one;
 - **output**: every file the child writes, standard output and error
@@ -23,7 +24,7 @@ timeout is kept) and come back as text, the last ``keep`` bytes of each.
 
 (The exercise checker's warm process, ``exercises._Checker``, forks its
 checks from an interpreter that has already imported torch, which saves
-seconds per check; each fork gets the same limits: ``CHECK_MEMORY``, a
+seconds per check; each fork gets the same limits: ``check_memory()``, a
 session of its own that a timeout kills.)
 """
 
@@ -48,9 +49,14 @@ def cuda_in_use() -> bool:
     return bool(torch is not None and torch.cuda.is_available())
 
 
+def memory_limit_enforced() -> bool:
+    """Whether this system enforces an address-space limit (Linux; macOS refuses ``RLIMIT_AS``)."""
+    return sys.platform.startswith("linux")
+
+
 def check_memory() -> int | None:
-    """The address-space limit of a check run here: ``CHECK_MEMORY``, or ``None`` where CUDA is in use."""
-    return None if cuda_in_use() else CHECK_MEMORY
+    """The address-space limit of a check run here: ``CHECK_MEMORY``; ``None`` where CUDA is in use or off Linux."""
+    return CHECK_MEMORY if memory_limit_enforced() and not cuda_in_use() else None
 
 
 @dataclass
@@ -89,11 +95,14 @@ def run_limited(argv: list[str], *, cwd: Path | str, timeout: float, memory: int
                 keep: int = 2**20) -> LimitedRun:
     """Run ``argv`` in ``cwd`` under the limits above; wait at most ``timeout`` seconds.
 
-    ``memory``, ``output``: bytes, or ``None`` for no limit; ``env``: the
+    ``memory``, ``output``: bytes, or ``None`` for no limit (``memory`` is
+    left unset where ``memory_limit_enforced()`` is false); ``env``: the
     child's whole environment (default: this process's); ``stdin``: text to
     read (default: nothing, end of file at once); ``keep``: bytes of each of
     standard output and error read back, from the end.
     """
+    memory = memory if memory_limit_enforced() else None
+
     def limit():   # in the child, between fork and exec
         import resource
 
