@@ -39,16 +39,23 @@ def test_train_classifier_runs_fit_and_reports_the_test_accuracy():
         train_classifier(model, data, epochs=1, schedule="constant", time_budget=10)
 
 
-def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_only(capsys, monkeypatch):
+def _choice_benchmark():
+    """``benchmarks/mynet_augmentation_choice.py`` as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
 
     from helpers.paths import REPO_ROOT
-    from helpers.pytorch import mynet_recipe
 
     spec = importlib.util.spec_from_file_location("mynet_augmentation_choice",
                                                   REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_only(capsys, monkeypatch):
+    from helpers.pytorch import mynet_recipe
+
+    bench = _choice_benchmark()
     # Training is handed no test set (train_classifier then reports no test accuracy).
     seen_keys = []
     train = mynet_recipe.train_classifier
@@ -66,14 +73,7 @@ def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_
 
 
 def test_the_consistency_loss_is_the_cross_entropy_when_views_agree_and_grows_when_they_do_not():
-    import importlib.util
-
-    from helpers.paths import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location("mynet_augmentation_choice",
-                                                  REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _choice_benchmark()
     torch.manual_seed(0)
     scores, y = torch.randn(8, 10, dtype=torch.float64), torch.randint(0, 10, (8,))
     loss = bench.consistency_loss(12.0, label_smoothing=0.0)
