@@ -16,6 +16,7 @@ from helpers.pytorch.mymodel_recipe import (
     whitening_filters,
 )
 from helpers.pytorch.training import HISTORY_KEYS
+from tests._module_from_file import module_from_file
 
 
 @pytest.fixture(autouse=True)
@@ -79,14 +80,9 @@ def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
 
 
 def test_the_time_to_accuracy_benchmark_prints_the_accuracy_reached_by_each_minute(capsys):
-    import importlib.util
-
     from helpers.paths import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location("mymodel_time_to_accuracy",
-                                                  REPO_ROOT / "benchmarks" / "mymodel_time_to_accuracy.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = module_from_file(REPO_ROOT / "benchmarks" / "mymodel_time_to_accuracy.py")
     # The best validation accuracy of the epochs ended by each whole minute of training.
     history = {"train_time": [30.0, 90.0, 150.0], "val_acc": [0.5, 0.7, 0.6]}
     assert bench.accuracy_by_minute(history) == [(1, 0.5), (2, 0.7), (3, 0.7)]

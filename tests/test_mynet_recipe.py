@@ -6,6 +6,7 @@ import torch.nn as nn
 
 from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
 from helpers.pytorch.training import HISTORY_KEYS
+from tests._module_from_file import module_from_file
 
 
 def test_pixel_tensors_are_the_split_training_set_and_the_test_set():
@@ -41,15 +42,9 @@ def test_train_classifier_runs_fit_and_reports_the_test_accuracy():
 
 def _choice_benchmark():
     """``benchmarks/mynet_augmentation_choice.py`` as a module (the benchmarks are scripts, not a package)."""
-    import importlib.util
-
     from helpers.paths import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location("mynet_augmentation_choice",
-                                                  REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return module_from_file(REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
 
 
 def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_only(capsys, monkeypatch):

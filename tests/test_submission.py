@@ -9,7 +9,6 @@ student's run would be with the repository's helpers/ and outputs/.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
@@ -24,6 +23,7 @@ import nbformat
 import pytest
 
 from helpers.paths import REPO_ROOT
+from tests._module_from_file import module_from_file
 
 SCRIPT = REPO_ROOT / "collect_submission.sh"
 RPZ_NAMES = ["numpy_nn.py", "numpy_nn_training.png", "numpy_nn_classification.png", "pytorch_cnn.py", "model.pt"]
@@ -103,13 +103,6 @@ PYTORCH_CNN = textwrap.dedent('''
 ''')
 
 
-def _import_from(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _save_png(path: Path) -> None:
     import matplotlib
 
@@ -132,7 +125,7 @@ def _make_student(root: Path) -> tuple[Path, Path]:
     _save_png(outputs / "numpy_nn_classification.png")
     import torch
 
-    cnn = _import_from(helpers_dir / "pytorch_cnn.py", "stand_in_pytorch_cnn")
+    cnn = module_from_file(helpers_dir / "pytorch_cnn.py", "stand_in_pytorch_cnn")
     torch.save(cnn.MyNet().state_dict(), outputs / "model.pt")
     record_run(outputs, "full")
     return helpers_dir, outputs
