@@ -20,6 +20,14 @@ looked at here: they are reported once, by notebook 06, for the variant chosen.
 training: two draws of it per image (twice the work per step) and AugMix's
 Jensen-Shannon consistency between them, of weight 1 or 12.
 
+``--recalibrate PRIOR`` also scores each model with its batch-norm statistics
+re-estimated on each batch of images (``robustness.PredictionTimeBatchNorm``:
+the images of one kind and severity come in batches of 1,000, like a
+customer's camera sending many pictures); ``PRIOR`` is the training
+statistics' weight in images. Saved weights are scored the same way:
+
+    ... --variants --score outputs/models/mynet_mnist.pt --recalibrate 250 1000
+
 Runs with a shorter budget than the notebook's rank variants, they do not
 give the notebook's accuracies; run two data sets side by side with
 ``WORKBOOK_THREADS=1`` each to compare on equal terms.
@@ -98,6 +106,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--budget-min", type=float, default=4.0, help="training minutes per variant")
     parser.add_argument("--epochs", type=int, default=40, help="at most; the budget usually ends training first")
     parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--recalibrate", nargs="*", type=float, default=[], metavar="PRIOR",
+                        help="also score each model with its batch-norm statistics re-estimated on each batch "
+                             "(robustness.PredictionTimeBatchNorm with this prior, in images)")
     parser.add_argument("--val-size", type=int, default=None,
                         help="validation images held out (default 5000; 500 in smoke mode, whose sets are small)")
     parser.add_argument("--max-train", type=int, default=None, help="fewer training images (a quick look)")
@@ -110,7 +121,7 @@ def main(argv=None) -> list[dict]:
 
     from helpers.paths import display_path
     from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
-    from helpers.pytorch.robustness import VALIDATION_PANEL
+    from helpers.pytorch.robustness import VALIDATION_PANEL, PredictionTimeBatchNorm
     from helpers.pytorch_cnn import MyNet, load_model
 
     try:
@@ -133,9 +144,14 @@ def main(argv=None) -> list[dict]:
               + " ".join(f"{k} {v:.3f}" for k, v in row["per_kind"].items())
               + f" | load {os.getloadavg()[0]:.1f}", flush=True)
 
+    def report_model(variant, model, epochs, seconds):
+        report({"variant": variant, "epochs": epochs, "seconds": seconds, **score(model, x_val, y_val, camera_val)})
+        for prior in args.recalibrate:
+            report({"variant": f"{variant}, recalibrated {prior:g}", "epochs": epochs, "seconds": seconds,
+                    **score(PredictionTimeBatchNorm(model, prior), x_val, y_val, camera_val)})
+
     for path in args.score:
-        report({"variant": display_path(path), "epochs": "-", "seconds": 0.0,
-                **score(load_model(path), x_val, y_val, camera_val)})
+        report_model(display_path(path), load_model(path), "-", 0.0)
     for name in args.variants:
         overrides = dict(VARIANTS[name])
         weight = overrides.pop("consistency", None)
@@ -146,11 +162,11 @@ def main(argv=None) -> list[dict]:
         history, seconds = train_classifier(model, data, epochs=args.epochs, lr=args.lr, batch_size=256,
                                             label_smoothing=0.1, augment=transform, loss_fn=loss_fn,
                                             time_budget=60 * args.budget_min, progress=False, verbose=False)
-        report({"variant": name, "epochs": len(history["epoch"]), "seconds": seconds,
-                **score(model, x_val, y_val, camera_val)})
-    print("\nvariant             clean   camera  held-out   mean")
+        report_model(name, model, len(history["epoch"]), seconds)
+    width = max(18, *(len(r["variant"]) for r in rows)) if rows else 18
+    print(f"\n{'variant':{width}s}  clean   camera  held-out   mean")
     for r in rows:
-        print(f"{r['variant']:18s} {r['clean']:.4f}  {r['camera']:.4f}  {r['held_out']:.4f}   "
+        print(f"{r['variant']:{width}s} {r['clean']:.4f}  {r['camera']:.4f}  {r['held_out']:.4f}   "
               f"{(r['clean'] + r['camera'] + r['held_out']) / 3:.4f}")
     return rows
 

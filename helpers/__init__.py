@@ -34,7 +34,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 - ``helpers.pytorch.mymodel_recipe``: the fast CIFAR-10 recipe that trains ``MyModel``.
 - ``helpers.pytorch.mynet_recipe``: the RPZ lab's training of ``MyNet`` on MNIST and Fashion-MNIST.
 - ``helpers.pytorch.augment``: batched augmentation: a bad camera and photometric shifts.
-- ``helpers.pytorch.robustness``: a panel of corruptions at three severities, a table and a plot.
+- ``helpers.pytorch.robustness``: a panel of corruptions at three severities, a table and a plot; batch norm re-estimated on a camera's images.
 - ``helpers.pytorch.filter_viz``: first-layer weights as images (notebook 08).
 
 ``helpers.course``: the course tooling

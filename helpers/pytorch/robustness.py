@@ -17,16 +17,22 @@ kinds are looked at once, for the recipe chosen.
     print(robustness_table(results))
     plot_robustness(results)
 
+``PredictionTimeBatchNorm(model)`` classifies each batch with the model's
+batch-norm statistics re-estimated on that batch: an answer to a camera
+that is unknown but sends many pictures (it can stand in the ``models`` dict).
+
 Every corruption maps float ``(N, C, H, W)`` in [0, 1] to the same shape in
 [0, 1] and is deterministic given its ``seed``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.pytorch import augment as A
@@ -302,6 +308,57 @@ def corrupt(x: torch.Tensor, name: str, severity: int, seed: int = 0) -> torch.T
     g = torch.Generator().manual_seed(int(seed) * 1009 + severity * 101 + sum(map(ord, name)))
     with torch_threads(1):
         return PANEL_BY_NAME[name].fn(x.clamp(0, 1), severity, g).clamp_(0, 1)
+
+
+class PredictionTimeBatchNorm(nn.Module):
+    """``model`` with its batch-norm statistics re-estimated on each batch it classifies (no labels needed).
+
+    A camera nobody has seen shifts the statistics of every layer's inputs; a
+    batch of its images says how. For each batch ``x`` ``(n, ...)``, each
+    batch-norm layer normalises with the weighted mean of the training
+    statistics and the batch's (Schneider et al., 2020, "Improving
+    robustness against common corruptions by covariate shift adaptation"):
+    ``(n * batch + prior * training) / (n + prior)``. ``prior`` is the
+    training statistics' weight in images: ``0`` uses the batch alone,
+    ``float("inf")`` the training statistics alone (the plain model).
+    Meant for batches from one camera; ``model`` itself is not changed (a copy is used).
+
+        recalibrated = PredictionTimeBatchNorm(my_net, prior=250)
+        scores = recalibrated(images_from_one_camera)
+    """
+
+    def __init__(self, model: nn.Module, prior: float = 250.0):
+        super().__init__()
+        if not prior >= 0:
+            raise ValueError(f"prior must be a number of images >= 0 (inf: the training statistics alone); got {prior}.")
+        self.model, self.prior = copy.deepcopy(model).eval(), float(prior)
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            raise ValueError(f"{type(model).__name__} has no batch-norm layer whose statistics could be re-estimated.")
+        for norm in norms:
+            norm.register_buffer("training_mean", norm.running_mean.clone(), persistent=False)
+            norm.register_buffer("training_var", norm.running_var.clone(), persistent=False)
+            # Just before the layer runs: its statistics from the input it actually gets (after the layers
+            # before it were recalibrated too), blended with the training ones.
+            norm.register_forward_pre_hook(self._recalibrate)
+
+    def _recalibrate(self, norm: nn.Module, inputs: tuple) -> None:
+        x = inputs[0]
+        n = len(x)
+        if self.prior == 0 and n < 2:
+            raise ValueError(f"with prior=0 the batch alone gives the statistics: it needs at least 2 images; got {n}.")
+        weight = n / (n + self.prior)                        # the batch's share; 0 when prior is inf
+        dims = [0, *range(2, x.dim())]                       # all but the channel dimension
+        mean = x.mean(dim=dims)
+        # Unbiased, as running_var is; one value per channel has no variance (weight 0 then, or the error above).
+        var = x.var(dim=dims) if x.numel() > x.shape[1] else torch.zeros_like(mean)
+        norm.running_mean.copy_(weight * mean.to(norm.training_mean) + (1 - weight) * norm.training_mean)
+        norm.running_var.copy_(weight * var.to(norm.training_var) + (1 - weight) * norm.training_var)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.model.eval()                                    # the batch norm layers read running_mean / running_var
+        return self.model(x)
 
 
 @torch.no_grad()
