@@ -163,7 +163,7 @@ def main(argv=None) -> list[dict]:
                                             label_smoothing=0.1, augment=transform, loss_fn=loss_fn,
                                             time_budget=60 * args.budget_min, progress=False, verbose=False)
         report_model(name, model, len(history["epoch"]), seconds)
-    width = max(18, *(len(r["variant"]) for r in rows)) if rows else 18
+    width = max([18] + [len(r["variant"]) for r in rows])
     print(f"\n{'variant':{width}s}  clean   camera  held-out   mean")
     for r in rows:
         print(f"{r['variant']:{width}s} {r['clean']:.4f}  {r['camera']:.4f}  {r['held_out']:.4f}   "

@@ -117,6 +117,10 @@ def test_prediction_time_batch_norm_refuses_what_it_cannot_do_and_runs_in_the_re
         PredictionTimeBatchNorm(_norm_net(), prior=-1)
     with pytest.raises(ValueError, match="at least 2 images; got 1"):
         PredictionTimeBatchNorm(_norm_net(), prior=0)(torch.zeros(1, 1, 6, 6, dtype=torch.float64))
+    # One image through a BatchNorm1d: one value per channel, so the variance stays the training one.
+    one = PredictionTimeBatchNorm(_norm_net(), prior=4)
+    one(torch.randn(1, 1, 6, 6, dtype=torch.float64))
+    assert torch.equal(one.model[5].running_var, one.model[5].training_var)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.Flatten(),
                               torch.nn.Linear(2 * 26 * 26, 10)).eval()
     report = evaluate_robustness({"plain": net, "recalibrated": PredictionTimeBatchNorm(net)}, _batch(8),

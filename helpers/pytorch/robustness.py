@@ -350,8 +350,8 @@ class PredictionTimeBatchNorm(nn.Module):
         weight = n / (n + self.prior)                        # the batch's share; 0 when prior is inf
         dims = [0, *range(2, x.dim())]                       # all but the channel dimension
         mean = x.mean(dim=dims)
-        # Unbiased, as running_var is; one value per channel has no variance (weight 0 then, or the error above).
-        var = x.var(dim=dims) if x.numel() > x.shape[1] else torch.zeros_like(mean)
+        # Unbiased, as running_var is; one value per channel says nothing of the variance: keep the training one.
+        var = x.var(dim=dims) if x.numel() > x.shape[1] else norm.training_var
         norm.running_mean.copy_(weight * mean.to(norm.training_mean) + (1 - weight) * norm.training_mean)
         norm.running_var.copy_(weight * var.to(norm.training_var) + (1 - weight) * norm.training_var)
 
