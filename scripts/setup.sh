@@ -1,41 +1,106 @@
 #!/usr/bin/env bash
 # Set up the workbook on a fresh machine, or bring an existing set-up up to date (safe to rerun):
 # a virtual environment in .venv with the pinned packages of requirements.txt and this
-# repository installed in editable mode. Packages are reinstalled only when
-# requirements.txt has changed since the last run.
+# repository installed in editable mode. Packages are reinstalled only when requirements.txt
+# or pyproject.toml changed since the last run, so a second run takes seconds.
 #   scripts/setup.sh          # then: scripts/lab.sh (JupyterLab) or scripts/test.sh (the tests)
 #   scripts/setup.sh --cpu    # a machine without an NVIDIA GPU: PyTorch's CPU-only wheels (much smaller download)
-# Set PYTHON to choose the interpreter that creates the environment (Python 3.10 or newer).
+# Set PYTHON to choose the interpreter that creates the environment (Python 3.10 to 3.13).
+# Any failure ends with one line saying what failed and what to do, and a non-zero exit status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=.venv
-python="${PYTHON:-python3}"
+log="$venv/setup.log"
 cpu=0
 for arg in "$@"; do
   case "$arg" in
     --cpu) cpu=1 ;;
-    *) echo "setup.sh: unknown option $arg (only --cpu)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$arg' (the only option is --cpu)" >&2; exit 2 ;;
   esac
 done
 
-if [ ! -x "$venv/bin/python" ]; then
-  echo "== creating the virtual environment $venv"
-  "$python" -m venv "$venv"
+fail() { echo "setup.sh: $*" >&2; exit 1; }
+
+# The Pythons the pinned set installs on (pyproject.toml's requires-python, and wheels of every pin).
+PY_MIN=10
+PY_MAX=13
+# "3.11" when $1 is a Python this workbook supports, nothing otherwise.
+supported_version() {
+  "$1" -c "import sys; v = sys.version_info; print(f'{v[0]}.{v[1]}') if v[0] == 3 and $PY_MIN <= v[1] <= $PY_MAX else None" 2>/dev/null
+}
+
+# --- the virtual environment -----------------------------------------------------------
+if [ -e "$venv" ] && ! "$venv/bin/python" -c "" 2>/dev/null; then
+  fail "the virtual environment $venv does not run (its Python moved or was removed): delete it (rm -rf $venv) and run scripts/setup.sh again"
 fi
-stamp="$venv/.requirements-$(sha256sum requirements.txt | cut -c1-16)$([ "$cpu" = 1 ] && echo -cpu)"
+if [ ! -e "$venv" ]; then
+  python=""
+  if [ -n "${PYTHON:-}" ]; then
+    candidates=("$PYTHON")
+  else
+    candidates=(python3 python3.13 python3.12 python3.11 python3.10 python)
+  fi
+  for candidate in "${candidates[@]}"; do
+    if command -v "$candidate" >/dev/null 2>&1 && [ -n "$(supported_version "$candidate")" ]; then
+      python="$candidate"
+      break
+    fi
+  done
+  if [ -z "$python" ]; then
+    found=$("${candidates[0]}" --version 2>&1 | head -n 1 || true)
+    fail "needs Python 3.$PY_MIN to 3.$PY_MAX (${candidates[0]}: ${found:-not found}); install one (python.org, or your package manager) or set PYTHON=/path/to/python3.x"
+  fi
+  echo "== creating the virtual environment $venv with $python ($(supported_version "$python"))"
+  if ! "$python" -m venv "$venv" >/tmp/workbook-venv.$$ 2>&1; then
+    reason=$(grep -m1 -iE "ensurepip|apt|error" /tmp/workbook-venv.$$ || tail -n 1 /tmp/workbook-venv.$$)
+    rm -rf "$venv" /tmp/workbook-venv.$$
+    fail "$python could not create $venv (${reason:-no reason given}); on Debian/Ubuntu: sudo apt-get install python3-venv"
+  fi
+  rm -f /tmp/workbook-venv.$$
+fi
+
+# --- the packages ------------------------------------------------------------------------
+key=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ "$cpu" = 1 ]; then key="$key-cpu"; fi
+stamp="$venv/.installed-$key"
+
+# pip, its output kept in $log; on failure one line says why (pip's own words are in the log).
+pip_install() {
+  local what="$1"; shift
+  if ! "$venv/bin/python" -m pip install --progress-bar off "$@" >>"$log" 2>&1; then
+    local why
+    why=$(grep -m1 -E "^ERROR: " "$log" | cut -c8- | cut -c1-200 || true)
+    if grep -qiE "Could not fetch URL|Failed to establish a new connection|Temporary failure in name resolution|No route to host|Network is unreachable|Read timed out|ConnectTimeout|ProxyError|SSLError" "$log"; then
+      fail "could not install $what: the package index was not reachable (check the network or proxy, then run again; pip's log: $log)"
+    fi
+    fail "could not install $what: ${why:-pip failed} (pip's log: $log)"
+  fi
+}
+
 if [ ! -f "$stamp" ]; then
-  "$venv/bin/python" -m pip install -q --upgrade pip
+  : >"$log"
+  pip_install "pip" --upgrade pip
   if [ "$cpu" = 1 ]; then
     # The same pinned versions, from PyTorch's CPU-only index (no CUDA libraries).
-    pins=$(grep -E '^(torch|torchvision)==' requirements.txt)
-    echo "== installing $(echo $pins) (CPU only)"
+    pins=$(grep -E '^(torch|torchvision)==' requirements.txt | tr '\n' ' ')
+    echo "== installing ${pins}from PyTorch's CPU-only index"
     # shellcheck disable=SC2086
-    "$venv/bin/python" -m pip install -q $pins --index-url https://download.pytorch.org/whl/cpu
+    pip_install "$pins(CPU only)" $pins --index-url https://download.pytorch.org/whl/cpu
   fi
-  echo "== installing requirements.txt (a few minutes the first time)"
-  "$venv/bin/python" -m pip install -q -r requirements.txt
-  rm -f "$venv"/.requirements-*
+  echo "== installing requirements.txt into $venv (the first time: a few minutes, about 3 GB with PyTorch's CUDA libraries)"
+  pip_install "the packages of requirements.txt" -r requirements.txt
+  echo "== installing this workbook (helpers/) in editable mode"
+  pip_install "the workbook itself (pip install -e .)" --no-deps -e .
+  rm -f "$venv"/.installed-* "$venv"/.requirements-*
   touch "$stamp"
 fi
-"$venv/bin/python" -m pip install -q --no-deps -e .
-"$venv/bin/python" -c "import helpers, torch; print('workbook ready: torch', torch.__version__)"
+if ! version=$("$venv/bin/python" -c "import helpers, torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)" 2>>"$log"); then
+  fail "the packages in $venv do not import (see $log); delete $venv (rm -rf $venv) and run scripts/setup.sh again"
+fi
+echo "== workbook ready in $venv ($version)"
+
+# --- system packages: only the PDF export and the browser test need them ---------------------
+missing=$("$venv/bin/python" -m helpers.course.pdf_export --missing-tools 2>/dev/null || true)
+if [ -n "$missing" ]; then
+  echo "== optional: $missing"
+fi

@@ -32,15 +32,28 @@ import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",  # macOS: brew install --cask chromium
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+)
 MATHJAX_PLACES = (
     "/usr/share/javascript/mathjax/MathJax.js",  # Debian / Ubuntu: libjs-mathjax
     "/usr/share/mathjax/MathJax.js",
+    str(Path.home() / ".local/share/mathjax/node_modules/mathjax/MathJax.js"),  # macOS: the npm route of SYSTEM_TOOLS
 )
 # MathJax 2 configuration: TeX input with AMS, SVG output (glyphs drawn as paths, so no font files to load).
 MATHJAX_CONFIG = "TeX-AMS_SVG-full,Safe"
-# Installed by .ci/run; named in the error messages.
-DEBIAN_PACKAGES = ("chromium", "libjs-mathjax")
+# The system packages the PDF export (and the browser test) need, as a user installs them. scripts/setup.sh
+# prints the missing ones, the tests that need them skip with this text (and fail under CI, which installs them).
+SYSTEM_TOOLS = {
+    "chromium": "Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask chromium",
+    "libjs-mathjax": "Debian/Ubuntu: sudo apt-get install libjs-mathjax; macOS: "
+    "npm install --prefix ~/.local/share/mathjax mathjax@2",
+}
 
 # Print layout: A4, code and output lines wrapped rather than cut at the page edge. A page break
 # may fall between a cell's parts (keeping whole cells together left pages nearly empty before
@@ -193,3 +206,31 @@ def _to_bytes(writer) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def missing_tools() -> list[str]:
+    """The system packages the PDF export needs and this machine lacks, each with how to install it."""
+    missing = []
+    for package, find in (("chromium", find_chromium), ("libjs-mathjax", find_mathjax)):
+        try:
+            find()
+        except ToolMissing:
+            missing.append(f"{package} ({SYSTEM_TOOLS[package]})")
+    return missing
+
+
+def missing_tools_line() -> str:
+    """One line naming what :func:`missing_tools` found missing, or ``""`` when nothing is."""
+    missing = missing_tools()
+    if not missing:
+        return ""
+    return "the PDF export (./collect_submission.sh pdf) and the browser test need " + "; ".join(missing)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--missing-tools"]:
+        sys.exit("usage: python -m helpers.course.pdf_export --missing-tools   (the PDF itself: ./collect_submission.sh pdf)")
+    if line := missing_tools_line():
+        print(line)
