@@ -7,12 +7,9 @@
 # Extra arguments are passed on and win over the ones below, e.g.
 #   scripts/run_mymodel.sh --device cuda        scripts/run_mymodel.sh --epochs 1 --out /tmp/try
 #   scripts/run_mymodel.sh --resume             (after Ctrl-C: continue from the last checkpoint)
-# Set PYTHON to choose the interpreter.
+# It runs with the workbook's Python (scripts/python: .venv, nothing to activate), from any folder
+# (relative --out paths stay yours).
 set -euo pipefail
-# The workbook's root on the module path, so that it runs from any folder (relative --out paths stay yours).
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-python="${PYTHON:-$(command -v python || command -v python3)}"
-exec "$python" -m helpers.train --model mymodel --dataset cifar10 \
+exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model mymodel --dataset cifar10 \
     --hidden-sizes 64 256 256 --epochs 18 --batch-size 1024 --lr 11.5 --momentum 0.85 --weight-decay 0.0153 \
     "$@"

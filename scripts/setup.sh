@@ -29,6 +29,23 @@ supported_version() {
   "$1" -c "import sys; v = sys.version_info; print(f'{v[0]}.{v[1]}') if v[0] == 3 and $PY_MIN <= v[1] <= $PY_MAX else None" 2>/dev/null
 }
 
+# --- one set-up at a time (scripts/lab.sh and scripts/test.sh started together both set up) ------
+lock=.venv.setup-lock
+while ! mkdir "$lock" 2>/dev/null; do
+  holder=$(cat "$lock/pid" 2>/dev/null || true)
+  if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+    rm -rf "$lock"   # left by a set-up that was killed
+    continue
+  fi
+  if [ -z "${waiting:-}" ]; then
+    echo "== waiting for the set-up that is already running${holder:+ (process $holder)}"
+    waiting=1
+  fi
+  sleep 2
+done
+echo $$ >"$lock/pid"
+trap 'rm -rf "$lock"' EXIT
+
 # --- the virtual environment -----------------------------------------------------------
 if [ -e "$venv" ] && ! "$venv/bin/python" -c "" 2>/dev/null; then
   fail "the virtual environment $venv does not run (its Python moved or was removed): delete it (rm -rf $venv) and run scripts/setup.sh again"
@@ -47,8 +64,11 @@ if [ ! -e "$venv" ]; then
     fi
   done
   if [ -z "$python" ]; then
-    found=$("${candidates[0]}" --version 2>&1 | head -n 1 || true)
-    fail "needs Python 3.$PY_MIN to 3.$PY_MAX (${candidates[0]}: ${found:-not found}); install one (python.org, or your package manager) or set PYTHON=/path/to/python3.x"
+    found="not found"
+    if command -v "${candidates[0]}" >/dev/null 2>&1; then
+      found=$("${candidates[0]}" --version 2>&1 | head -n 1 || true)
+    fi
+    fail "needs Python 3.$PY_MIN to 3.$PY_MAX (${candidates[0]}: ${found:-no version}); install one (python.org, or your package manager) or set PYTHON=/path/to/python3.x"
   fi
   echo "== creating the virtual environment $venv with $python ($(supported_version "$python"))"
   if ! "$python" -m venv "$venv" >/tmp/workbook-venv.$$ 2>&1; then

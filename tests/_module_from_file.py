@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 
@@ -11,5 +12,6 @@ def module_from_file(path, name: str | None = None):
     path = Path(path)
     spec = importlib.util.spec_from_file_location(name or path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # dataclasses (and pickle) look the module up by name while it runs
     spec.loader.exec_module(module)
     return module

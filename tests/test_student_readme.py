@@ -15,7 +15,7 @@ def test_the_student_copy_gets_its_own_readme(tmp_path):
     readme = (out / "README.md").read_text()
     # Set-up, where to write, one exercise's check, hand-in and Colab, in the student's words.
     for words in ("scripts/setup.sh", "scripts/lab.sh", "--cpu", "# YOUR CODE HERE", "YOUR ANSWER HERE",
-                  'exercises.check("linear")', "pytest -m linear", "./collect_submission.sh rpz",
+                  'exercises.check("linear")', "scripts/test.sh -m linear", "./collect_submission.sh rpz",
                   "full-mode", "Google Colab"):
         assert words in readme, words
     # Colab: the Drive folder the set-up cell keeps the workbook in, so the student knows where the work lives.
@@ -27,6 +27,6 @@ def test_the_student_copy_gets_its_own_readme(tmp_path):
     for words in ("helpers.course.release", "withheld", "BEGIN SOLUTION", "instructor", "/work/"):
         assert words not in readme, words
     # What it names exists in the copy.
-    for path in ("scripts/setup.sh", "scripts/lab.sh", "scripts/test.sh", "collect_submission.sh",
+    for path in ("scripts/setup.sh", "scripts/lab.sh", "scripts/test.sh", "scripts/python", "collect_submission.sh",
                  "notebooks/00_setup.ipynb", "helpers/numpy_nn.py"):
         assert (out / path).is_file(), path

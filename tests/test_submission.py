@@ -429,7 +429,7 @@ def _math_notebook(path: Path) -> Path:
     return path
 
 
-def test_pdf_export_of_the_setup_notebook(tmp_path):
+def test_pdf_export_of_the_setup_notebook(tmp_path, pdf_tools):
     """00_setup (text, code, three figure grids) and a math cell, offline, into one PDF with a bookmark each."""
     import pypdf
     math_nb = _math_notebook(tmp_path / "zz_math.ipynb")
@@ -453,7 +453,7 @@ def test_pdf_export_of_the_setup_notebook(tmp_path):
     assert "\\frac" not in math_text and "$" not in math_text and "\\mathbf" not in math_text
 
 
-def test_pdf_html_loads_nothing_from_the_network():
+def test_pdf_html_loads_nothing_from_the_network(pdf_tools):
     from helpers.course.pdf_export import notebook_html
 
     html = notebook_html(REPO_ROOT / "notebooks" / "00_setup.ipynb")
@@ -465,7 +465,7 @@ def test_pdf_html_loads_nothing_from_the_network():
 
 
 @pytest.mark.parametrize("variable, package", [("WORKBOOK_CHROMIUM", "chromium"), ("WORKBOOK_MATHJAX", "libjs-mathjax")])
-def test_pdf_names_the_missing_tool(tmp_path, variable, package):
+def test_pdf_names_the_missing_tool(tmp_path, variable, package, pdf_tools):
     out = tmp_path / "workbook.pdf"
     result = collect("pdf", str(REPO_ROOT / "notebooks" / "00_setup.ipynb"), "--out", str(out),
                      helpers_dir=tmp_path, outputs=tmp_path, **{variable: str(tmp_path / "nowhere")})

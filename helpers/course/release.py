@@ -104,8 +104,9 @@ PLUGIN = "helpers.course.student_checks"
 # Never handed out: trained weights, what notebooks write, full data sets.
 WITHHELD_DIRS = ("assets/models/", "outputs/", "data/")
 WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
-# The instructor's grader: its evaluation-set recipe, configs, tests and benchmark.
-INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py")
+# The instructor's grader: its evaluation-set recipe, configs, tests and benchmark; the version corners' tests.
+INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
+                   "scripts/test_versions.py", "tests/test_versions.py")
 
 
 class MarkerError(ValueError):

@@ -18,16 +18,25 @@ step, run your code and show what it does.
 
 ## Set up (once)
 
-Python 3.10 or newer, on Linux or macOS. From this folder:
+Python 3.10 to 3.13, on Linux or macOS. From this folder, with nothing activated:
 
 ```bash
-scripts/setup.sh       # a virtual environment in .venv with every package (safe to run again)
 scripts/lab.sh         # set up if needed, then open JupyterLab on the notebooks
+scripts/test.sh        # set up if needed, then run the tests
 ```
 
+Both first run `scripts/setup.sh`: a virtual environment in `.venv` with every
+package (about 2 minutes the first time, seconds after that; safe to run
+again). If it cannot finish, it says why in one line (no suitable Python, no
+network, a package that would not install) and what to do. Nothing needs
+activating: the scripts find `.venv` themselves, and `scripts/python` runs any
+Python command with the workbook's packages (`scripts/python -m pydoc helpers.data`).
 On a laptop without an NVIDIA GPU, `scripts/setup.sh --cpu` installs PyTorch's
 CPU-only build instead (the default build brings about 3 GB of GPU libraries).
-`scripts/test.sh` sets up and runs all the tests.
+The PDF export (`./collect_submission.sh pdf`) also needs Chromium and MathJax 2:
+`sudo apt-get install chromium libjs-mathjax` (Debian/Ubuntu), or
+`brew install --cask chromium` and `npm install --prefix ~/.local/share/mathjax mathjax@2`
+(macOS); set-up reminds you when they are missing.
 
 Start with `notebooks/00_setup.ipynb`: it checks that packages, data, plots and
 widgets work. The data sets (MNIST, Fashion-MNIST, CIFAR-10) are downloaded
@@ -61,7 +70,7 @@ runs that exercise's tests and prints `linear: pass`, or the first check that
 fails with a hint. From a terminal, the same tests:
 
 ```bash
-scripts/test.sh -m linear        # or, in the activated environment: pytest -m linear
+scripts/test.sh -m linear        # the tests of one exercise, in seconds
 ```
 
 `scripts/test.sh tests/` runs every unit test; `scripts/test.sh` alone also

@@ -1,0 +1,39 @@
+"""Fixtures shared by the test files (pytest finds them here; no test file imports another)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def in_ci() -> bool:
+    """Whether this run is continuous integration (``CI`` set, as CI services and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def require_system_packages(missing: str) -> None:
+    """Skip the calling test with ``missing`` (which packages, how to install them) as the reason; under CI, fail.
+
+    On a user's machine the PDF export and the browser test need system packages that pip cannot
+    install; CI installs them, so there a missing one is a broken CI, not a reason to skip.
+    """
+    if not missing:
+        return
+    if in_ci():
+        pytest.fail(f"CI must run this test, but {missing}", pytrace=False)
+    pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def system_packages():
+    """``require_system_packages``, for fixtures that find out themselves what is missing."""
+    return require_system_packages
+
+
+@pytest.fixture(scope="session")
+def pdf_tools() -> None:
+    """Chromium and MathJax for the PDF export (``helpers.course.pdf_export.missing_tools_line``)."""
+    from helpers.course.pdf_export import missing_tools_line
+
+    require_system_packages(missing_tools_line())

@@ -1,0 +1,204 @@
+"""The README's front door, tried as a new user tries it: nothing activated, the commands as written.
+
+``scripts/setup.sh`` on a machine without a suitable Python or without the package index, the
+scripts that find the workbook's Python themselves (``scripts/python``, the ``run_<model>.sh``,
+``collect_submission.sh``) and one exercise's check from a shell.
+The two commands themselves, ``scripts/test.sh`` and ``scripts/lab.sh`` on a fresh clone, are
+what ``.ci/run`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import REPO_ROOT
+
+SCRIPTS = REPO_ROOT / "scripts"
+# What the shell scripts call besides bash's builtins.
+TOOLS = ("bash", "env", "dirname", "basename", "cat", "sha256sum", "cut", "grep", "tr", "mkdir", "rm", "sleep",
+         "touch", "head", "tail", "mktemp")
+
+
+def _bare_shell(tmp_path: Path, **programs: str) -> dict[str, str]:
+    """The environment of a new user's shell: nothing activated, no Python with the workbook's packages on PATH.
+
+    PATH holds only the tools the scripts use, plus ``programs`` (name: shell script text).
+    """
+    bin_dir = tmp_path / "bare-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in TOOLS:
+        if (found := shutil.which(tool)) and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
+    for name, text in programs.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHON", "PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = str(bin_dir)
+    return env
+
+
+def _checkout(tmp_path: Path, *paths: str) -> Path:
+    """A new folder holding copies of ``paths`` of the repository (what setup.sh reads), as a clone has them."""
+    root = tmp_path / "clone"
+    for path in paths:
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / path, target)
+    return root
+
+
+def _run(command: list[str], env: dict, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+# --------------------------------------------------------------------------- scripts/setup.sh
+
+
+@pytest.mark.parametrize("python, says", [
+    (None, "(python3: Python 3.9.18)"),                  # only an old python3 on PATH
+    ("/nowhere/python3.12", "(/nowhere/python3.12: not found)"),   # PYTHON names nothing
+])
+def test_setup_names_the_python_it_needs(tmp_path, python, says):
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    old_python = '#!/bin/sh\nif [ "$1" = --version ]; then echo "Python 3.9.18"; exit 0; fi\nexit 1\n'
+    env = _bare_shell(tmp_path, python3=old_python)
+    if python:
+        env["PYTHON"] = python
+    result = _run([str(root / "scripts" / "setup.sh")], env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("setup.sh: needs Python 3.10 to 3.13 ") and says in lines[0], lines[0]
+    assert "PYTHON=/path/to/python3.x" in lines[0]
+    assert not (root / ".venv").exists()
+
+
+def _pip_without_index(env: dict, index: str) -> dict:
+    # pip reads no configuration file (this machine's may add local wheels) and retries once, quickly.
+    return dict(env, PYTHON=sys.executable, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=index, PIP_FIND_LINKS="",
+                PIP_RETRIES="1", PIP_TIMEOUT="2", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+
+
+def test_setup_says_when_the_package_index_cannot_be_reached(tmp_path):
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    env = _pip_without_index(_bare_shell(tmp_path), "http://127.0.0.1:9/simple")   # nothing listens on port 9
+    for _ in range(2):   # nothing was recorded as installed: the second run tries again and says the same
+        result = _run([str(root / "scripts" / "setup.sh")], env)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "setup.sh: could not install the packages of requirements.txt: the package index was not reachable "
+            "(check the network or proxy, then run again; pip's log: .venv/setup.log)"), result.stderr
+    assert (root / ".venv" / "setup.log").is_file() and not list((root / ".venv").glob(".installed-*"))
+
+
+def test_setup_names_a_requirement_that_cannot_be_installed(tmp_path):
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    empty_index = tmp_path / "empty-index"
+    empty_index.mkdir()
+    env = _pip_without_index(_bare_shell(tmp_path), empty_index.as_uri())
+    result = _run([str(root / "scripts" / "setup.sh")], env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    first_pin = next(line for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+                     if line and not line.startswith("#"))
+    assert lines[0].startswith("setup.sh: could not install ") and "pip's log: .venv/setup.log" in lines[0]
+    assert "pip" in lines[0] or first_pin in lines[0], lines[0]
+
+
+def test_setup_refuses_an_option_it_does_not_know(tmp_path):
+    result = _run([str(SCRIPTS / "setup.sh"), "--gpu"], _bare_shell(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "setup.sh: unknown option '--gpu' (the only option is --cpu)"
+
+
+def test_setup_says_when_its_environment_no_longer_runs(tmp_path):
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "python").symlink_to(tmp_path / "a-python-that-was-removed")
+    result = _run([str(root / "scripts" / "setup.sh")], _bare_shell(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "setup.sh: the virtual environment .venv does not run (its Python moved or was removed): "
+        "delete it (rm -rf .venv) and run scripts/setup.sh again")
+    assert (root / ".venv" / "bin" / "python").is_symlink(), "what the user had is left alone"
+
+
+# --------------------------------------------------------------------------- scripts that find the workbook's Python
+
+
+def _repo_with_fake_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """A clone whose ``.venv/bin/python`` is this interpreter (it notes each use in ``used``)."""
+    root = tmp_path / "clone"
+    shutil.copytree(SCRIPTS, root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "collect_submission.sh", root / "collect_submission.sh")
+    (root / "helpers").symlink_to(REPO_ROOT / "helpers")
+    used = tmp_path / "used"
+    venv_python = root / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\necho "$*" >> "{used}"\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(0o755)
+    return root, used
+
+
+def test_run_scripts_use_the_workbooks_environment_without_activating_it(tmp_path):
+    root, used = _repo_with_fake_venv(tmp_path)
+    env = _bare_shell(tmp_path)
+    result = _run([str(root / "scripts" / "run_softmax.sh"), "--epochs", "1", "--out", "run", "--no-progress"],
+                  env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "-m helpers.train --model softmax" in used.read_text()
+    assert (tmp_path / "run" / "softmax.log").read_text().splitlines()[-1].startswith("test accuracy")
+
+
+def test_collect_submission_uses_the_workbooks_environment_without_activating_it(tmp_path):
+    root, used = _repo_with_fake_venv(tmp_path)
+    env = dict(_bare_shell(tmp_path), WORKBOOK_OUTPUT=str(tmp_path / "nothing-trained"))
+    result = _run([str(root / "collect_submission.sh"), "rpz", "--out", str(tmp_path / "hand-in.zip")], env)
+    assert "-m helpers.course.submission rpz" in used.read_text()
+    # It ran the workbook's check (which refuses: nothing was trained), not a Python without the packages.
+    assert result.returncode != 0 and "No module named" not in result.stderr, result.stderr
+    assert "model.pt: not found" in result.stderr
+
+
+def test_without_an_environment_the_scripts_say_how_to_make_one(tmp_path):
+    root = tmp_path / "clone"
+    shutil.copytree(SCRIPTS, root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "collect_submission.sh", root / "collect_submission.sh")
+    env = _bare_shell(tmp_path, python3="#!/bin/sh\nexit 1\n")   # a python3 without the packages
+    for command in (["collect_submission.sh", "rpz"], ["scripts/run_convnet.sh"], ["scripts/python", "-c", "1"]):
+        result = _run([str(root / command[0]), *command[1:]], env, cwd=root)
+        assert result.returncode == 1, command
+        assert result.stderr.strip() == ("scripts/python: no Python here has the workbook's packages: run "
+                                         "scripts/setup.sh once (it makes .venv, which is then used without "
+                                         "activating it)"), result.stderr
+
+
+# --------------------------------------------------------------------------- one exercise from a shell
+
+
+def test_one_exercise_collects_only_its_tests():
+    """``pytest -m affine`` (README: one exercise's tests) does not collect the notebooks or unrelated files."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-m", "affine", "--collect-only", "-q"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    assert ids and all(i.startswith("tests/test_layers.py::") for i in ids), ids
+    # Collected: the tests of test_layers.py and nothing else (the other exercises' tests in it are deselected).
+    in_file = subprocess.run([sys.executable, "-m", "pytest", "-m", "", "--collect-only", "-q", "tests/test_layers.py"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    total = re.search(r"(\d+) tests? collected", in_file.stdout).group(1)
+    assert re.search(rf"\b{len(ids)}/{total} tests collected", result.stdout), (result.stdout[-300:], total)
+    # A file named on the command line is still collected, as pytest always does.
+    named = subprocess.run([sys.executable, "-m", "pytest", "-m", "affine", "--collect-only", "-q",
+                            "tests/test_numpy_nn.py"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert "deselected" in named.stdout, named.stdout[-1000:]
