@@ -27,7 +27,7 @@ def test_deliverable_imports_only_torch():
 
 
 # Factories, not instances: building a model at collection time would turn an
-# unwritten __init__ in the student version into a collection error for the whole file.
+# __init__ still to be written (it raises NotImplementedError) into a collection error for the whole file.
 NETWORKS = {
     "FCNet": lambda: FCNet(),
     "FCNet-1000-sigmoid": lambda: FCNet(hidden=(1000,)),
@@ -118,7 +118,7 @@ def test_mynet_normalises_brightness_and_contrast_itself():
 @pytest.mark.parametrize("name", list(SHIPPED))
 def test_shipped_weights_load_into_mynet(name):
     path = SHIPPED[name]
-    if not path.is_file():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+    if not path.is_file():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"missing shipped weights {path}: run notebooks/06_pytorch_fc_cnn.ipynb in full mode")
     assert path.stat().st_size < 5 * 2**20, f"{path} is larger than 5 MB"
     state = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,7 +1,7 @@
 """The exercises of the course, in order, and ``check(name)``: run one exercise's tests.
 
-Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
-``helpers/``) belongs to one named exercise. The name is a pytest marker on
+Every piece of code a student writes (the functions of ``helpers/`` listed
+below, by file and name) belongs to one named exercise. The name is a pytest marker on
 that exercise's public tests, so the same tests run
 
 - from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
