@@ -493,7 +493,7 @@ def test_predict_without_its_data_set_says_where_to_put_it(tmp_path, monkeypatch
 
     monkeypatch.setattr(data, "_download", offline)
     weights = REPO_ROOT / "assets" / "models" / "cifar10_mymodel.pt"
-    if not weights.is_file():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+    if not weights.is_file():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"{weights} is missing: train MyModel in notebook 07 (full mode)")
     assert main(["--model", "mymodel", "--weights", str(weights), "--data-root", str(tmp_path / "nothing"),
                  "--out", str(tmp_path / "p.csv")]) == 1

@@ -16,6 +16,20 @@ def _images(n=5, seed=0):
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
 
 
+class StandIn(torch.nn.Module):
+    """A small network for classify's checks (not MyNet, an earlier exercise): dropout and batch norm, so that
+    evaluation mode changes what it computes."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 16), torch.nn.BatchNorm1d(16),
+                                          torch.nn.Dropout(0.5), torch.nn.Linear(16, 10))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
 @pytest.mark.mynet
 def test_deliverable_imports_only_torch():
     # A fresh interpreter: importing the file must not pull in numpy-level workbook helpers.
@@ -49,18 +63,30 @@ def test_networks_output_log_probabilities(name):
     torch.testing.assert_close(out.exp().sum(dim=1), torch.ones(4), rtol=0, atol=1e-5)
 
 
-@pytest.mark.mynet
-def test_parameter_counts_follow_the_architectures():
+@pytest.mark.fcnet
+def test_fcnet_parameter_counts_follow_the_lab():
     assert count_parameters(FCNet()) == 784 * 10 + 10
     assert count_parameters(FCNet(hidden=(1000,))) == 784 * 1000 + 1000 + 1000 * 10 + 10
+
+
+@pytest.mark.simple_cnn
+def test_simple_cnn_parameter_counts_follow_the_lab():
     assert count_parameters(SimpleCNN()) == 32 * 9 + 32 + 14 * 14 * 32 * 10 + 10
     assert count_parameters(SimpleCNN(channels=(32, 64))) == (32 * 9 + 32) + (64 * 32 * 9 + 64) + 7 * 7 * 64 * 10 + 10
-    assert 20_000 < count_parameters(MyNet()) < 1_000_000
+
+
+@pytest.mark.mynet
+def test_mynet_fits_the_hand_in_limit():
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(MyNet().state_dict(), buffer)
+    assert buffer.tell() < 5e6, f"MyNet's state dict takes {buffer.tell() / 1e6:.1f} MB; the hand-in allows 5 MB"
 
 
 @pytest.mark.classify
 def test_classify_contract():
-    model = MyNet()
+    model = StandIn()
     model.train()
     x = _images(7)
     labels = classify(model, x)
@@ -85,13 +111,13 @@ def test_classify_contract():
 ])
 def test_classify_rejects_bad_input_clearly(bad, error, words):
     with pytest.raises(error, match=None) as info:
-        classify(MyNet(), bad)
+        classify(StandIn(), bad)
     assert words in str(info.value)
 
 
 @pytest.mark.classify
 def test_classify_runs_where_the_model_is_and_returns_cpu():
-    model = MyNet()
+    model = StandIn()
     x = _images(3)
     expected = classify(model, x)
     if torch.cuda.is_available():
@@ -99,19 +125,9 @@ def test_classify_runs_where_the_model_is_and_returns_cpu():
         assert torch.equal(classify(model, x.to("cuda")), expected)
     # A model saved from any device loads onto the CPU and classifies there.
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    fresh = MyNet()
+    fresh = StandIn()
     fresh.load_state_dict(state)
     assert torch.equal(classify(fresh.cpu(), x), expected)
-
-
-@pytest.mark.mynet
-def test_mynet_normalises_brightness_and_contrast_itself():
-    model = MyNet().eval()
-    x = _images(4) * 0.5
-    with torch.no_grad():
-        base = model(x)
-        shifted = model(0.2 + 0.8 * x)        # affine change of the pixels: std grows by 0.8, so not exact
-    assert (base.argmax(1) == shifted.argmax(1)).float().mean() >= 0.5
 
 
 @pytest.mark.classify
@@ -140,7 +156,7 @@ def test_shipped_weights_classify_the_smoke_test_set(name, threshold):
     assert acc >= threshold, f"{name}: {acc:.3f} < {threshold}"
 
 
-@pytest.mark.classify
+@pytest.mark.mynet
 def test_mynet_flip_tta_averages_the_mirror_image_and_travels_in_the_state_dict():
     torch.manual_seed(0)
     model = MyNet(flip_tta=True).eval()

@@ -109,11 +109,12 @@ WITHHELD_DIRS = ("assets/models/", "outputs/", "data/")
 WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
 # The instructor's side: the grader (its evaluation-set recipe, configs, tests and benchmark), this release tool
 # (with its fingerprints, the student README's template and their tests, the walk through the student copy),
-# the course repository's CI and its browser test. The copy speaks to students only.
+# the tests of the reference solutions' own designs, the course repository's CI and its browser test. The copy
+# speaks to students only.
 INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
                    "helpers/course/release.py", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
                    "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py", ".ci/",
-                   "tests/test_browser.py")
+                   "tests/test_browser.py", "tests/test_reference_solutions.py")
 
 
 class MarkerError(ValueError):
