@@ -8,6 +8,7 @@ import torch
 
 from helpers.paths import MODELS_DIR, REPO_ROOT
 from helpers.pytorch_cnn import FCNet, MyNet, SimpleCNN, classify, count_parameters, load_model
+from tests._checks import needs
 
 SHIPPED = {"mnist": MODELS_DIR / "mynet_mnist.pt", "fashion_mnist": MODELS_DIR / "mynet_fashion_mnist.pt"}
 
@@ -130,9 +131,16 @@ def test_classify_runs_where_the_model_is_and_returns_cpu():
     assert torch.equal(classify(fresh.cpu(), x), expected)
 
 
+@pytest.fixture(scope="module")
+def mynet_written():
+    """The shipped weights are MyNet's, an earlier exercise: its own checks first."""
+    needs("mynet", lambda: test_networks_output_log_probabilities("MyNet"),
+          test_mynet_flip_tta_averages_the_mirror_image_and_travels_in_the_state_dict)
+
+
 @pytest.mark.classify
 @pytest.mark.parametrize("name", list(SHIPPED))
-def test_shipped_weights_load_into_mynet(name):
+def test_shipped_weights_load_into_mynet(mynet_written, name):
     path = SHIPPED[name]
     if not path.is_file():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"missing shipped weights {path}: run notebooks/06_pytorch_fc_cnn.ipynb in full mode")
@@ -147,7 +155,7 @@ def test_shipped_weights_load_into_mynet(name):
 
 @pytest.mark.classify
 @pytest.mark.parametrize("name, threshold", [("mnist", 0.97), ("fashion_mnist", 0.85)])
-def test_shipped_weights_classify_the_smoke_test_set(name, threshold):
+def test_shipped_weights_classify_the_smoke_test_set(mynet_written, name, threshold):
     # The shipped smoke subset (500 real test images); the full-test-set accuracy is in the notebook.
     from helpers.data import load_dataset, to_float_tensor
 

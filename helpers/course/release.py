@@ -114,7 +114,7 @@ WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
 INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
                    "helpers/course/release.py", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
                    "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py", ".ci/",
-                   "tests/test_browser.py", "tests/test_reference_solutions.py")
+                   "tests/test_browser.py", "tests/test_checks_with_solutions.py", "tests/test_fingerprints.py")
 
 
 class MarkerError(ValueError):
@@ -764,13 +764,12 @@ def solution_repo_url(source: Path) -> str | None:
 
 
 def _same_repository(a: str, b: str) -> bool:
-    """Whether two clone addresses name the same repository (case of the host, ``.git`` and a final / aside)."""
+    """Whether two clone addresses name the same repository: case (hosts such as GitHub ignore it), ``.git``,
+    a final ``/`` and ``www.`` aside."""
     def key(url: str) -> str:
-        url = url.strip().rstrip("/")
+        url = url.strip().rstrip("/").lower()
         url = url[:-4] if url.endswith(".git") else url
-        scheme, sep, rest = url.partition("://")
-        host, _, path = rest.partition("/")
-        return f"{scheme.lower()}{sep}{host.lower().removeprefix('www.')}/{path}" if sep else url
+        return url.replace("://www.", "://", 1)
     return key(a) == key(b)
 
 
