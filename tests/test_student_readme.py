@@ -47,7 +47,8 @@ def test_it_says_what_the_tests_compare_in_the_notebooks_as_the_student_has_them
     readme = " ".join(student_readme(URL, ["01_layers"]).split())
     # nbval compares a cell's saved outputs only; the copy's cells from the first one that runs the student's code on
     # have none (tests/test_release.py checks that they are cleared), so those run without being compared.
-    assert "a cell that holds saved outputs must print the same again" in readme
+    assert "a cell that holds saved outputs must print the same again (unless its first line is " \
+           "`# NBVAL_IGNORE_OUTPUT`)" in readme
     assert "Cells without saved outputs (in the notebooks as you got them, every cell from the first one that runs " \
            "your code on) are run, not compared." in readme
     assert "compares its outputs" not in readme

@@ -40,7 +40,7 @@ class Exercise:
 
     name: str
     notebook: str
-    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each solution region
+    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each function to write
     hint: str
     # (name, hint) per part: a failure that names the part (a function) first gets that part's hint.
     parts: tuple[tuple[str, str], ...] = ()
@@ -165,7 +165,7 @@ def exercise(name: str) -> Exercise:
 
 
 def exercise_of(path: str, qualname: str) -> Exercise | None:
-    """The exercise that the solution region in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
+    """The exercise that the code to write in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
     key = f"{path}:{qualname}"
     return next((e for e in EXERCISES if key in e.functions), None)
 

@@ -1,12 +1,14 @@
 """Generate the student version of the workbook from the solution copy (one source, two versions).
 
-    python -m helpers.course.release student OUT_DIR [--repo-url URL]   # write the student copy into OUT_DIR (empty or absent)
-    python -m helpers.course.release check              # verify the solution copy's markers (exit 1 naming file:line)
+    python -m helpers.course.release student OUT_DIR --repo-url URL   # write the student copy into OUT_DIR (empty or absent)
+    python -m helpers.course.release check              # what stops a student copy (exit 1, a line each, naming file:line)
 
 The markers are nbgrader's, so instructors who use nbgrader can take the
 notebooks as they are. A marker is a line of its own (leading spaces allowed);
-a comment that looks like one but is not exactly one (``## BEGIN SOLUTION``,
-a marker with a trailing comment) is an error, since its solution would leak:
+anything that looks like one but is not exactly one (``## BEGIN SOLUTION``,
+``### BEGIN-SOLUTION``, ``### BEGIN SOLUTIONS``, a zero-width space inside, a
+marker with a trailing comment or after code, a notebook code cell marked as a
+solution only in nbgrader's metadata) is an error, since its solution would leak:
 
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``
     In ``.py`` files and notebook code cells. The region is replaced by a stub
@@ -53,24 +55,31 @@ what a student compares against, and notebooks without any solution (such as
 What is copied: the git-tracked files of the source repository (read from
 the working tree; every file but caches when it is not a git repository), except trained weights (``assets/models/``, ``*.pt``,
 ``*.pth``, ``*.ckpt``), ``outputs/``, ``data/`` (full data sets) and the
-instructor's grader (``helpers/course/grade.py``, ``helpers/course/grading/`` with the
-evaluation-set script, their test and benchmark). The copy's
+instructor's side (``INSTRUCTOR_ONLY``: the grader, this tool and its tests, the
+tests that need the solutions, CI). The copy's
 root ``conftest.py`` gains ``helpers.course.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
 The copy's ``README.md`` is the student's own (``helpers/course/student_readme.py``:
 set-up, where to write, how to check one exercise, the exercises in order,
-how to hand in), not the instructor's.
-A manifest ``.student_version.json`` lists what was withheld. With
-``--repo-url URL`` the copy's Colab set-up (``DEFAULT_REPO_URL`` in
-``helpers/course/colab.py`` and every notebook's first cell) clones the student
-repository at URL.
+how to hand in, a Colab badge per notebook), not the instructor's, and its
+``helpers/__init__.py`` maps only the modules it holds.
+A manifest ``.student_version.json`` lists what was withheld. ``--repo-url URL``
+(required where the source has a Colab set-up, unless ``--keep-solution-url``;
+refused when it is the source's own address) makes the copy's Colab set-up
+(``DEFAULT_REPO_URL`` in ``helpers/course/colab.py`` and every notebook's first
+cell) clone the student repository at URL.
 
-Never leaked: a marker in any case or spacing that is not exactly one is an
-error; a marker line in a tracked file other than ``.py`` / ``.ipynb``
-(README, shell scripts), which would be copied as it is, is an error; a
-tracked symbolic link is never followed (``check`` reports it, ``student``
-leaves it out). The copy is written into a temporary folder next to OUT_DIR
-and renamed into place, so a full disk leaves nothing half-written.
+Checked by content, not by markers: the whole copy is built in memory first,
+then every file of it is read as a student could (notebook sources, outputs
+and metadata; text; the printable text of binary-looking files, zips and gzips
+unpacked) and refused when it holds a solution region or a markdown answer
+(found by fingerprint, ``helpers.course.fingerprints``: renamed or reformatted
+copies too) or speaks of the instructor's side (``_INSTRUCTOR_TALK``, or any
+mention of a marker). A marker line in a tracked file other than ``.py`` /
+``.ipynb`` (README, shell scripts, assets), which would be copied as it is, is
+an error; a tracked symbolic link is never followed (``check`` reports it,
+``student`` leaves it out). The copy is written into a temporary folder next
+to OUT_DIR and renamed into place, so a full disk leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -613,7 +622,7 @@ def _write_notebook(nb) -> str:
 # instructor" speaks to the student and is fine.)
 _INSTRUCTOR_TALK = re.compile(
     r"\binstructor(?:'s|s'|s)?\s+(?:copy|side|version|repository|repo|solutions?|write-?up)\b|\bfor instructors\b"
-    r"|\bsolution (?:copy|repository|version)\b|\bstudent (?:copy|version)\b"
+    r"|\bsolution (?:copy|repository|version|markers?|regions?)\b|\bstudent (?:copy|version)\b"
     r"|\bhelpers\.course\.(?:release|fingerprints|student_readme)\b|\brelease (?:student|check)\b",
     re.IGNORECASE)
 

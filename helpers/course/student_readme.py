@@ -71,8 +71,9 @@ scripts/test.sh -m linear        # or, in the activated environment: pytest -m l
 not written yet fail with the one line naming the function). `scripts/test.sh`
 alone also runs every notebook in the quick smoke mode (see below): a cell that
 raises an error fails, and a cell that holds saved outputs must print the same
-again. Cells without saved outputs (in the notebooks as you got them, every
-cell from the first one that runs your code on) are run, not compared.
+again (unless its first line is `# NBVAL_IGNORE_OUTPUT`). Cells without saved
+outputs (in the notebooks as you got them, every cell from the first one that
+runs your code on) are run, not compared.
 
 ## The exercises, in order
 
