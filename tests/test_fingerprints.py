@@ -7,36 +7,33 @@ import zipfile
 
 from helpers.course.fingerprints import Fingerprints, readable_texts, tokens, words
 
+# A region of code: a box blur with loops (not one of the workbook's solutions).
 CONV = '''
-x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w))
-for n in range(N):
-    for f in range(F):
-        for i in range(H_out):
-            for j in range(W_out):
-                window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
-                out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+padded = np.pad(image, ((radius, radius), (radius, radius)), mode="edge")
+blurred = np.empty(image.shape, dtype=np.result_type(image, np.float32))
+for row in range(image.shape[0]):
+    for col in range(image.shape[1]):
+        patch = padded[row:row + 2 * radius + 1, col:col + 2 * radius + 1]
+        blurred[row, col] = patch.mean() * gain + offset
 '''
 # The same code as a student might paste it: every name changed, other numbers and layout, comments.
 DISGUISED = '''
-def my_conv(inp, filt, bias, s, p, hh, ww, n_img, n_filt, rows, cols):
-    padded = np.pad(inp, ((0,0),(0,0),(p,p),(p,p)))   # pad it
-    result = np.zeros((n_img, n_filt, rows, cols),
-                      dtype=np.result_type(inp, filt))
-    for a in range(n_img):
-        for c in range(n_filt):
-            for r in range(rows):
-                for q in range(cols):
-                    patch = padded[a, :, r*s:r*s+hh, q*s:q*s+ww]
-                    result[a, c, r, q] = np.sum(patch * filt[c]) + bias[c]
-    return result
+def smooth(img, r, g=1.0, o=0):
+    big = np.pad(img, ((r,r),(r,r)), mode='reflect')   # pad the borders
+    res = np.empty(img.shape,
+                   dtype=np.result_type(img, np.float32))
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            win = big[y:y+2*r+1, x:x+2*r+1]
+            res[y, x] = win.mean()*g + o
+    return res
 '''
-# The same task written another way (the fast version): it shares a line and some idioms, not the region.
+# The same task written another way: it shares a line and some idioms, not the region.
 OTHER_WAY = '''
-x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-out = np.einsum("nchwij,fcij->nfhw", windows, w) + b[None, :, None, None]
-for n in range(N):
+padded = np.pad(image, ((radius, radius), (radius, radius)), mode="edge")
+windows = sliding_window_view(padded, (2 * radius + 1, 2 * radius + 1))
+blurred = windows.mean(axis=(-2, -1)) * gain + offset
+for row in range(image.shape[0]):
     pass
 '''
 
@@ -54,7 +51,7 @@ def test_a_renamed_and_reformatted_copy_is_found_and_another_way_of_doing_it_is_
     prints = Fingerprints({"conv": CONV})
     assert [(m.label, m.share) for m in prints.find(DISGUISED)] == [("conv", 1.0)]
     assert prints.find(OTHER_WAY) == []
-    half = "\n".join(DISGUISED.splitlines()[:6])      # the set-up and the first loops: not most of it
+    half = "\n".join(DISGUISED.splitlines()[:4])      # the set-up: not most of it
     assert prints.find(half) == []
 
 
