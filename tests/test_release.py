@@ -813,3 +813,14 @@ def test_the_plugin_and_the_release_agree_on_the_manifest():
     from helpers.course import student_checks
 
     assert student_checks.MANIFEST == release.MANIFEST
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"# caf\xe9\ndef f():\n    return 1\n", "helpers/odd.py: not UTF-8 text"),
+    (f"\0\ndef f():\n    {B}\n    return 1\n    {E}\n".encode(), "helpers/odd.py:1: does not parse"),
+])
+def test_a_python_file_that_is_not_text_is_named_not_a_traceback(tmp_path, data, words):
+    solution = make_solution_repo(tmp_path / "solution")
+    _plant(solution, "helpers/odd.py", data)
+    check = _release("check", "--source", str(solution))
+    assert check.returncode == 1 and words in check.stderr and "Traceback" not in check.stderr, check.stderr

@@ -323,8 +323,9 @@ def student_python(text: str, where: str) -> tuple[str, int]:
         return text, 0
     try:
         functions = _enclosing_functions(text)
-    except SyntaxError as err:
-        raise MarkerError(f"{where}:{err.lineno}: does not parse ({err.msg})") from err
+    except (SyntaxError, ValueError) as err:  # ValueError: a NUL byte, before Python 3.12
+        raise MarkerError(f"{where}:{getattr(err, 'lineno', None) or 1}: does not parse "
+                          f"({getattr(err, 'msg', None) or err})") from None
     for kind, regions in (("solution", solutions), ("hidden-tests", hidden)):
         for region in regions:
             if _function_at(functions, region.begin + 1) is None:
@@ -536,7 +537,7 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
     names = set()
     for name in files:
         if name.startswith("helpers/") and name.endswith(".py") and not (source / name).is_symlink():
-            text = (source / name).read_text(encoding="utf-8")
+            text = _python_text(source / name)
             lines = text.splitlines()
             begins = [i + 1 for i, line in enumerate(lines) if _BEGIN_SOL.match(line)]
             if not begins:
@@ -544,7 +545,7 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
             names.add(Path(name).stem)
             try:
                 tree = ast.parse(text)
-            except SyntaxError:
+            except (SyntaxError, ValueError):
                 continue  # reported by student_python
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -569,8 +570,8 @@ def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
             continue
         module = Path(name).stem
         try:
-            tree = ast.parse((source / name).read_text(encoding="utf-8"))
-        except SyntaxError:
+            tree = ast.parse(_python_text(source / name))
+        except (SyntaxError, ValueError):
             continue  # reported by student_python
         own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
         imported = {}
@@ -596,7 +597,15 @@ def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
 def _solution_stems(source: Path, files: list[str]) -> set[str]:
     """Names of the helpers modules holding a solution region."""
     return {Path(n).stem for n in files if n.startswith("helpers/") and n.endswith(".py")
-            and any(_BEGIN_SOL.match(line) for line in (source / n).read_text(encoding="utf-8").splitlines())}
+            and any(_BEGIN_SOL.match(line) for line in _python_text(source / n).splitlines())}
+
+
+def _python_text(path: Path) -> str:
+    """The text of a ``.py`` file, or nothing where it is not UTF-8 (``_build`` reports it, naming the file)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _read_notebook(path: Path, name: str = ""):
