@@ -8,34 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.course import exercises, release
+from helpers.course import exercises
 from helpers.course.exercises import EXERCISES, check, exercise
 from helpers.paths import REPO_ROOT
-
-
-def solution_regions() -> list[tuple[str, str]]:
-    """(path, qualified function name) of every solution region under helpers/, in file order."""
-    found = []
-    for path in sorted((REPO_ROOT / "helpers").rglob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        where = path.relative_to(REPO_ROOT).as_posix()
-        regions = release.find_regions(text.splitlines(keepends=True), release._BEGIN_SOL, release._END_SOL, where)
-        functions = release._enclosing_functions(text) if regions else []
-        found += [(where, release._function_at(functions, r.begin + 1)) for r in regions]
-    return found
-
-
-def test_every_solution_region_belongs_to_exactly_one_exercise():
-    # Hidden from the student copy, which has no solution regions left.
-    ### BEGIN HIDDEN TESTS
-    regions = solution_regions()
-    assert len(regions) > 40
-    for path, name in regions:
-        owners = [e.name for e in EXERCISES if f"{path}:{name}" in e.functions]
-        assert len(owners) == 1, f"{path}:{name} belongs to {owners or 'no exercise'}"
-    listed = {f for e in EXERCISES for f in e.functions}
-    assert listed == {f"{p}:{n}" for p, n in regions}, "the registry names a function that holds no solution region"
-    ### END HIDDEN TESTS
 
 
 def test_exercises_follow_the_notebooks_and_have_unique_names():
@@ -122,7 +97,7 @@ def test_check_prints_the_first_failing_assertion_and_the_hint_without_a_traceba
     out = capsys.readouterr().out
     assert out.startswith("linear: 2 of 3 checks fail; the first, test_numpy_nn.py::test_first:\n"), out
     assert "Linear.forward: expected shape (2, 3)" in out
-    assert f"hint: {exercise('linear').hint}" in out
+    assert f"hint: {dict(exercise('linear').parts)['Linear.forward']}" in out   # the hint of the part it names
     assert "Traceback" not in out and "def helper" not in out and "later" not in out
 
 
@@ -200,3 +175,32 @@ def test_stopping_the_checker_also_stops_the_check_it_runs(tmp_path):
         os.kill(check_pid, 0)              # the check's process is gone
     worker.join(timeout=60)                # the run falls back to a fresh Python, which times out
     assert not worker.is_alive()
+
+
+def test_the_hint_is_the_one_of_the_part_that_fails_or_of_the_exercise_to_fix_first():
+    def summary(name: str, message: str) -> str:
+        return exercises.CheckResult(name, ["test_a.py::ok"], ["test_a.py::wrong"], message).summary()
+
+    parts = dict(exercise("affine").parts)
+    out = summary("affine", "AssertionError: compared with PyTorch: dw (affine_backward) differs by up to 0.3 (2 of 6 "
+                            "entries); out (affine_forward), dx (affine_backward) match (tolerance 1e-09)")
+    assert f"hint: {parts['affine_backward']}" in out and parts["affine_forward"] not in out, out
+    out = summary("affine", "AssertionError: compared with PyTorch: out (affine_forward) differs by up to 1; dx "
+                            "(affine_backward) matches (tolerance 1e-09)")
+    assert f"hint: {parts['affine_forward']}" in out and parts["affine_backward"] not in out, out
+    # A check stopped by an earlier exercise shows that exercise's hint, never its own.
+    out = summary("relu_layer", "AssertionError: this check uses affine, whose own check fails (compared with PyTorch: "
+                                "dw (affine_backward) differs by up to 0.3): fix affine first (exercises.check('affine'))")
+    assert f"hint (affine): {parts['affine_backward']}" in out and exercise("relu_layer").hint not in out, out
+    # Nothing named: the exercise's own hint; code still to write: no hint at all.
+    assert f"hint: {exercise('tanh').hint}" in summary("tanh", "AssertionError: shapes differ")
+    assert "hint" not in summary("tanh", "Tanh.forward in helpers/numpy_nn.py is not written yet: write the code")
+
+
+def test_every_part_with_a_hint_is_a_function_of_its_exercise():
+    for e in EXERCISES:
+        functions = {f.split(":")[1].split(".")[-1] for f in e.functions} | {f.split(":")[1] for f in e.functions}
+        for part, hint in e.parts:
+            named = part.split("(")[-1].rstrip(")")   # "dx (softmax_loss)" names softmax_loss
+            assert named in functions, (e.name, part)
+            assert hint and hint != e.hint, (e.name, part)

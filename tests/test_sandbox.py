@@ -89,7 +89,7 @@ def test_every_runner_of_student_code_goes_through_run_limited():
     for name in ("exercises.py", "submission.py", "grade.py"):
         path = REPO_ROOT / "helpers" / "course" / name
         if name == "grade.py" and not path.exists():
-            continue   # the student copy has no grader
+            continue   # a copy without the grader
         text = path.read_text()
         assert "subprocess.run(" not in text, name
         assert "run_limited(" in text, name

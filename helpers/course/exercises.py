@@ -1,7 +1,7 @@
 """The exercises of the course, in order, and ``check(name)``: run one exercise's tests.
 
-Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
-``helpers/``) belongs to one named exercise. The name is a pytest marker on
+Every piece of code a student writes (the functions of ``helpers/`` listed
+below, by file and name) belongs to one named exercise. The name is a pytest marker on
 that exercise's public tests, so the same tests run
 
 - from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,8 +40,15 @@ class Exercise:
 
     name: str
     notebook: str
-    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each solution region
+    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each function to write
     hint: str
+    # (name, hint) per part: a failure that names the part (a function) first gets that part's hint.
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def hint_for(self, failure: str) -> str:
+        """The hint of the part ``failure`` names first (``dw (affine_backward) differs``), else ``hint``."""
+        named = [(failure.find(part), hint) for part, hint in self.parts if part in failure]
+        return min(named)[1] if named else self.hint
 
     @property
     def test_file(self) -> str:
@@ -55,15 +63,27 @@ def _fns(path: str, *names: str) -> tuple[str, ...]:
 # Course order: the notebooks in order, and within a notebook the order its sections ask for them.
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("linear", "01_layers", _fns("numpy_nn.py", "Linear.forward", "Linear.backward"),
-             "forward: x @ W + b, (batch, input_dim) -> (batch, output_dim); backward: one dW and db per sample"),
+             "forward: x @ W + b, (batch, input_dim) -> (batch, output_dim); backward: one dW and db per sample",
+             (("Linear.forward", "x @ W + b: (batch, input_dim) times (input_dim, output_dim), plus b (1, output_dim)"),
+              ("Linear.backward", "dL/dx = dL_wrt_output @ W.T; per sample n, dL_wrt_W[n] is the outer product of "
+                                  "x[n] and dL_wrt_output[n], (batch, input_dim, output_dim), and dL_wrt_b[n] is "
+                                  "dL_wrt_output[n], (batch, 1, output_dim)"))),
     Exercise("relu", "01_layers", _fns("numpy_nn.py", "ReLU.forward", "ReLU.backward"),
-             "max(0, x) element-wise, any shape; the gradient passes where the input was positive"),
+             "max(0, x) element-wise, any shape; the gradient passes where the input was positive",
+             (("ReLU.forward", "max(0, x) element-wise, for inputs of any shape"),
+              ("ReLU.backward", "the upstream gradient where the forward input was > 0, zero elsewhere (also at 0)"))),
     Exercise("sigmoid", "01_layers", _fns("numpy_nn.py", "Sigmoid.forward", "Sigmoid.backward"),
-             "1 / (1 + exp(-x)) without overflow for large |x|; the gradient is s * (1 - s)"),
+             "1 / (1 + exp(-x)) without overflow for large |x|; the gradient is s * (1 - s)",
+             (("Sigmoid.forward", "1 / (1 + exp(-x)), written so that no exp overflows for x = -1000 or +1000"),
+              ("Sigmoid.backward", "the upstream gradient times s * (1 - s), s the output forward kept"))),
     Exercise("se", "01_layers", _fns("numpy_nn.py", "SE.forward", "SE.backward"),
-             "(x - y)**2 element-wise; the gradient w.r.t. x is 2 (x - y)"),
+             "(x - y)**2 element-wise; the gradient w.r.t. x is 2 (x - y)",
+             (("SE.forward", "(x - y)**2 element-wise, x and y of the same shape"),
+              ("SE.backward", "2 (x - y): the loss starts back-propagation, so there is no upstream gradient"))),
     Exercise("tanh", "02_numpy_nn", _fns("numpy_nn.py", "Tanh.forward", "Tanh.backward"),
-             "np.tanh element-wise; the gradient is 1 - tanh(x)**2"),
+             "np.tanh element-wise; the gradient is 1 - tanh(x)**2",
+             (("Tanh.forward", "np.tanh element-wise"),
+              ("Tanh.backward", "the upstream gradient times 1 - t**2, t the output forward kept"))),
     Exercise("softmax_naive", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_naive"),
              "loops over examples and classes; shift the scores by their maximum; add reg * sum(W**2)"),
     Exercise("softmax_vectorized", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_vectorized"),
@@ -76,16 +96,31 @@ EXERCISES: tuple[Exercise, ...] = (
              _fns("scratch/classifiers/two_layer_net.py", "TwoLayerNet.train", "TwoLayerNet.predict"),
              "Algorithm 1: minibatches, SGD with momentum, the learning rate decays once per epoch"),
     Exercise("affine", "05_conv_pool_layers", _fns("scratch/layers.py", "affine_forward", "affine_backward"),
-             "flatten every sample to a row, then x @ w + b; dx has the input's shape"),
+             "forward: flatten every sample to a row, then x @ w + b; backward: dx in x's shape, dw (D, M), db (M,)",
+             (("affine_forward", "flatten every sample to a row of D values, then x @ w + b: (N, D) -> (N, M)"),
+              ("affine_backward", "dx comes back in x's shape (N, d_1, ..., d_k); dw (D, M) from the flattened rows; "
+                                  "db (M,) sums dout over the batch"))),
     Exercise("relu_layer", "05_conv_pool_layers", _fns("scratch/layers.py", "relu_forward", "relu_backward"),
-             "max(0, x); the gradient flows where x > 0"),
+             "max(0, x); the gradient flows where x > 0",
+             (("relu_forward", "max(0, x) element-wise; the cache is x"),
+              ("relu_backward", "dout where the cached x > 0, zero elsewhere (also at 0)"))),
     Exercise("softmax_loss", "05_conv_pool_layers", _fns("scratch/layers.py", "softmax_loss"),
-             "mean cross-entropy of (N, C) scores and its gradient (probabilities minus one-hot, over N)"),
+             "mean cross-entropy of (N, C) scores and its gradient (probabilities minus one-hot, over N)",
+             (("loss (softmax_loss)", "the mean over the batch of -log p[y]; shift each row by its maximum first"),
+              ("dx (softmax_loss)", "(probabilities - one-hot of y) / N"))),
     Exercise("conv_naive", "05_conv_pool_layers", _fns("scratch/layers.py", "conv_forward_naive", "conv_backward_naive"),
-             "zero-pad, slide each filter with the stride; H' = 1 + (H + 2 pad - HH) / stride"),
+             "zero-pad, slide each filter with the stride; H' = 1 + (H + 2 pad - HH) / stride",
+             (("conv_forward_naive", "loops over images, filters, rows and columns: zero-pad, then each output is the "
+                                     "sum of one window times one filter, plus its bias; H' = 1 + (H + 2 pad - HH) / stride"),
+              ("conv_backward_naive", "loop over the same positions: each dout[n, f, i, j] adds the filter into dx's "
+                                      "window and the window into dw[f] (windows overlap: +=); drop the padding from "
+                                      "dx; db sums dout over images, rows and columns"))),
     Exercise("max_pool_naive", "05_conv_pool_layers",
              _fns("scratch/layers.py", "max_pool_forward_naive", "max_pool_backward_naive"),
-             "the maximum of each window; backward sends the gradient to the first maximum of its window"),
+             "the maximum of each window; backward sends the gradient to the first maximum of its window",
+             (("max_pool_forward_naive", "loops over images, channels, rows and columns: the maximum of each window"),
+              ("max_pool_backward_naive", "each window's gradient goes to its first maximum (np.argmax's order); "
+                                          "add where windows overlap"))),
     Exercise("update_rules", "05_conv_pool_layers", _fns("scratch/optim.py", "sgd", "sgd_momentum", "adam"),
              "next_w, config = rule(w, dw, config); keep the state (velocity, m, v, t) in config"),
     Exercise("three_layer_convnet", "05_conv_pool_layers",
@@ -96,7 +131,8 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("simple_cnn", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "SimpleCNN.__init__", "SimpleCNN.forward"),
              "3x3 convolutions with stride 2 (or stride 1 and max pooling), dropout, a linear layer, log_softmax"),
     Exercise("mynet", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "MyNet.__init__", "MyNet.forward"),
-             "MyNet() takes no arguments; standardise each image itself; return (N, 10) log-probabilities"),
+             "MyNet() takes no arguments; [0, 1] pixels in, (N, 10) log-probabilities out; with flip_tta, average "
+             "with the mirror image in evaluation mode; under 5 MB"),
     Exercise("classify", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "classify"),
              "eval mode, no gradients, batches on the model's device; int64 class indices (N,) on the CPU"),
     Exercise("softmax_classifier", "07_pytorch_cifar10",
@@ -129,7 +165,7 @@ def exercise(name: str) -> Exercise:
 
 
 def exercise_of(path: str, qualname: str) -> Exercise | None:
-    """The exercise that the solution region in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
+    """The exercise that the code to write in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
     key = f"{path}:{qualname}"
     return next((e for e in EXERCISES if key in e.functions), None)
 
@@ -158,8 +194,11 @@ class CheckResult:
         lines = [f"{self.name}: {len(self.failed)} of {len(self.failed) + len(self.passed)} checks fail; "
                  f"the first, {self.failed[0]}:"]
         lines += [f"    {line}" for line in failure.splitlines()[:12]]
-        if "is not written yet" not in failure:
-            lines.append(f"    hint: {BY_NAME[self.name].hint}" if self.name in BY_NAME else "")
+        if "is not written yet" not in failure and self.name in BY_NAME:
+            # A check that stopped on an earlier exercise ("fix affine first") gets that exercise's hint.
+            first = re.search(r"\bfix (\w+) first\b", failure)
+            owner = BY_NAME.get(first[1], BY_NAME[self.name]) if first else BY_NAME[self.name]
+            lines.append(f"    hint{f' ({owner.name})' if owner.name != self.name else ''}: {owner.hint_for(failure)}")
         return "\n".join(line for line in lines if line)
 
 
