@@ -234,6 +234,24 @@ def test_isolated_code_sees_only_its_folder_and_a_read_only_system(tmp_path):
 
 
 @needs_bwrap
+@pytest.mark.parametrize("uid", [None, sandbox.SANDBOX_UID], ids=["own-user", "sandbox-user"])
+def test_isolated_code_has_no_capabilities_and_cannot_open_its_runners_channel(tmp_path, uid):
+    """The result channel lives in the runner, a process the step cannot trace nor open descriptors of."""
+    r = run(tmp_path, """
+        status = open("/proc/self/status").read()
+        try:
+            with open(f"/proc/{os.getppid()}/fd/1", "ab") as channel:
+                channel.write(b'{"step": "forged", "ok": true, "size": 0}\\n')
+            opened = True
+        except OSError as err:
+            opened = type(err).__name__
+        return {}, {"caps": status.split("CapEff:")[1].split()[0], "opened": opened}
+    """, isolation=sandbox.isolation(uid=uid))
+    assert r.records["step0"].meta == {"caps": "0000000000000000", "opened": "PermissionError"}
+    assert "forged" not in r.records
+
+
+@needs_bwrap
 def test_isolated_code_cannot_reach_a_listener_on_this_machine(tmp_path):
     server, accepted = _listener()
     port = server.getsockname()[1]

@@ -164,9 +164,11 @@ def _bwrap_argv(runner_dir: Path | None, folder: Path | None, mount_at: str, wri
     argv = ["bwrap", "--die-with-parent", "--new-session"]
     if drop:
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
+        if os.geteuid() == 0:   # bubblewrap keeps root's capabilities (in the namespaces) unless told not to
+            argv += ["--cap-drop", "ALL"]
     system = []
     for path in _SYSTEM:
         if os.path.islink(path):
@@ -267,6 +269,7 @@ class Run:
     memory: int | None
     output: int | None
     isolation: Isolation
+    timeout_reason: str = ""   # why the timeout was this short (a time budget), said instead of a hint
 
     def stopped_early(self) -> bool:
         """True unless the run ended by itself with status 0."""
@@ -275,7 +278,8 @@ class Run:
     def why_stopped(self, timeout_hint: str = "") -> str:
         """One line saying why the run stopped: a timeout, too much output, a signal, memory, an exit status."""
         if self.timed_out:
-            return f"timed out after {self.timeout:g} s" + (f" ({timeout_hint})" if timeout_hint else "")
+            hint = self.timeout_reason or timeout_hint
+            return f"timed out after {self.timeout:.3g} s" + (f" ({hint})" if hint else "")
         if self.output is not None and (self.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ)
                                         or "File too large" in self.log):
             return f"stopped for writing more than {self.output / 2**20:g} MB to a file or the screen"
@@ -390,7 +394,7 @@ def _command(box: _Box, folder: Path, isolation: Isolation, env: dict, setup: di
 def run(program: Path, *, folder: Path, args: dict | None = None, inputs: dict | None = None, timeout: float,
         memory: int | None, output: int | None, isolation: Isolation, env: dict | None = None,
         preload: tuple[str, ...] = (), nproc: int | None = None, tmp_bytes: int = 64 * 2**20,
-        mount_at: str | None = MOUNT_FOLDER, writable: bool = False) -> Run:
+        mount_at: str | None = MOUNT_FOLDER, writable: bool = False, timeout_reason: str = "") -> Run:
     """Run ``program``'s steps on ``folder`` under ``isolation`` and the limits; wait at most ``timeout`` seconds.
 
     ``args``: JSON-ready arguments of the program; ``inputs``: arrays handed
@@ -398,7 +402,8 @@ def run(program: Path, *, folder: Path, args: dict | None = None, inputs: dict |
     code's whole environment; ``preload``: modules the runner imports before
     the first step (each step then starts with them imported);
     ``mount_at``: where ``folder`` appears under bubblewrap (``None``: at its
-    own path). Returns the
+    own path); ``timeout_reason``: why ``timeout`` is what it is, said when it
+    strikes (a time budget). Returns the
     ``Run`` with one ``Record`` per step that ran.
     """
     memory = memory if memory_limit_enforced() else None
@@ -430,7 +435,7 @@ def run(program: Path, *, folder: Path, args: dict | None = None, inputs: dict |
             end_processes_of(isolation.uid)
         box.remove()
     return Run({r.step: r for r in records}, proc.returncode, timed_out, time.monotonic() - start, text, timeout,
-               memory, output, isolation)
+               memory, output, isolation, timeout_reason)
 
 
 def _wait(proc: subprocess.Popen, timeout: float, isolated: bool) -> bool:

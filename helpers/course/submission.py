@@ -368,8 +368,8 @@ def check_png(path: Path) -> str | None:
                 return (f"is a {width} x {height} image, more than {MAX_PNG_PIXELS / 1e6:g} million pixels "
                         "(save the figure at a normal size)")
             image.load()
-    except Image.DecompressionBombError as err:
-        return f"is too large an image to decode ({err})"
+    except Image.DecompressionBombError as err:   # Pillow's own limit, met before the one above
+        return f"is too large an image to decode, more than {MAX_PNG_PIXELS / 1e6:g} million pixels ({err})"
     except Exception as err:  # Pillow raises many kinds for a broken file (OSError, SyntaxError, zlib.error, ...)
         return f"starts like a PNG but is not a readable image ({type(err).__name__}: {err})"
     return None

@@ -55,16 +55,22 @@ def grade_submission(course: str, path: str | os.PathLike, config: dict, data: G
     return grader.result(student, metric, seconds=time.monotonic() - start, isolation=isolation.describe())
 
 
-def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isolated: bool) -> None:
-    """A worker process: grade the hand-ins it is sent, one at a time, until the pipe closes."""
+def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isolated: bool, pin: bool) -> None:
+    """A worker process: grade the hand-ins it is sent, one at a time, until the pipe closes.
+
+    ``pin``: keep this worker (and the code it runs) on CPU ``slot``, so that a hand-in that starts many busy
+    processes slows its own runs, not another worker's.
+    """
     from helpers.course import runner
 
+    if pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[slot]})
     runner.adopt_orphans()   # what a hand-in's runner leaves when it is killed comes here, and ends below
     uid = sandbox.SANDBOX_UID + slot
     if isolated:
         isolation = sandbox.isolation(required=True, uid=uid)
-    else:   # --no-isolation: a plain process, as root still a user of its own
-        isolation = sandbox.Isolation("none", uid if os.geteuid() == 0 else None)
+    else:   # --no-isolation: a plain process of this user, with the limits
+        isolation = sandbox.Isolation("none")
     while True:
         try:
             item = conn.recv()
@@ -90,8 +96,8 @@ def grade_all(course: str, submissions: list[tuple[str, Path]], config: dict, da
               progress: bool = True, isolated: bool = True, on_result=None) -> list[dict]:
     """Grade every hand-in, ``workers`` at a time, with a progress bar; a result per hand-in, in input order.
 
-    ``isolated=False`` (``--no-isolation``): plain processes instead of bubblewrap (as root, still a user of their
-    own); ``on_result(result)`` is called as each result arrives (the batch writes it at once).
+    ``isolated=False`` (``--no-isolation``): plain processes of this user instead of bubblewrap;
+    ``on_result(result)`` is called as each result arrives (the batch writes it at once).
     """
     import multiprocessing
     from multiprocessing.connection import wait
@@ -102,12 +108,13 @@ def grade_all(course: str, submissions: list[tuple[str, Path]], config: dict, da
     pending = deque((sid, str(path)) for sid, path in submissions)
     results: dict[str, dict] = {}
     slots: list[dict | None] = [None] * max(1, min(workers, len(pending)))
+    pin = 1 < len(slots) <= len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else False
     budget = float(config["limits"]["handin_budget_s"]) + WORKER_GRACE_S
     bar = tqdm(total=len(pending), unit="hand-in", desc=f"grading {course}", disable=not progress)
 
     def start(i: int) -> None:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(child, i, course, config, data, isolated), daemon=True)
+        proc = ctx.Process(target=_worker, args=(child, i, course, config, data, isolated, pin), daemon=True)
         proc.start()
         child.close()
         slots[i] = {"proc": proc, "conn": parent, "item": None, "since": 0.0}

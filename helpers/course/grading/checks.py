@@ -64,8 +64,12 @@ class Runs:
         self.deadline = time.monotonic() + float(limits["handin_budget_s"])
 
     @property
+    def budget(self) -> str:
+        return f"the hand-in's time budget of {self.limits['handin_budget_s']:g} s was used up"
+
+    @property
     def exhausted(self) -> str:
-        return f"not run: the hand-in's time budget ({self.limits['handin_budget_s']:g} s) was used up"
+        return f"not run: {self.budget}"
 
     def run(self, program, folder, inputs: dict, kind: str, args: dict | None = None, preload=("numpy",)):
         from helpers.course import sandbox
@@ -76,8 +80,9 @@ class Runs:
         limits, n = self.limits, str(int(self.limits["threads"]))
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "USER": "student"}
+        timeout = float(limits[f"{kind}_timeout_s"])
         return sandbox.run(program, folder=folder, args=args, inputs=inputs, isolation=self.isolation, env=env,
-                           timeout=min(float(limits[f"{kind}_timeout_s"]), left),
+                           timeout=min(timeout, left), timeout_reason=self.budget if left < timeout else "",
                            memory=int(limits[f"{kind}_memory_mb"] * 2**20), output=int(limits["output_mb"] * 2**20),
                            preload=preload, nproc=int(limits["max_processes"]),
                            tmp_bytes=int(limits["tmp_mb"] * 2**20))
