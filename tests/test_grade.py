@@ -55,7 +55,7 @@ pytestmark = pytest.mark.skipif(sandbox.bwrap_problem(drop=os.geteuid() == 0) is
 NUMPY_NN = (REPO_ROOT / "helpers" / "numpy_nn.py").read_text()
 PYTORCH_CNN = (REPO_ROOT / "helpers" / "pytorch_cnn.py").read_text()
 WEIGHTS = REPO_ROOT / "assets" / "models" / "mynet_mnist.pt"
-# A LeNet-5 trained on clean MNIST, without augmentation (benchmarks/eval_set_calibration.py, "LeNet, plain").
+# A LeNet-5 trained on clean MNIST, without augmentation (python -m helpers.course.grading.calibrate, "LeNet, plain").
 PLAIN_WEIGHTS = REPO_ROOT / "assets" / "models" / "lenet_plain_mnist.pt"
 LIMITS = ["numpy_timeout_s=8", "torch_timeout_s=40", "unpacked_mb=5", "output_mb=1", "handin_budget_s=50",
           "max_processes=32"]
@@ -99,23 +99,15 @@ def in_classify(code: str) -> str:
     return mutate(PYTORCH_CNN, head, head + body)
 
 
-LENET = '''
+def plain_lenet_module() -> str:
+    """pytorch_cnn.py whose MyNet is the calibration's LeNet-5 (``helpers.course.grading.calibrate.LeNet``)."""
+    import inspect
 
-class MyNet(nn.Module):
-    """LeNet-5, trained on clean MNIST without augmentation."""
+    from helpers.course.grading.calibrate import LeNet
 
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1, self.fc2, self.fc3 = nn.Linear(16 * 5 * 5, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1((x - 0.1307) / 0.3081)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc2(F.relu(self.fc1(x.flatten(1)))))
-        return F.log_softmax(self.fc3(x), dim=1)
-'''
+    lenet = inspect.getsource(LeNet).replace("class LeNet(nn.Module):", "class MyNet(nn.Module):")
+    renamed = mutate(PYTORCH_CNN, "class MyNet(nn.Module):", "class _OldNet(nn.Module):")
+    return mutate(renamed, "\n\ndef count_parameters(", "\n\n" + lenet + "\n\ndef count_parameters(")
 
 
 # One way of getting each layer wrong: (check that must fail, line of the solution, wrong line).
@@ -190,10 +182,7 @@ def ordinary_corpus(subs: Path) -> None:
     rpz_zip(subs / "missing_files.zip", skip=("model.pt", "numpy_nn_training.png", "pytorch_cnn.py"))
     rpz_zip(subs / "other_architecture.zip", model=state_bytes(FCNet().state_dict()))
     rpz_zip(subs / "smoke_trained.zip", model=smoke_trained_weights())
-    lenet = mutate(PYTORCH_CNN, "\n\ndef count_parameters(", LENET + "\n\ndef count_parameters(")
-    rpz_zip(subs / "plain_lenet.zip", pytorch_cnn=lenet.replace("class MyNet(nn.Module):\n    \"\"\"The competition",
-                                                                "class _OldNet(nn.Module):\n    \"\"\"The competition"),
-            model=PLAIN_WEIGHTS.read_bytes())
+    rpz_zip(subs / "plain_lenet.zip", pytorch_cnn=plain_lenet_module(), model=PLAIN_WEIGHTS.read_bytes())
 
 
 def hostile_corpus(subs: Path, root: Path, out: Path, eval_path: Path, port: int) -> None:

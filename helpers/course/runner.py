@@ -151,13 +151,17 @@ def end_children(rounds: int = 1000) -> None:
         if not kids:
             break
         for kid in kids:
-            try:
-                os.kill(kid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(kid)
         _reap()
         time.sleep(0.001)
     _reap()
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _reap() -> None:
@@ -173,10 +177,7 @@ def _reap() -> None:
 def _stop(signum, frame) -> None:
     """SIGTERM from the parent (a timeout, the notebook's Stop): end the step and whatever it started, then exit."""
     if _current is not None:
-        try:
-            os.kill(_current, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(_current)
     end_children()
     os._exit(143)
 
@@ -274,7 +275,7 @@ def run_step(name: str, fn, max_reply: int, log: str) -> tuple[dict, bytes]:
                 # Whatever the step left running (and holding the pipe) ends now.
                 end_children()
     if status is None:
-        os.kill(pid, signal.SIGKILL)
+        _kill(pid)
         _, status = os.waitpid(pid, 0)
     end_children()
     os.close(read_end)

@@ -5,6 +5,7 @@ Its parts, each a module of its own:
 - ``config``: the course's checks, points, thresholds, challenge rules and limits (``rpz.json``, ``cs7643.json``);
 - ``data``: what the grader holds and students never see: test labels, the evaluation set, the public/private split;
 - ``make_eval_set``: the evaluation set (``python -m helpers.course.grading.make_eval_set``);
+- ``calibrate``: the evaluation set against networks trained with and without augmentation (the README's table);
 - ``archive``: hand-ins unpacked safely (no links, no ``..``, no zip bombs), student ids;
 - ``runners/``: the programs the sandbox runs on a hand-in (the layer checks; the model's is
   ``helpers/course/runners/rpz_handin.py``, shared with the hand-in check);

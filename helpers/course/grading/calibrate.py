@@ -1,8 +1,7 @@
-#!/usr/bin/env python
 """Does the evaluation set measure what the RPZ lab asks? Networks trained with and without the camera augmentation.
 
-    WORKBOOK_DATA=/path/to/data python benchmarks/eval_set_calibration.py                 # train what is missing, then the table
-    WORKBOOK_DATA=/path/to/data python benchmarks/eval_set_calibration.py --severities 2 3 --severities 3
+    WORKBOOK_DATA=/path/to/data python -m helpers.course.grading.calibrate                 # train what is missing, then the table
+    WORKBOOK_DATA=/path/to/data python -m helpers.course.grading.calibrate --severities 2 3 --severities 3
 
 The lab's baseline (``eval_accuracy``'s threshold in ``helpers/course/grading/rpz.json``)
 must fail a network trained on clean images and pass one trained with the
@@ -14,7 +13,8 @@ camera augmentation (``helpers.pytorch.mynet_recipe.camera_augment``). Four netw
   max pooling, three linear layers), 4 epochs without augmentation, and 12 with the camera.
 
 The trained networks are kept in ``--train-dir`` (default ``outputs/calibration``)
-and reused. For each ``--severities`` choice (default: the evaluation set's
+and reused (``assets/models/lenet_plain_mnist.pt``, which the grader's tests hand in as a network
+trained without augmentation, is ``LeNet, plain``). For each ``--severities`` choice (default: the evaluation set's
 default and the older 1-3), an evaluation set of ``--n`` MNIST test images
 is made with ``make_eval_set`` and every network is scored on it; the table
 also gives the clean test accuracy and whether each passes the baseline.
@@ -23,17 +23,14 @@ also gives the clean test accuracy and whether each passes the baseline.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from helpers.paths import REPO_ROOT, output_dir  # noqa: E402
+from helpers.paths import REPO_ROOT, output_dir
 
 
 class LeNet(nn.Module):
