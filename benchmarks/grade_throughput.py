@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_config("rpz")
     modes = [m for m in ("isolated", "plain") if args.only in (None, m)]
-    if "isolated" in modes and sandbox.bwrap_problem(drop=os.geteuid() == 0):
-        print(f"isolated runs skipped: {sandbox.bwrap_problem(drop=os.geteuid() == 0)}")
+    if "isolated" in modes and sandbox.bwrap_problem(drop=sandbox.is_root()):
+        print(f"isolated runs skipped: {sandbox.bwrap_problem(drop=sandbox.is_root())}")
         modes.remove("isolated")
     with tempfile.TemporaryDirectory(prefix="grade-bench-") as tmp:
         tmp = Path(tmp)

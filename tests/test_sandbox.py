@@ -295,6 +295,35 @@ def test_as_root_the_code_runs_as_a_user_of_its_own_with_a_process_limit(tmp_pat
     assert meta["uid"] == sandbox.SANDBOX_UID + 7 and meta["forked"] < 40
 
 
+@linux_only
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
+                    reason="switching users needs root; the user must reach a Python (the system's)")
+def test_without_bubblewrap_as_root_the_code_runs_as_its_user_and_every_process_of_it_ends(tmp_path, monkeypatch):
+    """Gradescope's fallback where a container forbids namespaces: a plain process as a user of its own. The code
+    kills its runner and leaves a daemon; every process of that user ends when the run does."""
+    monkeypatch.setattr(sandbox.sys, "executable", "/usr/bin/python3")   # one the sandbox's user may run
+    secret = tmp_path / "grading_data.txt"
+    secret.write_text("labels")
+    secret.chmod(0o600)
+    token = f"gradescope-{uuid.uuid4().hex}"
+    uid = sandbox.SANDBOX_UID + 11
+    r = sandbox.run(program(tmp_path, f"""
+        try:
+            open({str(secret)!r}).read()
+            leaked = True
+        except OSError:
+            leaked = False
+        return {{}}, {{"uid": os.getuid(), "leaked": leaked}}
+    """, f"""
+        subprocess.Popen(["setsid", sys.executable, "-c", "import time; time.sleep(300)", "{token}"])
+        time.sleep(0.5)
+        os.kill(os.getppid(), 9)
+    """), folder=folder(tmp_path), timeout=60, memory=None, output=2**20, isolation=sandbox.Isolation("none", uid))
+    assert r.records["step0"].meta == {"uid": uid, "leaked": False}
+    assert "step1" not in r.records and "killed by signal SIGKILL" in r.why_stopped()
+    assert not running(token) and sandbox.end_processes_of(uid) == 0
+
+
 def test_the_staged_runner_is_never_the_callers_copy_to_edit(tmp_path):
     """What runs in the sandbox is a copy of runner.py and the program, read-only there."""
     r = run(tmp_path, "open(os.path.join(os.path.dirname(sys.modules['runner'].__file__), 'runner.py'), 'a')",

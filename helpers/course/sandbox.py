@@ -63,6 +63,11 @@ class IsolationUnavailable(RuntimeError):
     """No sandbox tool works here; the message says why and what to do."""
 
 
+def is_root() -> bool:
+    """Whether this process runs as root (which may run code as another user)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def cuda_in_use() -> bool:
     """Whether this process has torch imported with CUDA available (its children may then use CUDA)."""
     torch = sys.modules.get("torch")
@@ -122,7 +127,7 @@ def isolation(required: bool = False, uid: int | None = None) -> Isolation:
 
     ``uid``: the user the code runs as, when this process is root (the grader gives one per worker); ignored otherwise.
     """
-    run_as = uid if uid is not None and os.geteuid() == 0 else None
+    run_as = uid if uid is not None and is_root() else None
     problem = bwrap_problem(run_as is not None)
     if problem is None:
         return Isolation("bwrap", run_as)
@@ -167,7 +172,7 @@ def _bwrap_argv(runner_dir: Path | None, folder: Path | None, mount_at: str, wri
                  "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
-        if os.geteuid() == 0:   # bubblewrap keeps root's capabilities (in the namespaces) unless told not to
+        if is_root():   # bubblewrap keeps root's capabilities (in the namespaces) unless told not to
             argv += ["--cap-drop", "ALL"]
     system = []
     for path in _SYSTEM:
@@ -314,7 +319,7 @@ def _limits(memory: int | None, output: int | None):
 
 def end_processes_of(uid: int, rounds: int = 200) -> int:
     """Kill every process of user ``uid`` (only root may), until none is left; returns how many were killed."""
-    if os.geteuid() != 0 or uid is None or not os.path.isdir("/proc"):
+    if not is_root() or uid is None or not os.path.isdir("/proc"):
         return 0
     killed = 0
     for _ in range(rounds):
@@ -360,7 +365,7 @@ class _Box:
             self.inputs = "inputs.npz"
         self.tmp = self.root / "tmp"   # TMPDIR and HOME of an unisolated run
         self.tmp.mkdir(mode=0o700)
-        if isolation.uid is not None and os.geteuid() == 0:
+        if isolation.uid is not None and is_root():
             os.chown(self.tmp, isolation.uid, isolation.uid)
         self.program = program.name
 
@@ -384,9 +389,9 @@ def _command(box: _Box, folder: Path, isolation: Isolation, env: dict, setup: di
     isolated = isolation.kind == "bwrap"
     python = [sys.executable, "-I", box.inside("runner.py", isolated), json.dumps(setup)]
     if isolated:
-        inner = {"HOME": "/tmp", "TMPDIR": "/tmp", **env}
+        inner = {**env, "HOME": "/tmp", "TMPDIR": "/tmp"}   # the only writable folder there
         argv = _bwrap_argv(box.runner_dir, folder, mount_at or str(folder), writable, inner, tmp_bytes,
-                           isolation.uid is not None and os.geteuid() == 0)
+                           isolation.uid is not None and is_root())
         return argv + python, {}, "/"
     return python, {**env, "HOME": str(box.tmp), "TMPDIR": str(box.tmp)}, str(folder)
 
@@ -409,7 +414,7 @@ def run(program: Path, *, folder: Path, args: dict | None = None, inputs: dict |
     memory = memory if memory_limit_enforced() else None
     box = _Box(Path(program), inputs, isolation)
     isolated = isolation.kind == "bwrap"
-    as_user = isolation.uid is not None and os.geteuid() == 0
+    as_user = isolation.uid is not None and is_root()
     setup = {"preload": list(preload), "nproc": nproc if (isolated or as_user) else None,
              "user": [isolation.uid, isolation.uid] if as_user else None}
     inside_folder = (mount_at or str(folder)) if isolated else str(folder)
@@ -485,7 +490,7 @@ class WarmRunner:
 
     def start(self) -> None:
         isolated = self.isolation.kind == "bwrap"
-        as_user = self.isolation.uid is not None and os.geteuid() == 0
+        as_user = self.isolation.uid is not None and is_root()
         self.box = _Box(self.programs[0], None, self.isolation)
         for program in self.programs[1:]:
             shutil.copyfile(program, self.box.runner_dir / program.name)
