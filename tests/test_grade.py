@@ -885,6 +885,30 @@ def test_files_in_a_folder_are_pointed_out_and_ids_must_not_collide(tmp_path):
         find_submissions(tmp_path / "subs")
 
 
+def test_a_grader_killed_mid_batch_leaves_nothing_running(tmp_path):
+    """The grader itself killed (an instructor's kill -9, an out-of-memory killer) while a hand-in spins: its
+    workers and every sandbox they started end with it, instead of spinning on for the next 40 minutes."""
+    token = f"{TOKEN}-orphan"
+    subs = tmp_path / "subs"
+    (subs / "spinner").mkdir(parents=True)
+    (subs / "spinner" / "numpy_nn.py").write_text(after_future(
+        f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', 'while True: pass', '{token}'])\n"
+        "time.sleep(3600)\n"))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    grader = subprocess.Popen([sys.executable, "-m", "helpers.course.grading", "rpz", str(subs), "--out",
+                               str(tmp_path / "out"), "--quiet", "--test-limit", "20", "--limit", "numpy_timeout_s=300"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: running(token), timeout=120), "the hand-in never started spinning"
+        grader.kill()
+        grader.wait()
+        assert wait_for(lambda: not running(token), timeout=20), "a hand-in's process outlived the grader"
+    finally:
+        grader.kill()
+        for pid in running(token):
+            os.kill(pid, 9)
+
+
 def test_a_worker_that_dies_costs_its_hand_in_only(tmp_path):
     """The pool itself: a worker killed from outside mid-grading (what a hand-in run without isolation could do)."""
     import multiprocessing

@@ -39,7 +39,7 @@ import traceback
 
 REPORT_FD = 1                 # the result channel: the parent's pipe or file
 OUTPUT_TAIL = 8192            # bytes of a step's printed output returned with its record
-PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 _current = None               # the step process running now
 _setup: dict = {}
 
@@ -112,6 +112,13 @@ def _harden() -> None:
     if libc is not None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     adopt_orphans()
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so that nothing outlives a killed caller."""
+    libc = _libc() if sys.platform.startswith("linux") else None
+    if libc is not None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def adopt_orphans() -> bool:

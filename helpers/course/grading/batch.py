@@ -66,7 +66,8 @@ def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isola
 
     if pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[slot]})
-    runner.adopt_orphans()   # what a hand-in's runner leaves when it is killed comes here, and ends below
+    runner.die_with_parent()   # a grader killed mid-batch takes its workers along (and they their sandboxes)
+    runner.adopt_orphans()     # what a hand-in's runner leaves when it is killed comes here, and ends below
     uid = sandbox.SANDBOX_UID + slot
     if course == "cs7643":   # its hand-ins are read as files: no student code runs
         isolation = sandbox.Isolation("none")
