@@ -204,8 +204,18 @@ def test_stopping_the_checker_also_stops_the_check_it_runs(tmp_path):
     assert wait_for(lambda: not running(token), timeout=10)
 
 
+@pytest.fixture(params=["as-found", "without-bubblewrap"])
+def isolation_kind(request, monkeypatch):
+    """Checks as this machine runs them, and as on one without bubblewrap (macOS, a container): plain processes."""
+    if request.param == "without-bubblewrap":
+        monkeypatch.setattr(exercises.sandbox, "bwrap_problem", lambda drop=False: "bubblewrap is not installed")
+    exercises._Checker.stop_all()
+    yield request.param
+    exercises._Checker.stop_all()
+
+
 @linux_only
-def test_a_passing_check_leaves_no_process_behind(tmp_path):
+def test_a_passing_check_leaves_no_process_behind(tmp_path, isolation_kind):
     """Processes a test starts (a daemon in a session of its own, a double fork) end with the check, which passes."""
     token = f"daemon-{uuid.uuid4().hex}"
     root = fake_repository(tmp_path, f"""
@@ -227,7 +237,7 @@ def test_a_passing_check_leaves_no_process_behind(tmp_path):
 
 
 @linux_only
-def test_a_check_that_times_out_ends_every_process_it_started(tmp_path):
+def test_a_check_that_times_out_ends_every_process_it_started(tmp_path, isolation_kind):
     token = f"timeout-{uuid.uuid4().hex}"
     root = fake_repository(tmp_path, f"""
         import subprocess, sys, time, pytest
