@@ -71,6 +71,22 @@ def test_each_step_reports_its_raw_outputs_and_what_it_printed(tmp_path, isolati
     assert r.records["step2"].error == "a message for the student"
 
 
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_the_workbooks_package_is_unimportable_but_a_hand_ins_own_helpers_is_its_own(tmp_path, isolation):
+    step = """
+        enter_folder(run.folder)
+        try:
+            import helpers
+            return {}, {"helpers": getattr(helpers, "WHOSE", helpers.__file__)}
+        except ImportError as err:
+            return {}, {"helpers": type(err).__name__}
+    """
+    alone = run(tmp_path, step, isolation=isolation)
+    assert alone.records["step0"].meta == {"helpers": "ModuleNotFoundError"}
+    own = run(tmp_path, step, isolation=isolation, files={"helpers.py": "WHOSE = 'the student'\n"})
+    assert own.records["step0"].meta == {"helpers": "the student"}
+
+
 def test_a_step_is_skipped_when_a_step_it_needs_failed(tmp_path):
     path = tmp_path / "needs.py"
     path.write_text("def steps(run):\n    def bad():\n        raise RuntimeError('x')\n"

@@ -139,6 +139,16 @@ def isolation(required: bool = False, uid: int | None = None) -> Isolation:
 # --------------------------------------------------------------------------- bubblewrap's command line
 
 
+@functools.cache
+def _bwrap_options() -> frozenset[str]:
+    """The options this bubblewrap knows (``bwrap --help``): newer ones are used only where it has them."""
+    try:
+        text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(word for word in text.split() if word.startswith("--"))
+
+
 def _python_paths() -> list[str]:
     """The folders the Python that runs here needs: its prefixes and where NumPy and torch are installed."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
@@ -171,7 +181,8 @@ def _bwrap_argv(runner_dir: Path | None, folder: Path | None, mount_at: str, wri
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                  "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        argv += ["--unshare-all", "--unshare-user", "--disable-userns"]
+        argv += ["--unshare-all", "--unshare-user"]
+        argv += ["--disable-userns"] if "--disable-userns" in _bwrap_options() else []   # bubblewrap 0.8
         if is_root():   # bubblewrap keeps root's capabilities (in the namespaces) unless told not to
             argv += ["--cap-drop", "ALL"]
     system = []
@@ -187,7 +198,8 @@ def _bwrap_argv(runner_dir: Path | None, folder: Path | None, mount_at: str, wri
         binds.append((str(runner_dir), MOUNT_RUNNER, False))
     if folder is not None:
         binds.append((str(folder), mount_at, writable))
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", "/tmp"]
+    sized = ["--size", str(int(tmp_bytes))] if "--size" in _bwrap_options() else []   # older ones: no cap on /tmp
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", *sized, "--tmpfs", "/tmp"]
     made, mounted = {"/", "/tmp"}, []
     for src, dest, rw in sorted(binds, key=lambda b: b[1]):
         for parent in reversed(Path(dest).parents):   # folders on the way, readable by the sandbox's user
