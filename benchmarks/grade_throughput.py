@@ -12,7 +12,9 @@ MyNet + model.pt + classify on the test set, and on an evaluation set of
 ``--eval-n`` images (``make_eval_set``) in a sandbox of its own. Each worker
 count is timed with bubblewrap's isolation and without (``--no-isolation``),
 one after the other, and the ratio printed: what isolation costs. The load
-average and the CPU are printed too: time on a quiet machine.
+average and the CPU are printed too: time on a quiet machine. So is the CPU
+time per hand-in (the workers and every process they started), which does
+not depend on what else the machine runs, and the rate it allows on idle cores.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def write_corpus(folder: Path, copies: int) -> None:
             z.write(REPO_ROOT / "assets" / "models" / "mynet_mnist.pt", "model.pt")
             z.writestr("numpy_nn_training.png", buffer.getvalue())
             z.writestr("numpy_nn_classification.png", buffer.getvalue())
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of the reaped descendants of this process: the workers and their sandboxes."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def cpu_name() -> str:
@@ -92,15 +100,19 @@ def main(argv: list[str] | None = None) -> int:
         for workers in args.workers:
             rates = {}
             for mode in modes:
-                start = time.monotonic()
+                start, cpu = time.monotonic(), _children_cpu()
                 results = grade_all("rpz", submissions, config, data, workers=workers, progress=False,
                                     isolated=mode == "isolated")
-                seconds = time.monotonic() - start
+                seconds, cpu = time.monotonic() - start, (_children_cpu() - cpu) / len(results)
                 assert all(r["score"] == r["max_score"] for r in results), \
                     [c for r in results for c in r["checks"] if not c["passed"]][:1]
                 rates[mode] = 60 * len(results) / seconds
+                # CPU time per hand-in (the workers and all they started) does not depend on what else runs:
+                # on idle cores, `workers` of them grade at most workers * 60 / cpu hand-ins a minute.
                 print(f"workers {workers}, {mode:8s}: {len(results)} hand-ins in {seconds:.1f} s = "
-                      f"{rates[mode]:.1f} hand-ins per minute (load {os.getloadavg()[0]:.2f})", flush=True)
+                      f"{rates[mode]:.1f} hand-ins per minute (load {os.getloadavg()[0]:.2f}); "
+                      f"CPU {cpu:.2f} s per hand-in, so at most {workers * 60 / cpu:.1f} per minute on "
+                      f"{workers} idle core(s)", flush=True)
             if len(rates) == 2:
                 print(f"workers {workers}: isolation costs {1 - rates['isolated'] / rates['plain']:.0%} "
                       f"(isolated / plain = {rates['isolated'] / rates['plain']:.2f})")
