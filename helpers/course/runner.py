@@ -107,13 +107,19 @@ def _libc():
 
 
 def _harden() -> None:
-    """No process of the same user may trace this one or open its descriptors; orphans of steps come here."""
+    """No process of the same user may trace this one or open its descriptors; orphans of steps come here; when
+    memory runs out, the kernel ends this process and what it starts before any other (Linux)."""
     if not sys.platform.startswith("linux"):
         return
     libc = _libc()
     if libc is not None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     adopt_orphans()
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
 
 
 def die_with_parent() -> None:
