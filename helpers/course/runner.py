@@ -107,14 +107,18 @@ def _libc():
 
 
 def _harden() -> None:
-    """No process of the same user may trace this one or open its descriptors; orphans of steps come here; when
-    memory runs out, the kernel ends this process and what it starts before any other (Linux)."""
+    """No process of the same user may trace this one or open its descriptors; orphans of steps come here."""
     if not sys.platform.startswith("linux"):
         return
     libc = _libc()
     if libc is not None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     adopt_orphans()
+
+
+def _first_to_go() -> None:
+    """When memory runs out, the kernel ends this process and what it starts before any other (Linux; set while
+    the process may still write its own /proc files, before it changes user)."""
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
@@ -381,6 +385,7 @@ def main() -> int:
             __import__(name)
         except ImportError:
             pass
+    _first_to_go()
     if _setup.get("user"):   # started as root: become the sandbox's user before any step (no way back)
         uid, gid = (int(v) for v in _setup["user"])
         os.setgroups([])
