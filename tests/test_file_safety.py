@@ -357,10 +357,10 @@ def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, mon
     from tests.test_submission import _make_student
 
     helpers_dir, outputs = _make_student(tmp_path)
-    # A Python like this one, but where `import torch` fails (the check passes -I -c SCRIPT FOLDER).
+    # A Python like this one, but where `import torch` fails (the sandbox runs `python -I RUNNER SETUP`).
     fake = tmp_path / "python-without-torch"
-    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.modules['torch'] = None\nscript, folder = sys.argv[3:5]\n"
-                    "sys.argv = ['-c', folder]\nexec(compile(script, '<check>', 'exec'), {'__name__': '__main__'})\n")
+    fake.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.modules['torch'] = None\nscript = sys.argv[2]\n"
+                    "sys.argv = sys.argv[2:]\nrunpy.run_path(script, run_name='__main__')\n")
     fake.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(fake))
     with pytest.raises(SubmissionError) as raised:

@@ -300,6 +300,66 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
     assert _zip_dir_is_clean(out)
 
 
+# A module that forges the check's verdict: the old three-line fake (the one-time token from __main__, a passing
+# @@CHECK line), then forged records that would pass every step, written into every descriptor this process holds
+# and into its runner's result channel through /proc; then it ends at once or hangs (so that nothing after it can
+# overwrite what it injected).
+FORGER = textwrap.dedent('''
+    import __main__, io, json, os, time
+    import numpy as np
+    token = getattr(__main__, "_token", "")
+    print(f"@@CHECK {token} " + json.dumps({"ok": True, "labels": [0] * 8}), flush=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=np.zeros(8, dtype=np.int64))
+    labels = buffer.getvalue()
+    def record(step, payload=b"", **meta):
+        header = {"step": step, "ok": True, "meta": meta, "size": len(payload)}
+        return (json.dumps(header) + "\\n").encode() + payload
+    forged = b"".join([record("environment"),
+                       record("import_numpy_nn", defines=["ReLU", "Linear", "Sigmoid", "SE"]),
+                       record("import_pytorch_cnn", defines=["MyNet", "classify"]), record("mynet_loads"),
+                       record("classify_contract", labels, dtype="torch.int64", type="Tensor"),
+                       (json.dumps({"done": True, "size": 0}) + "\\n").encode()])
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            os.write(fd, forged)
+        except OSError:
+            pass
+    try:
+        with open(f"/proc/{os.getppid()}/fd/1", "wb") as channel:
+            channel.write(forged)
+    except OSError:
+        pass
+    if ENDING == "exit":
+        os._exit(0)
+    time.sleep(3600)
+''')
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forger reaches its descriptors through /proc")
+@pytest.mark.parametrize("ending", ["exit", "hang"])
+def test_a_module_that_forges_the_checks_verdict_is_refused(tmp_path, student, ending):
+    from helpers.course.submission import SubmissionError, check_isolated, locate
+
+    helpers_dir, outputs = student
+    fake = FORGER.replace("ENDING", repr(ending))
+    (helpers_dir / "numpy_nn.py").write_text(fake)
+    (helpers_dir / "pytorch_cnn.py").write_text(fake)
+    with pytest.raises(SubmissionError, match=r"numpy_nn.py: (does not import on its own|importing it took more)"):
+        check_isolated(locate(helpers_dir, outputs), timeout=20)
+
+
+def test_the_check_sees_only_the_hand_ins_files(tmp_path, student):
+    """As on the upload system, a module that reads the workbook beside it fails the check."""
+    from helpers.course.submission import SubmissionError, check_isolated, locate
+
+    helpers_dir, outputs = student
+    nn = helpers_dir / "numpy_nn.py"
+    nn.write_text(f"open({str(REPO_ROOT / 'helpers' / 'numpy_nn.py')!r}).read()\n" + nn.read_text())
+    with pytest.raises(SubmissionError, match="numpy_nn.py: does not import on its own: (FileNotFoundError|PermissionError)"):
+        check_isolated(locate(helpers_dir, outputs), timeout=120)
+
+
 # --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)
 
 

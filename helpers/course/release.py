@@ -120,7 +120,7 @@ WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
 # (with its fingerprints, the student README's template and their tests, the walk through the student copy),
 # the tests of the reference solutions' own designs, the course repository's CI, its browser test and its version corners. The copy
 # speaks to students only.
-INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
+INSTRUCTOR_ONLY = ("helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
                    "helpers/course/release.py", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
                    "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py", ".ci/",
                    "tests/test_browser.py", "tests/test_checks_with_solutions.py", "tests/test_fingerprints.py",
