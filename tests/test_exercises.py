@@ -106,6 +106,7 @@ def test_check_prints_the_first_failing_assertion_and_the_hint_without_a_traceba
     assert "Traceback" not in out and "def helper" not in out and "later" not in out
 
 
+@pytest.mark.slow
 def test_check_names_an_endless_loop(tmp_path):
     root = fake_repository(tmp_path, """
         import pytest, time
@@ -152,6 +153,7 @@ def test_a_check_that_crashes_its_process_is_reported_and_the_next_check_still_r
     assert exercises.run_check("linear", root=root)["linear"].ok
 
 
+@pytest.mark.slow
 @linux_only
 def test_stopping_the_checker_also_stops_the_check_it_runs(tmp_path):
     """A check interrupted in the notebook stops its checker (its answer must not reach the next check), and the
@@ -240,6 +242,7 @@ def test_a_passing_check_leaves_no_process_behind(tmp_path, isolation_kind):
     assert wait_for(lambda: not running(token), timeout=10), f"{len(running(token))} processes outlived the check"
 
 
+@pytest.mark.slow
 @linux_only
 def test_a_check_that_times_out_ends_every_process_it_started(tmp_path, isolation_kind):
     token = f"timeout-{uuid.uuid4().hex}"

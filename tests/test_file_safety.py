@@ -341,6 +341,7 @@ def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
     assert any(line.startswith("convnet_valaccuracy.png:") and "not a readable image" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(tmp_path):
     from helpers.course.submission import SubmissionError, check_isolated, locate
     from tests.test_submission import NUMPY_NN, _make_student

@@ -186,6 +186,7 @@ def test_without_an_environment_the_scripts_say_how_to_make_one(tmp_path):
 # --------------------------------------------------------------------------- one exercise from a shell
 
 
+@pytest.mark.slow
 def test_one_exercise_collects_only_its_tests():
     """``pytest -m affine`` (README: one exercise's tests) does not collect the notebooks or unrelated files."""
     result = subprocess.run([sys.executable, "-m", "pytest", "-m", "affine", "--collect-only", "-q"], cwd=REPO_ROOT,

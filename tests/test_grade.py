@@ -50,7 +50,8 @@ from helpers.paths import REPO_ROOT
 from tests._processes import running, wait_for
 
 # The grader refuses to run student code unisolated: without bubblewrap these skip, naming it (under CI they fail).
-pytestmark = pytest.mark.usefixtures("bubblewrap")
+# Grading a batch of hand-ins takes minutes: these run with `scripts/test.sh -m slow` (CI does), not by default.
+pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.slow]
 
 NUMPY_NN = (REPO_ROOT / "helpers" / "numpy_nn.py").read_text()
 PYTORCH_CNN = (REPO_ROOT / "helpers" / "pytorch_cnn.py").read_text()

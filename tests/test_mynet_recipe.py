@@ -49,6 +49,7 @@ def _choice_benchmark():
     return module_from_file(REPO_ROOT / "benchmarks" / "mynet_augmentation_choice.py")
 
 
+@pytest.mark.slow
 def test_the_augmentation_choice_benchmark_scores_variants_on_validation_images_only(capsys, monkeypatch):
     from helpers.pytorch import mynet_recipe
 

@@ -250,6 +250,7 @@ def test_notebook_stubs_answers_and_outputs(copies):
     assert cells[7].source == "assert double(2) == 4\n"
 
 
+@pytest.mark.slow
 def test_student_copy_collects_the_same_tests(copies):
     solution, student = copies
     ids = collected_ids(solution)
@@ -354,6 +355,7 @@ def test_the_student_copy_of_this_repository_gives_nothing_away(this_copy):
     assert "yours to design" in told and "(N, 10)" in told, "the student is told what MyNet must do"
 
 
+@pytest.mark.slow
 def test_the_student_copy_of_this_repository_runs_and_clones_the_student_repository(this_copy):
     out, _ = this_copy
     assert not (out / "assets" / "models").exists()

@@ -102,7 +102,7 @@ def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
     # The copy's whole unit suite, and every notebook run in smoke mode under nbval. The copy's notebooks had
     # their solution-dependent outputs cleared, so they are run, not compared (--nbval-lax): no cell may fail.
     suite = subprocess.run([sys.executable, "-m", "pytest", "tests", "notebooks", "-q", "-x", "-p", "no:cacheprovider",
-                            "-o", "addopts=", "-m", "not browser and not student_copy", "--nbval-lax",
+                            "-o", "addopts=", "-m", "not browser and not student_copy and not slow", "--nbval-lax",
                             "--nbval-current-env"],
                            cwd=student, capture_output=True, text=True, timeout=2400,
                            env={**os.environ, "PYTHONPATH": str(student)})

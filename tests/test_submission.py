@@ -337,7 +337,7 @@ FORGER = textwrap.dedent('''
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forger reaches its descriptors through /proc")
-@pytest.mark.parametrize("ending", ["exit", "hang"])
+@pytest.mark.parametrize("ending", ["exit", pytest.param("hang", marks=pytest.mark.slow)])
 def test_a_module_that_forges_the_checks_verdict_is_refused(tmp_path, student, ending):
     from helpers.course.submission import SubmissionError, check_isolated, locate
 

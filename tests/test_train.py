@@ -141,6 +141,7 @@ def test_a_run_writes_log_plots_weights_and_checkpoints(tmp_path, capsys, args, 
         assert (out / "checkpoints" / run / name).is_file()
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_its_best_checkpoint_and_resumes_to_the_same_result(tmp_path):
     """A real Ctrl-C (SIGINT) in a separate process, then --resume: the same test accuracy as an uninterrupted run."""
     args = ["--model", "convnet", "--hidden-sizes", "8", "--epochs", "6", "--no-progress"]
