@@ -37,17 +37,36 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-import os
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 
-from helpers.data import DATASETS
-from helpers.pytorch.models import MyModel
-from helpers.pytorch.mymodel_recipe import FastConfig
-from helpers.pytorch.registry import MODELS, build_model
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def catch_interruptions() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` even where the shell started us with SIGINT ignored (a background job);
+    a batch system's SIGTERM is treated the same way."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+if __name__ == "__main__":
+    catch_interruptions()   # from the first moment: importing torch below takes a second or two
+try:
+    from helpers.data import DATASETS
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.mymodel_recipe import FastConfig
+    from helpers.pytorch.registry import MODELS, build_model
+except KeyboardInterrupt:
+    if __name__ != "__main__":
+        raise
+    print("\nInterrupted while starting: nothing was trained or written.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 MADE_BY = "python -m helpers.train (scripts/run_<model>.sh)"   # named in the records of the files a run writes
@@ -76,9 +95,10 @@ HIDDEN = {
     "mlp": ((1, 16), "mlp takes one width per hidden layer (1 to 16 layers)"),
     "mymodel": ((3, 3), "mymodel takes three values: the widths of its three convolution groups"),
 }
-# Settings that must match when a run is resumed.
+# Settings that must match when a run is resumed (the run mode, WORKBOOK_MODE, too: a smoke run never becomes a full
+# one; the training loop also compares the data sizes).
 _RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
-             "hidden_sizes", "kernel_size", "val_size", "seed")
+             "hidden_sizes", "kernel_size", "val_size", "seed", "mode")
 
 
 class Refused(ValueError):
@@ -175,6 +195,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     args.val_size = args.val_size if args.val_size < 1 else int(args.val_size)
     if args.out is not None:
         _check_out_folder(args.out)
+    if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
+        raise Refused(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
     from helpers.device import get_device
 
     try:
@@ -192,7 +214,7 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         if not last.is_file():
             raise Refused(f"--resume: there is no checkpoint to resume at {last}; run without --resume to start.")
         saved = _saved_settings(last)
-        differ = [f"--{k.replace('_', '-')} {_show(saved[k])} (now {_show(_setting(args, k))})"
+        differ = [f"{_flag(k)} {_show(saved[k])} (now {_show(_setting(args, k))})"
                   for k in _RUN_KEYS if k in saved and saved[k] != _setting(args, k)]
         if differ:
             raise Refused(f"--resume: the checkpoint in {args.checkpoint_dir} was made with "
@@ -203,13 +225,10 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
 
 def _check_out_folder(out: Path) -> None:
     """Refuse an ``--out`` that is a file, lies under a file, or cannot be written."""
-    if out.exists() and not out.is_dir():
-        raise Refused(f"--out {out} is a file; give a folder.")
-    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor or "."))
-    if existing.exists() and not existing.is_dir():
-        raise Refused(f"--out {out} lies under {existing}, which is a file; give a folder.")
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        raise Refused(f"--out {out}: {existing} is not writable; give a folder you can write to.")
+    from helpers.paths import writable_folder_problem
+
+    if why := writable_folder_problem(out):
+        raise Refused(f"--out {out}: {why}")
 
 
 def _saved_settings(last: Path) -> dict:
@@ -223,8 +242,16 @@ def _saved_settings(last: Path) -> dict:
 
 
 def _setting(args, key):
+    if key == "mode":
+        from helpers.runtime import mode
+
+        return mode()
     value = getattr(args, key)
     return list(value) if isinstance(value, tuple) else value
+
+
+def _flag(key: str) -> str:
+    return "WORKBOOK_MODE" if key == "mode" else f"--{key.replace('_', '-')}"
 
 
 def _show(value) -> str:
@@ -316,32 +343,32 @@ def _interrupted_note(args, argv: list[str], started: float) -> str:
     return f"{note}Resume with:\n  python -m helpers.train {shlex.join(resume)}"
 
 
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    catch_interruptions()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from helpers.paths import OutputClash, output_lock
+        from helpers.pytorch.training import CheckpointMismatch
+
         args = resolve(args)
     except Refused as err:
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: refused: {err}", file=sys.stderr)
         return 2
-    # Ctrl-C raises KeyboardInterrupt even where the shell started us with SIGINT ignored
-    # (a background job), and a batch system's SIGTERM is treated the same way.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    from helpers.paths import OutputClash, output_lock
-
+    except KeyboardInterrupt:
+        print("\nInterrupted while starting: nothing was trained or written.", file=sys.stderr)
+        return 130
     start = time.time()
     try:
         with output_lock(args.out):  # one run per output folder at a time
             result = train(args)
     except OutputClash as err:
         print(f"{parser.prog}: refused: --out {err}", file=sys.stderr)
+        return 2
+    except CheckpointMismatch as err:
+        print(f"{parser.prog}: refused: --resume: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted after {time.time() - start:.0f} s. {_interrupted_note(args, argv, start)}",

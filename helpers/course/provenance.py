@@ -25,7 +25,7 @@ import json
 import os
 from pathlib import Path
 
-from helpers.paths import atomic_write_bytes
+from helpers.paths import atomic_write_bytes, output_lock
 from helpers.runtime import mode
 
 SUFFIX = ".provenance.json"
@@ -114,9 +114,10 @@ def save_artefact(path: str | os.PathLike, data: bytes, made_by: str, **facts) -
     In smoke mode a file whose record says full mode is kept, and the data
     goes to ``<stem>.smoke<suffix>`` beside it.
     """
-    path = keep_full(Path(path))
-    atomic_write_bytes(path, data)
-    record(path, made_by, **facts)
+    with output_lock(Path(path).parent):   # one writer per output folder
+        path = keep_full(Path(path))
+        atomic_write_bytes(path, data)
+        record(path, made_by, **facts)
     return path
 
 
@@ -137,7 +138,8 @@ def copy_artefact(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     source = Path(source)
     entry = read(source) or {"mode": "unknown", "made_by": None}
     facts = {k: v for k, v in entry.items() if k not in ("file", "sha256", "created", "mode", "made_by")}
-    target = keep_full(Path(target))
-    atomic_write_bytes(target, source.read_bytes())
-    record(target, entry.get("made_by"), run_mode=entry.get("mode"), **{**facts, "copied_from": source.name})
+    with output_lock(Path(target).parent):
+        target = keep_full(Path(target))
+        atomic_write_bytes(target, source.read_bytes())
+        record(target, entry.get("made_by"), run_mode=entry.get("mode"), **{**facts, "copied_from": source.name})
     return target

@@ -287,48 +287,75 @@ print("@@ACCURACY " + json.dumps({"accuracy": accuracy, "n": len(y)}))
 """
 
 
-def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CHECK_TIMEOUT) -> str:
-    """``model.pt``'s accuracy on the full clean ``dataset`` test set, as one phrase; says why when it cannot.
-
-    The full set is looked for in ``$WORKBOOK_DATA`` (else ``<repo>/data``),
-    never downloaded; the student's code runs in its own process with a time limit.
-    """
-    from helpers.data import DATA_VARIABLE
-
-    root = os.environ.get(DATA_VARIABLE) or str(REPO_ROOT / "data")
+def model_accuracy(paths: dict[str, Path], dataset: str, root: Path, timeout: float = CHECK_TIMEOUT) -> tuple[float, int]:
+    """``(accuracy, images)`` of ``model.pt`` on ``dataset``'s test set under ``root``, with the hand-in's own
+    ``MyNet`` and ``classify``, in a process of their own with a time limit; ``SubmissionError`` when it cannot be
+    measured (the classification fails or takes too long), naming ``model.pt``."""
     with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
         for name in ("pytorch_cnn.py", "model.pt"):
             shutil.copyfile(paths[name], Path(tmp) / name)
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        result = run_limited([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, root], cwd=tmp, env=env,
+        result = run_limited([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, str(root)], cwd=tmp, env=env,
                              timeout=timeout, memory=check_memory())
         if result.timed_out:
-            return f"not measured (classifying the {dataset} test set took more than {timeout:.0f} s)"
+            raise _fail("model.pt", f"its accuracy could not be measured: classifying the {dataset} test set took "
+                        f"more than {timeout:.0f} s")
     lines = [line for line in result.stdout.splitlines() if line.startswith("@@ACCURACY ")]
-    if not lines:
-        return f"not measured (the evaluation failed: {(result.stderr.strip().splitlines() or ['?'])[-1]})"
-    outcome = json.loads(lines[-1].split(" ", 1)[1])
-    if outcome.get("missing"):
-        return f"not measured (the full {dataset} test set is not on disk; set {DATA_VARIABLE})"
-    return f"{outcome['accuracy']:.4f} on the full clean {dataset} test set ({outcome['n']} images)"
+    outcome = json.loads(lines[-1].split(" ", 1)[1]) if lines else {}
+    if "accuracy" not in outcome:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise _fail("model.pt", f"its accuracy could not be measured: classify on the {dataset} test set failed "
+                    f"({last})")
+    return float(outcome["accuracy"]), int(outcome["n"])
 
 
-def describe_rpz(paths: dict[str, Path]) -> list[str]:
-    """One line per file of the hand-in: where it comes from, and for made files how they were made."""
-    from helpers.course import provenance
+def measure_rpz(paths: dict[str, Path]) -> list[str]:
+    """Measure what the records of the hand-in claim (``helpers.course.verify``); returns one line per file.
 
-    lines = []
+    Raises ``SubmissionError`` with one line per file whose record a measurement contradicts: ``model.pt``'s
+    accuracy on the test set (or a network at chance level), and the two PNGs against the network their run
+    trained.
+    """
+    from helpers.course import provenance, verify
+    from helpers.data import DATASETS
+
+    problems, lines = [], []
+    figures, summary = verify.check_numpy_nn(paths["numpy_nn_training.png"], paths["numpy_nn_classification.png"],
+                                             NUMPY_NN_NOTEBOOK)
+    problems += figures
+    entry = provenance.read(paths["model.pt"]) or {}
+    dataset = entry.get("dataset")
+    if dataset not in DATASETS or dataset == "cifar10":
+        problems.append(_fail("model.pt", f"its record names no MNIST data set ({dataset!r}), so its accuracy cannot "
+                              "be measured").args[0])
+    else:
+        measuring = verify.measurement_set(dataset)
+        accuracy, n = model_accuracy(paths, dataset, measuring.root)
+        where = measuring.describe(n)
+        if why := verify.accuracy_problem(entry.get("test_accuracy"), accuracy, n, 10, where):
+            problems.append(f"model.pt: {why}; run {CNN_NOTEBOOK} again in full mode, then collect again.")
+        model_line = f"accuracy {accuracy:.4f} measured on {where}"
+    if problems:
+        raise SubmissionError("\n".join(problems))
     for d in RPZ_FILES:
         path = paths[d.name]
         if d.source == "helpers":
             lines.append(f"  {d.name:28s} your code ({path})")
             continue
-        entry = provenance.read(path)
-        line = f"  {d.name:28s} {provenance.describe(entry)}"
-        if d.name == "model.pt" and entry and entry.get("dataset"):
-            line += f"; accuracy {full_test_accuracy(paths, entry['dataset'])}"
-        lines.append(line)
+        line = f"  {d.name:28s} {provenance.describe(provenance.read(path))}"
+        lines.append(line + (f"; {model_line}" if d.name == "model.pt" else ""))
+    lines.append(f"  measured: {summary}")
     return lines
+
+
+def check_out(out: Path, what: str = "--out") -> None:
+    """Refuse, before any slow check, an ``out`` file that cannot be written: a folder, under a file, read-only."""
+    from helpers.paths import writable_folder_problem
+
+    if out.is_dir():
+        raise SubmissionError(f"{what} {out} is a folder; give the path of the file to write.")
+    if why := writable_folder_problem(out.parent):
+        raise SubmissionError(f"{what} {out}: {why}")
 
 
 def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
@@ -340,11 +367,12 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
+    check_out(out)  # before the slow check
     paths = locate(helpers_dir, outputs)
-    _refuse_input_as_output(out, paths.values())  # before the slow check
+    _refuse_input_as_output(out, paths.values())
     check_provenance(paths)
     check_isolated(paths)
-    print("packing:\n" + "\n".join(describe_rpz(paths)))
+    print("packing:\n" + "\n".join(measure_rpz(paths)))
     return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
 
 
@@ -399,12 +427,12 @@ def check_png(path: Path) -> str | None:
 
 
 def _check_notebook(path: Path) -> str | None:
-    import nbformat
+    from helpers.paths import NotebookError, read_notebook
 
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as err:  # nbformat raises several types for a broken file
-        return f"is not a readable notebook ({err})"
+        nb = read_notebook(path)
+    except NotebookError as err:
+        return f"is {err.reason}" if err.reason.startswith("not ") else err.reason
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not any(c.get("outputs") for c in code):
         return "has no outputs: run it (Run All), save it, then collect"
@@ -453,6 +481,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
+    check_out(out)  # before the slow PDF export
     # (name in the zip, file, what to say when it is missing, what makes it)
     wanted = [(rel, repo / rel, f"not found at {repo / rel} (it ships with the workbook: copy it from a fresh copy of the course repository)", None)
               for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,)]
@@ -519,10 +548,15 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = args.notebooks or all_notebooks()
         try:
             out = args.out or REPO_ROOT / PDF_NAME
+            check_out(out)
             _refuse_input_as_output(out, notebooks)
             path = export_pdf(notebooks, out)
-        except (SubmissionError, ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
+        except (SubmissionError, ToolMissing, RuntimeError, ValueError) as err:
             print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # a read-only or full disk
+            print(f"collect_submission pdf: not written.\ncannot write {err.filename or out}: {err.strerror or err}",
+                  file=sys.stderr)
             return 1
         print(f"wrote {path}")
         return 0

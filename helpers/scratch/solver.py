@@ -84,6 +84,8 @@ class Solver:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y) or np.ndim(y) != 1:
                 raise ValueError(f"X_{split} {np.shape(X)} and y_{split} {np.shape(y)} must hold the same number of examples, y as (N,).")
+            if len(X) == 0:
+                raise ValueError(f"X_{split} holds no examples (shape {np.shape(X)}); give at least one.")
         if not hasattr(model, "params") or not hasattr(model, "loss"):
             raise TypeError(f"model must have a 'params' dict and a 'loss(X, y)' method; got {type(model).__name__}.")
         if isinstance(update_rule, str):
