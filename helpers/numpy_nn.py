@@ -246,7 +246,6 @@ def main(argv=None) -> dict:
     before any figure is written.
     """
     import argparse
-    import sys
     from pathlib import Path
 
     from helpers.paths import OutputClash, output_dir, writable_folder_problem

@@ -251,16 +251,20 @@ def _refuse_input_as_output(out: Path, inputs) -> None:
 def check_provenance(paths: dict[str, Path]) -> None:
     """Refuse files made by a notebook without a full-mode record (``helpers.course.provenance``).
 
-    Raises ``SubmissionError`` with one line per file, naming the notebook to
-    re-run in full mode.
+    The network notebook 02 saves beside its figures (``numpy_nn_network.npz``: not handed in, but what the
+    figures are measured against) needs one too. Raises ``SubmissionError`` with one line per file, naming
+    the notebook to re-run in full mode.
     """
     from helpers.course import provenance
+    from helpers.scratch.binary_mnist import NETWORK_FILE
 
     problems = []
-    for d in RPZ_FILES:
-        if d.source == "outputs" and (why := provenance.problem(paths[d.name])):
-            notebook = d.made_by.split()[0]
-            problems.append(f"{d.name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
+    # The network notebook 02 trained is not handed in, but its figures are measured against it (measure_rpz).
+    made = [(d.name, paths[d.name], d.made_by.split()[0]) for d in RPZ_FILES if d.source == "outputs"]
+    made.insert(2, (NETWORK_FILE, paths["numpy_nn_training.png"].with_name(NETWORK_FILE), NUMPY_NN_NOTEBOOK))
+    for name, path, notebook in made:
+        if why := (f"not found at {path}" if not path.is_file() else provenance.problem(path)):
+            problems.append(f"{name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
                             "then collect again.")
     if problems:
         raise SubmissionError("\n".join(problems))

@@ -147,12 +147,12 @@ def check_numpy_nn(training_png: Path, classification_png: Path, notebook: str) 
     from helpers.paths import figure_bytes
     from helpers.scratch import binary_mnist as bm
 
-    again = f"run {notebook} again in full mode (WORKBOOK_MODE unset), then collect again"
+    again = f"run {notebook} again in full mode (WORKBOOK_MODE unset), then collect again."
     network = training_png.with_name(bm.NETWORK_FILE)
     records = {png: provenance.read(png) or {} for png in (training_png, classification_png)}
     if not network.is_file():
         return [f"{bm.NETWORK_FILE}: not found beside the figures ({network}); the figures are checked against "
-                f"the network their run trained: {again}"], ""
+                f"the network their run trained; {again}"], ""
     if why := provenance.problem(network):
         return [f"{bm.NETWORK_FILE}: {why}; {again}"], ""
     sha = provenance.read(network)["sha256"]
