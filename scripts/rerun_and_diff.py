@@ -67,10 +67,10 @@ def diff(committed, rerun) -> list[tuple[int, list[str], list[str]]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sys.path.insert(0, str(ROOT / "scripts"))
-    from run_notebooks import failure_line, one_run_at_a_time, run, seconds
+    from run_notebooks import failure_line, number, one_run_at_a_time, run
 
     parser.add_argument("notebook", type=Path)
-    parser.add_argument("--timeout", type=seconds, default=7200, help="seconds per cell (default 7200)")
+    parser.add_argument("--timeout", type=number(int, 1, 10**6), default=7200, help="seconds per cell (default 7200)")
     parser.add_argument("--write", action="store_true",
                         help="then replace the committed notebook by the re-run (atomically): the one full run")
     args = parser.parse_args(argv)

@@ -26,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from helpers.cli import number  # noqa: E402
+
 LOCK = Path(tempfile.gettempdir()) / "workbook-notebook-run.lock"
 
 
@@ -34,7 +37,6 @@ def run(path: Path, mode: str, timeout: int, cwd: Path | None = None) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from helpers.paths import atomic_write_bytes, read_notebook
 
     os.environ["WORKBOOK_MODE"] = mode
@@ -60,17 +62,6 @@ def one_run_at_a_time():
         yield
 
 
-def seconds(text: str) -> int:
-    """argparse type: a whole number of seconds, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 second; got {value}")
-    return value
-
-
 def failure_line(err: BaseException) -> str:
     """One line for a failed run: nbclient's error holds the cell and a traceback; keep its last line."""
     lines = [line for line in str(err).strip().splitlines() if line.strip()]
@@ -81,9 +72,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--mode", choices=("full", "smoke"), default="full")
-    parser.add_argument("--timeout", type=seconds, default=7200, help="seconds per cell (default 7200)")
+    parser.add_argument("--timeout", type=number(int, 1, 10**6), default=7200, help="seconds per cell (default 7200)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from helpers.paths import NotebookError, read_notebook
 
     try:
