@@ -87,6 +87,8 @@ DEFAULTS = {
                 hidden_sizes=(512,)),
     "mymodel": _FAST,
 }
+# Beyond these a run cannot fit in memory or would not end: refused with the others, before anything loads.
+MAX_EPOCHS, MAX_BATCH, MAX_WIDTH = 100_000, 1_000_000, 65_536
 # How many --hidden-sizes each model takes, and what they mean.
 HIDDEN = {
     "softmax": ((0, 0), "softmax has no hidden layer"),
@@ -163,12 +165,12 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         raise Refused(f"--model mymodel is the CIFAR-10 challenge network (3x32x32 images, whitening layer); "
                       f"it cannot take --dataset {args.dataset}. For MNIST / Fashion-MNIST use another model, "
                       "or notebook 06's MyNet.")
-    if args.epochs < 1:
-        raise Refused(f"--epochs must be at least 1; got {args.epochs}.")
+    if not 1 <= args.epochs <= MAX_EPOCHS:
+        raise Refused(f"--epochs must be from 1 to {MAX_EPOCHS:,}; got {args.epochs}.")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise Refused(f"--lr must be a positive number; got {args.lr:g}.")
-    if args.batch_size < 1:
-        raise Refused(f"--batch-size must be at least 1; got {args.batch_size}.")
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise Refused(f"--batch-size must be from 1 to {MAX_BATCH:,}; got {args.batch_size}.")
     if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
         raise Refused(f"--weight-decay must be 0 or more; got {args.weight_decay:g}.")
     if not 0 <= args.momentum < 1:
@@ -180,8 +182,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     if not low <= len(args.hidden_sizes) <= high:
         raise Refused(f"--hidden-sizes: {meaning}; got {len(args.hidden_sizes)} value(s) "
                       f"({_sizes(args.hidden_sizes)}).")
-    if any(size < 1 for size in args.hidden_sizes):
-        raise Refused(f"--hidden-sizes must all be at least 1; got {_sizes(args.hidden_sizes)}.")
+    if any(not 1 <= size <= MAX_WIDTH for size in args.hidden_sizes):
+        raise Refused(f"--hidden-sizes must all be from 1 to {MAX_WIDTH:,}; got {_sizes(args.hidden_sizes)}.")
     if args.kernel_size < 1 or args.kernel_size % 2 == 0:
         raise Refused(f"--kernel-size must be odd and positive (padding keeps the image size); got {args.kernel_size}.")
     side = 32 if args.dataset == "cifar10" else 28
@@ -190,7 +192,7 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
                       f"got {args.kernel_size}.")
     if not 0 <= args.seed < 2**32:
         raise Refused(f"--seed must be in [0, 2**32) (NumPy's seeds); got {args.seed}.")
-    if args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
+    if not math.isfinite(args.val_size) or args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
         raise Refused(f"--val-size must be a fraction in (0, 1) or a whole count of images; got {args.val_size:g}.")
     args.val_size = args.val_size if args.val_size < 1 else int(args.val_size)
     if args.out is not None:
