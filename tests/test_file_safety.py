@@ -236,7 +236,7 @@ def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
     notebook = tmp_path / "00_setup.ipynb"
     notebook.write_bytes((REPO_ROOT / "notebooks" / "00_setup.ipynb").read_bytes())
     before = notebook.read_bytes()
-    assert main(["pdf", str(notebook), "--out", str(notebook)]) == 1
+    assert main(["pdf", str(notebook), "--out", str(notebook)]) == 2
     assert "is the input" in capsys.readouterr().err
     assert notebook.read_bytes() == before
 

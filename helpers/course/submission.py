@@ -20,11 +20,16 @@ Before anything is written it checks, as the upload system will:
    workbook's own ``helpers`` package is made unimportable there, since the
    upload system does not have it;
 3. ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and
-   ``model.pt`` carry a record of how they were made
-   (``helpers.course.provenance``); one made in smoke mode, or without a record,
-   is refused, naming the notebook to run again in full mode. What is
-   packed is printed, with ``model.pt``'s accuracy on the full clean test set
-   when that set is on disk (``WORKBOOK_DATA``).
+   ``model.pt`` (and the network notebook 02 saves beside its figures)
+   carry a record of how they were made (``helpers.course.provenance``); one
+   made in smoke mode, or without a record, is refused, naming the notebook
+   to run again in full mode;
+4. what the records claim is measured (``helpers.course.verify``):
+   ``model.pt``'s accuracy on the test set (the full one when it is on disk,
+   ``WORKBOOK_DATA``, else the shipped subset) with the hand-in's own
+   ``classify``, and the two PNGs drawn again from their network; a record the
+   measurement contradicts, or a network at chance level, is refused, naming
+   the file. What is packed is printed, with what was measured.
 
 ``cs7643`` (CS7643, part 2) takes the model and training code
 (``helpers/pytorch/models.py``, ``train.py``, ``predict.py`` and the modules
@@ -38,7 +43,10 @@ notebook's PDF, and ``2_pytorch.pdf`` with every plot, one per page.
 
 Any failure exits with status 1 and a message naming the file and the
 notebook or command that makes it; no zip is written (the zip is built in a
-temporary file and renamed into place only when complete).
+temporary file and renamed into place only when complete). An argument that
+cannot work (an ``--out`` that is a folder, lies under a file, is not
+writable or is one of the inputs; a notebook that cannot be read) is refused
+before any check, with status 2.
 """
 
 from __future__ import annotations
@@ -91,6 +99,11 @@ _BY_NAME = {d.name: d for d in RPZ_FILES}
 
 class SubmissionError(Exception):
     """The hand-in cannot be made; the message names the file and the notebook that makes it."""
+
+
+class BadArgument(SubmissionError):
+    """An argument that names no usable file: an ``--out`` that cannot be written, a notebook that cannot be read
+    (exit status 2, where a hand-in that fails its checks exits with 1)."""
 
 
 def _fail(name: str, problem: str) -> SubmissionError:
@@ -245,7 +258,7 @@ def _refuse_input_as_output(out: Path, inputs) -> None:
     try:
         refuse_overwriting_inputs(out, inputs)
     except OutputClash as err:
-        raise SubmissionError(str(err)) from None
+        raise BadArgument(str(err)) from None
 
 
 def check_provenance(paths: dict[str, Path]) -> None:
@@ -357,9 +370,9 @@ def check_out(out: Path, what: str = "--out") -> None:
     from helpers.paths import writable_folder_problem
 
     if out.is_dir():
-        raise SubmissionError(f"{what} {out} is a folder; give the path of the file to write.")
+        raise BadArgument(f"{what} {out} is a folder; give the path of the file to write.")
     if why := writable_folder_problem(out.parent):
-        raise SubmissionError(f"{what} {out}: {why}")
+        raise BadArgument(f"{what} {out}: {why}")
 
 
 def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
@@ -548,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.target == "pdf":
         from helpers.course.pdf_export import ToolMissing, export_pdf
+        from helpers.paths import NotebookError
 
         notebooks = args.notebooks or all_notebooks()
         try:
@@ -555,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
             check_out(out)
             _refuse_input_as_output(out, notebooks)
             path = export_pdf(notebooks, out)
+        except (BadArgument, NotebookError) as err:
+            print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 2
         except (SubmissionError, ToolMissing, RuntimeError, ValueError) as err:
             print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
             return 1
@@ -571,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
             path = collect_cs7643(args.outputs, args.out)
     except SubmissionError as err:
         print(f"collect_submission {args.target}: not written.\n{err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, BadArgument) else 1
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     print(f"wrote {path}: {len(names)} files: {', '.join(names)}")
