@@ -181,17 +181,20 @@ def train(model: list, data: dict, learning_rate: float, batch_size: int, epochs
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(len(X))
-        for i in range(0, len(X), batch_size):
-            idx = order[i:i + batch_size]
-            p = forward(model, X[idx])
-            loss.forward(p, y[idx])
-            backward(model, loss.backward())
-            sgd_step(model, learning_rate)
+        # A diverging run overflows into inf and NaN: the loss check below stops it with one line, not warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(0, len(X), batch_size):
+                idx = order[i:i + batch_size]
+                p = forward(model, X[idx])
+                loss.forward(p, y[idx])
+                backward(model, loss.backward())
+                sgd_step(model, learning_rate)
         seconds += time.perf_counter() - start
         history["epoch"].append(epoch + 1)
         history["train_time"].append(seconds)
         for split in ("train", "val"):
-            split_loss, split_acc = loss_and_accuracy(model, data[f"X_{split}"], data[f"y_{split}"])
+            with np.errstate(over="ignore", invalid="ignore"):
+                split_loss, split_acc = loss_and_accuracy(model, data[f"X_{split}"], data[f"y_{split}"])
             if not np.isfinite(split_loss):   # nothing learns from here on: stop before any figure is made of it
                 raise FloatingPointError(f"the {split} loss became {split_loss} in epoch {epoch + 1} (learning rate "
                                          f"{learning_rate:g}): lower the learning rate.")
