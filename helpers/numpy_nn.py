@@ -248,7 +248,7 @@ def main(argv=None) -> dict:
     import argparse
     from pathlib import Path
 
-    from helpers.paths import OutputClash, output_dir, writable_folder_problem
+    from helpers.paths import OutputClash, output_dir, output_lock, writable_folder_problem
     from helpers.runtime import by_mode, setup
 
     # Lazy imports: the deliverable itself stays numpy-only.
@@ -285,12 +285,14 @@ def main(argv=None) -> dict:
         parser.error(f"--out {args.out}: {why}")
 
     setup(seed=args.seed)
+    out = Path(args.out) if args.out is not None else output_dir()
     try:
-        data = bm.load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
-        print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, {len(data['X_test'])} test")
-        result = bm.run(config, data, seed=args.seed, verbose=True)
-        out = Path(args.out) if args.out is not None else output_dir()
-        paths = bm.save_figures(result, data, out)
+        with output_lock(out):   # held from the start: a second writer there is refused before any training
+            data = bm.load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
+            print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, "
+                  f"{len(data['X_test'])} test")
+            result = bm.run(config, data, seed=args.seed, verbose=True)
+            paths = bm.save_figures(result, data, out)
     except OutputClash as err:
         parser.exit(2, f"{parser.prog}: refused: --out {err}\n")
     except (OSError, ValueError, RuntimeError, FloatingPointError) as err:  # no data, a NaN loss, a full disk

@@ -100,19 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.data import DatasetError, DatasetNotFoundError, load_dataset
     from helpers.paths import OutputClash, output_dir, output_lock
 
-    try:
-        images, labels = load_dataset(args.dataset, "test", root=args.data_root)
-    except (DatasetError, DatasetNotFoundError, TimeoutError) as err:
-        print(f"{p.prog}: failed: {err}", file=sys.stderr)
-        return 1
-    predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
     target = args.out or output_dir() / "predictions.csv"
     try:
-        with output_lock(target.parent):   # one writer per output folder
+        with output_lock(target.parent):   # one writer per output folder, held before the work
+            images, labels = load_dataset(args.dataset, "test", root=args.data_root)
+            predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
             out = write_predictions(target, predicted.tolist())
     except OutputClash as err:
         print(f"{p.prog}: refused: --out {err}", file=sys.stderr)
         return 2
+    except (DatasetError, DatasetNotFoundError, TimeoutError) as err:
+        print(f"{p.prog}: failed: {err}", file=sys.stderr)
+        return 1
     except OSError as err:  # a read-only or full disk, a folder where a file is
         print(f"{p.prog}: failed: cannot write {target}: {err.strerror or err}; give another --out.", file=sys.stderr)
         return 1
