@@ -294,3 +294,33 @@ def test_the_table_covers_every_entry_point_the_readme_lists():
                     "benchmarks/conv_speed.py", "benchmarks/numpy_nn_threads.py",
                     "benchmarks/mymodel_time_to_accuracy.py", "benchmarks/mynet_augmentation_choice.py"):
         assert command in readme, command
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/<pid>/maps (Linux)")
+def test_ctrl_c_in_the_first_second_stops_the_run(tmp_path):
+    """The probe: Ctrl-C while the run starts (importing torch) was ignored where the shell ignores SIGINT for
+    background jobs, and the run completed. Now it stops at once with one line and status 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.train", *SOFTMAX, "--out", str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:   # until torch's libraries load: the run is starting
+        try:
+            if "libtorch" in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, f"rc={proc.returncode}\n{stdout}\n{stderr}"
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("Interrupted while starting")
+    assert "test accuracy" not in stdout and not (out / "softmax.log").exists()

@@ -75,14 +75,15 @@ def _require_float(name: str, *arrays: np.ndarray) -> None:
                         "pass floating-point arrays (e.g. x.astype(np.float64)).")
 
 
-def _require_cache(name: str, cache, kinds: tuple, made_by: str):
+def _require_cache(name: str, cache, kinds: tuple, made_by: str, layout: str = ""):
     """``cache`` as ``made_by`` returns it: a tuple of ``len(kinds)`` items of those types (one line otherwise)."""
     if (not isinstance(cache, tuple) or len(cache) != len(kinds)
             or not all(isinstance(item, kind) for item, kind in zip(cache, kinds))):
         got = (f"a tuple of {len(cache)} items ({', '.join(type(item).__name__ for item in cache)})"
                if isinstance(cache, tuple) else f"a {type(cache).__name__}")
-        raise TypeError(f"{name}: cache must be what {made_by} returned "
-                        f"({', '.join(k.__name__ for k in kinds)}); got {got}. Pass the cache of the matching forward pass.")
+        expected = layout or f"({', '.join(k.__name__ for k in kinds)})"
+        raise TypeError(f"{name}: cache must be what {made_by} returned, {expected}; got {got}: pass the cache of "
+                        "the matching forward pass.")
     return cache
 
 
@@ -188,7 +189,7 @@ def affine_backward(dout: np.ndarray, cache):
     dout: ``(N, M)``; cache: ``(x, w, b)`` from the forward pass.
     Returns ``dx`` (x's shape ``(N, d_1, ..., d_k)``), ``dw`` ``(D, M)``, ``db`` ``(M,)``.
     """
-    x, w, b = _require_cache("affine_backward", cache, (np.ndarray, np.ndarray, np.ndarray), "affine_forward (x, w, b)")
+    x, w, b = _require_cache("affine_backward", cache, (np.ndarray, np.ndarray, np.ndarray), "affine_forward", "(x, w, b)")
     _require_array("affine_backward: dout", dout, "(N, M)")
     _require_shape("affine_backward: dout", dout, (x.shape[0], w.shape[1]), "(N, M)")
     _require_float("affine_backward", dout, x, w)
@@ -305,7 +306,7 @@ def conv_backward_naive(dout: np.ndarray, cache):
     ``(F, C, HH, WW)``, ``db`` ``(F,)``.
     """
     x, w, b, conv_param = _require_cache("conv_backward_naive", cache, (np.ndarray, np.ndarray, np.ndarray, dict),
-                                         "conv_forward_naive (x, w, b, conv_param)")
+                                         "conv_forward_naive", "(x, w, b, conv_param)")
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, conv_param)
     _require_array("conv_backward_naive: dout", dout, "(N, F, H_out, W_out)")
     _require_shape("conv_backward_naive: dout", dout, (N, F, H_out, W_out), "(N, F, H_out, W_out)")
@@ -375,7 +376,7 @@ def conv_backward_fast(dout: np.ndarray, cache, need_dx: bool = True):
     ``None`` and its cost, a third of the work, is saved.
     """
     x_shape, w, cols, conv_param = _require_cache("conv_backward_fast", cache, (tuple, np.ndarray, np.ndarray, dict),
-                                                  "conv_forward_fast (x.shape, w, cols, conv_param)")
+                                                  "conv_forward_fast", "(x.shape, w, cols, conv_param)")
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     _, _, H_out, W_out = conv_output_shape(x_shape, w.shape, conv_param)
@@ -435,7 +436,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     PyTorch).
     """
     x, pool_param = _require_cache("max_pool_backward_naive", cache, (np.ndarray, dict),
-                                   "max_pool_forward_naive (x, pool_param)")
+                                   "max_pool_forward_naive", "(x, pool_param)")
     N, C, H_out, W_out = pool_output_shape(x.shape, pool_param)
     _require_array("max_pool_backward_naive: dout", dout, "(N, C, H_out, W_out)")
     _require_shape("max_pool_backward_naive: dout", dout, (N, C, H_out, W_out), "(N, C, H_out, W_out)")
@@ -519,7 +520,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     """
     x_shape, x_dtype, argmax, pool_param, reshape_path = _require_cache(
         "max_pool_backward_fast", cache, (tuple, np.dtype, np.ndarray, dict, bool),
-        "max_pool_forward_fast (x.shape, x.dtype, argmax, pool_param, reshape_path)")
+        "max_pool_forward_fast", "(x.shape, x.dtype, argmax, pool_param, reshape_path)")
     N, C, H, W = x_shape
     _, _, H_out, W_out = argmax.shape
     _require_array("max_pool_backward_fast: dout", dout, "(N, C, H_out, W_out)")
