@@ -128,7 +128,8 @@ def trained_outputs() -> dict[str, tuple[bytes, dict]]:
     data = bm.load_two_digits((3, 8), root=root)
     result = bm.run(dict(hidden_units=16, epochs=2), data)
     with tempfile.TemporaryDirectory() as tmp:
-        for path in bm.save_figures(result, data, Path(tmp)).values():
+        paths = [*bm.save_figures(result, data, Path(tmp)).values(), Path(tmp) / bm.NETWORK_FILE]
+        for path in paths:
             made[path.name] = (path.read_bytes(), dict(dataset="mnist digits 3 vs 8", epochs=2,
                                                        test_accuracy=float(result["test_acc"])))
     cnn = _stand_in_cnn()

@@ -319,7 +319,8 @@ def save_figures(result: dict, data: dict, out) -> dict:
     ``collect_submission.sh`` measures the network's test accuracy and re-draws
     both figures to check they are the ones this run made. Everything is
     written atomically while the folder's ``output_lock`` is held. Returns
-    ``{"training": path, "classification": path, "network": path}``.
+    the figures' paths, ``{"training": path, "classification": path}`` (the
+    network is ``NETWORK_FILE`` beside them).
     """
     import io
 
@@ -338,12 +339,12 @@ def save_figures(result: dict, data: dict, out) -> dict:
         "classification": (classification_figure(data["images_test"], result["probs_test"], data["y_test"],
                                                  data["digits"]), out / CLASSIFICATION_PNG),
     }
+    paths = {}
     with output_lock(out):
-        paths = {"network": save_artefact(out / NETWORK_FILE, buffer.getvalue(), made_by=NOTEBOOK, **facts)}
-        network_sha256 = read(paths["network"])["sha256"]
+        network = save_artefact(out / NETWORK_FILE, buffer.getvalue(), made_by=NOTEBOOK, **facts)
         for key, (fig, path) in figures.items():
-            paths[key] = save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK, network_sha256=network_sha256,
-                                       **facts)
+            paths[key] = save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK,
+                                       network_sha256=read(network)["sha256"], **facts)
     for fig, _ in figures.values():
         plt.close(fig)
     return paths
