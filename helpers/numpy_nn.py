@@ -299,7 +299,8 @@ def main(argv=None) -> dict:
         parser.exit(1, f"{parser.prog}: failed, nothing written: {type(err).__name__}: {err}\n")
     print(f"test accuracy: {result['test_acc']:.4f}")
     for p in paths.values():
-        print(f"wrote {p} (and {bm.NETWORK_FILE} beside it, the network it shows)")
+        print(f"wrote {p}")
+    print(f"and beside them {bm.NETWORK_FILE}, the network they show (collect_submission.sh checks them against it)")
     return {"test_acc": result["test_acc"], "history": result["history"], "paths": paths}
 
 
