@@ -86,19 +86,24 @@ CASES = [
 
 
 def _classifier_cases():
+    """The classifiers' rows; each network is built when its row runs (in the student copy, only then)."""
     from helpers.scratch.classifiers import LinearSoftmax, ThreeLayerConvNet, TwoLayerNet, softmax_loss_vectorized
 
-    net = TwoLayerNet(4, 5, 3)
-    cnn = ThreeLayerConvNet(input_dim=(1, 4, 4), num_filters=2, filter_size=3, hidden_dim=4, num_classes=3, seed=0)
+    def net():
+        return TwoLayerNet(4, 5, 3)
+
+    def cnn():
+        return ThreeLayerConvNet(input_dim=(1, 4, 4), num_filters=2, filter_size=3, hidden_dim=4, num_classes=3, seed=0)
+
     x, y = np.ones((6, 4)), np.array([0, 1, 2, 0, 1, 2])
     return [
-        ("two-layer-float-labels", lambda: net.loss(x, y.astype(float)), TypeError,
+        ("two-layer-float-labels", lambda: net().loss(x, y.astype(float)), TypeError,
          r"y must hold integer class labels, shape \(N,\); got dtype float64"),
-        ("two-layer-empty", lambda: net.loss(np.ones((0, 4))), ValueError,
+        ("two-layer-empty", lambda: net().loss(np.ones((0, 4))), ValueError,
          r"X must hold at least one example, shape \(N, 4\)"),
-        ("two-layer-batch-zero", lambda: net.train(x, y, x, y, batch_size=0, num_iters=2), ValueError,
+        ("two-layer-batch-zero", lambda: net().train(x, y, x, y, batch_size=0, num_iters=2), ValueError,
          "batch_size must be a whole number >= 1; got 0"),
-        ("two-layer-rate-nan", lambda: net.train(x, y, x, y, learning_rate=float("nan"), num_iters=2), ValueError,
+        ("two-layer-rate-nan", lambda: net().train(x, y, x, y, learning_rate=float("nan"), num_iters=2), ValueError,
          "learning_rate must be a positive finite number"),
         ("softmax-loss-float-labels", lambda: softmax_loss_vectorized(np.ones((4, 3)), x, y.astype(float), 0.0),
          TypeError, "y must hold integer class labels"),
@@ -108,10 +113,10 @@ def _classifier_cases():
          "y must hold integer class labels"),
         ("linear-softmax-batch-zero", lambda: LinearSoftmax().train(x, y, num_iters=1, batch_size=0), ValueError,
          "batch_size must be a whole number >= 1"),
-        ("convnet-list", lambda: cnn.loss(np.ones((2, 1, 4, 4)).tolist()), TypeError,
+        ("convnet-list", lambda: cnn().loss(np.ones((2, 1, 4, 4)).tolist()), TypeError,
          r"X must be a NumPy array of shape \(N, 1, 4, 4\); got a list"),
-        ("convnet-empty", lambda: cnn.loss(np.ones((0, 1, 4, 4))), ValueError, "with at least one image; got"),
-        ("convnet-float-labels", lambda: cnn.loss(np.ones((2, 1, 4, 4)), np.array([0.0, 1.0])), TypeError,
+        ("convnet-empty", lambda: cnn().loss(np.ones((0, 1, 4, 4))), ValueError, "with at least one image; got"),
+        ("convnet-float-labels", lambda: cnn().loss(np.ones((2, 1, 4, 4)), np.array([0.0, 1.0])), TypeError,
          "softmax_loss needs integer labels y"),
     ]
 
@@ -120,7 +125,10 @@ def _ids(cases):
     return [case[0] for case in cases]
 
 
-@pytest.mark.parametrize("name, call, error, words", CASES + _classifier_cases(), ids=_ids(CASES + _classifier_cases()))
+ALL_CASES = CASES + _classifier_cases()
+
+
+@pytest.mark.parametrize("name, call, error, words", ALL_CASES, ids=_ids(ALL_CASES))
 def test_refused_in_one_line_naming_the_argument(name, call, error, words):
     with pytest.raises(error, match=words) as raised:
         call()

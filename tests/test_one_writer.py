@@ -105,11 +105,11 @@ def test_command_lines_into_a_held_folder_are_refused(held, capsys, command):
             main(["--epochs", "1", "--out", str(held)])
         status = exit_info.value.code
     else:
-        from helpers.paths import MODELS_DIR
         from helpers.predict import main
+        from helpers.pytorch.registry import build_model, save_weights
 
-        status = main(["--model", "mymodel", "--weights", str(MODELS_DIR / "cifar10_mymodel.pt"),
-                       "--out", str(held / "predictions.csv")])
+        weights = save_weights(build_model("softmax"), held.parent / "softmax.pt")
+        status = main(["--model", "softmax", "--weights", str(weights), "--out", str(held / "predictions.csv")])
     assert status == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "refused: --out" in last
