@@ -57,13 +57,18 @@ def display_path(path: str | os.PathLike) -> str:
     return str(path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, hold_folder: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file, then a rename.
 
     A crash or Ctrl-C half-way leaves the old file (or no file), never a
-    truncated one.
+    truncated one. ``hold_folder``: hold the folder's ``output_lock`` while
+    writing (what a notebook's save into an output folder does: refused while
+    another process writes there).
     """
     path = Path(path)
+    if hold_folder:
+        with output_lock(path.parent):
+            return atomic_write_bytes(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -96,7 +101,8 @@ def figure_bytes(fig, fmt: str = "png", **savefig_kwargs) -> bytes:
 def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
     path = Path(path)
-    return atomic_write_bytes(path, figure_bytes(fig, path.suffix.lstrip(".") or "png", **savefig_kwargs))
+    return atomic_write_bytes(path, figure_bytes(fig, path.suffix.lstrip(".") or "png", **savefig_kwargs),
+                              hold_folder=True)
 
 
 def error_line(err: BaseException, limit: int = 200) -> str:
@@ -212,11 +218,12 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
     checkpoint folder), the runs of notebooks 02, 06 and 07 and every file
     saved with a record (``helpers.course.provenance``). ``with
     output_lock(out): ...`` raises ``OutputClash`` at once when another
-    process holds it, naming that process (``holder``, default its command
-    line: ``describe_this_process``), so two writers never share a folder
-    silently. Within one process the lock is reentrant (a run that holds
-    ``out`` saves its files into ``out``). The operating system releases the
-    lock when its process ends, even by ``kill -9``.
+    process holds it, or a folder above it (a run's ``--out`` covers its
+    ``models/`` and ``checkpoints/``), naming that process (``holder``,
+    default its command line: ``describe_this_process``), so two writers never
+    share a folder silently. Within one process the lock is reentrant (a run
+    that holds ``out`` saves its files into ``out``). The operating system
+    releases the lock when its process ends, even by ``kill -9``.
     """
     from filelock import FileLock, Timeout
 
@@ -230,6 +237,9 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
             _held[key] += 1
             lock = None
         else:
+            if above := _held_above(folder):   # a run's --out covers what is below it: models/, checkpoints/
+                raise OutputClash(f"{folder} is inside {above}, which is in use by another run: "
+                                  f"{_holder_of(above)}; wait for it to finish, or give another output folder.")
             lock = FileLock(str(folder / LOCK_NAME), timeout=0)
             try:
                 lock.acquire()
@@ -252,6 +262,24 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
                 del _held[key]
                 (folder / HOLDER_NAME).unlink(missing_ok=True)
                 lock.release()
+
+
+def _held_above(folder: Path) -> Path | None:
+    """The nearest folder above ``folder`` whose lock another process holds, or ``None``."""
+    from filelock import FileLock, Timeout
+
+    for parent in folder.resolve().parents:
+        if str(parent) in _held or not (parent / LOCK_NAME).is_file():
+            continue
+        probe = FileLock(str(parent / LOCK_NAME), timeout=0)
+        try:
+            probe.acquire()
+        except Timeout:
+            return parent
+        except OSError:   # a lock file this user cannot open: not a folder it could write in either
+            continue
+        probe.release()
+    return None
 
 
 def _holder_of(folder: Path) -> str:

@@ -161,3 +161,37 @@ def test_a_file_where_the_folder_should_be_is_one_line(tmp_path):
     with pytest.raises(OutputClash, match=f"^{afile} is a file, not a folder"):
         with output_lock(afile):
             pass
+
+
+def test_a_run_holds_what_is_below_its_folder(held):
+    """A shell run's --out covers its models/ and checkpoints/: a notebook saving there is refused too."""
+    from helpers.course.provenance import save_artefact
+
+    with pytest.raises(OutputClash) as refused:
+        save_artefact(held / "models" / "mynet_mnist.pt", b"weights", made_by="notebooks/06_pytorch_fc_cnn.ipynb")
+    message = str(refused.value)
+    assert message.startswith(f"{held / 'models'} is inside {held}, which is in use by another run: {HOLDER}")
+    assert not (held / "models" / "mynet_mnist.pt").exists()
+
+
+def test_the_numpy_wing_saves_hold_their_folder(held):
+    """Notebooks 04, 05 and 08 save NumPy networks and figures: those writers take the lock as well."""
+    import numpy as np
+
+    from helpers.paths import atomic_save_figure
+    from helpers.scratch.classifiers import TwoLayerNet
+
+    with pytest.raises(OutputClash, match="in use by another run"):
+        TwoLayerNet(4, 3, 2).save(held / "two_layer_net.npz")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    try:
+        with pytest.raises(OutputClash, match="in use by another run"):
+            atomic_save_figure(fig, held / "figures" / "filters.png")
+    finally:
+        plt.close(fig)
+    assert not (held / "two_layer_net.npz").exists() and np.all([not p.suffix == ".png" for p in held.rglob("*")])

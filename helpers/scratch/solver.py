@@ -166,7 +166,7 @@ class Solver:
         """Write the best parameters (and the epoch and validation accuracy) to ``path`` (``.npz``), atomically."""
         buf = io.BytesIO()
         np.savez(buf, **self.best_params, _epoch=self.best_epoch, _val_acc=self.best_val_acc)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     def train(self) -> dict:
         """Run ``num_epochs`` epochs, then put the best parameters seen into ``model.params``.

@@ -118,7 +118,7 @@ class ThreeLayerConvNet:
         """Write the parameters and the architecture to an ``.npz`` file, atomically."""
         buf = io.BytesIO()
         np.savez(buf, config=np.array(json.dumps(self.config)), **self.params)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike, dtype=np.float32) -> ThreeLayerConvNet:

@@ -209,7 +209,7 @@ class TwoLayerNet:
 
         buf = io.BytesIO()
         np.savez(buf, **self.params)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
