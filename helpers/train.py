@@ -26,8 +26,8 @@ Ctrl-C (or a batch system's SIGTERM) stops the run at once; checkpoints are writ
 temporary file, then a rename), so best.pt and last.pt stay whole, and the
 message gives the command that resumes.
 A new run without --resume leaves an earlier run's checkpoints in place until its own first
-epoch replaces them; the settings are stored in every checkpoint, and --resume with other
-settings is refused. One run per --out at a time (a lock file, .workbook.lock, in it).
+epoch replaces them; the settings, the run mode (WORKBOOK_MODE) and the data sizes are stored in
+every checkpoint, and --resume with other settings, in another mode or on other data is refused. One run per --out at a time (a lock file, .workbook.lock, in it).
 Exit status: 0 done, 1 failed (data missing, disk full, ...), 2 refused settings (or --out in
 use by another run), 130 interrupted.
 """

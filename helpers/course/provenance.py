@@ -10,7 +10,9 @@ next to it::
 
 The ``sha256`` ties the record to the file's content: a file changed after it
 was recorded has no valid record. ``collect_submission.sh`` refuses a file
-whose record is missing, does not match, or says smoke mode (``problem``).
+whose record is missing, does not match, or says smoke mode (``problem``),
+and, since anyone can write a record, measures what it claims
+(``helpers.course.verify``).
 
 Nothing a student made is overwritten by a smoke run: ``save_artefact`` in
 smoke mode writes ``<stem>.smoke<suffix>`` instead of replacing a file whose
