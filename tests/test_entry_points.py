@@ -100,6 +100,7 @@ class Row:
     status: int
     words: object                  # files -> words the last line of stderr must hold (a str or a tuple)
     prepare: object = None         # files -> None, run before (a checkpoint to resume, say)
+    env: object = None             # files -> {variable: value} set for the row
     slow: bool = False
 
 
@@ -123,6 +124,9 @@ ROWS = [
         lambda f: (str(f.read_only), "is not writable")),
     Row("train-data-root-a-file", TRAIN, lambda f: SOFTMAX + ["--data-root", str(f.file), "--out", str(f.tmp / "o")], 2,
         lambda f: (f"--data-root {f.file} is a file",)),
+    Row("train-data-variable-a-file", TRAIN, lambda f: SOFTMAX + ["--out", str(f.tmp / "o")], 1,
+        lambda f: (f"The data root {f.file} is a file, not a folder",),
+        env=lambda f: {"WORKBOOK_MODE": "full", "WORKBOOK_DATA": str(f.file)}),
     Row("train-resume-empty", TRAIN, lambda f: SOFTMAX + ["--resume", "--out", str(f.tmp / "run")], 2,
         lambda f: (str(f.checkpoint), "Delete it"), prepare=lambda f: _write(f.checkpoint, b"")),
     Row("train-resume-truncated", TRAIN, lambda f: SOFTMAX + ["--resume", "--out", str(f.tmp / "run")], 2,
@@ -270,6 +274,8 @@ def call(main, argv: list[str]) -> int:
 @pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.slow] if r.slow else []) for r in ROWS])
 def test_entry_point_answers_bad_input_with_one_line(row, files, capsys, monkeypatch):
     monkeypatch.chdir(files.tmp)
+    for variable, value in (row.env(files) if row.env else {}).items():
+        monkeypatch.setenv(variable, value)
     if row.prepare:
         row.prepare(files)
     status = call(row.entry(), row.argv(files))
