@@ -101,7 +101,6 @@ class Row:
     words: object                  # files -> words the last line of stderr must hold (a str or a tuple)
     prepare: object = None         # files -> None, run before (a checkpoint to resume, say)
     env: object = None             # files -> {variable: value} set for the row
-    slow: bool = False
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -271,7 +270,7 @@ def call(main, argv: list[str]) -> int:
     return status if isinstance(status, int) else 1
 
 
-@pytest.mark.parametrize("row", [pytest.param(r, id=r.id, marks=[pytest.mark.slow] if r.slow else []) for r in ROWS])
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_entry_point_answers_bad_input_with_one_line(row, files, capsys, monkeypatch):
     monkeypatch.chdir(files.tmp)
     for variable, value in (row.env(files) if row.env else {}).items():
