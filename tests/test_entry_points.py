@@ -85,7 +85,7 @@ def _module(name: str):
 TRAIN, PREDICT, NUMPY_NN = _module("helpers.train"), _module("helpers.predict"), _module("helpers.numpy_nn")
 COLLECT, COLAB = _module("helpers.course.submission"), _module("helpers.course.colab")
 RUN_NOTEBOOKS, RERUN = _script("scripts/run_notebooks.py"), _script("scripts/rerun_and_diff.py")
-MAKE_SUBSETS = _script("scripts/make_subsets.py")
+MAKE_SUBSETS, TEST_VERSIONS = _script("scripts/make_subsets.py"), _script("scripts/test_versions.py")
 CONV_SPEED, NUMPY_THREADS = _script("benchmarks/conv_speed.py"), _script("benchmarks/numpy_nn_threads.py")
 TIME_TO_ACCURACY = _script("benchmarks/mymodel_time_to_accuracy.py")
 AUGMENTATION_CHOICE = _script("benchmarks/mynet_augmentation_choice.py")
@@ -225,6 +225,8 @@ ROWS = [
         "would replace the full sets"),
     Row("subsets-source-empty-folder", MAKE_SUBSETS, lambda f: ["--source", str(f.folder), "--dest", str(f.tmp / "d")], 1,
         lambda f: ("failed", str(f.folder / "MNIST"))),
+    Row("versions-unknown-corner", TEST_VERSIONS, lambda f: ["nosuchcorner", "--list"], 2,
+        "no corner called nosuchcorner"),
     # benchmarks/*.py
     Row("conv-speed-repeats-negative", CONV_SPEED, lambda f: ["--repeats", "-1"], 2, "--repeats"),
     Row("conv-speed-threads-huge", CONV_SPEED, lambda f: ["--threads", str(10**9)], 2, "--threads"),
@@ -289,17 +291,32 @@ def test_entry_point_answers_bad_input_with_one_line(row, files, capsys, monkeyp
         assert word in last, f"{word!r} not in the last line: {last!r}"
 
 
+# The README's commands and the table's entry points (the grader's, the release tool's and pydoc are not in it).
+COMMANDS = {"-m helpers.train": TRAIN, "-m helpers.predict": PREDICT, "-m helpers.numpy_nn": NUMPY_NN,
+            "-m helpers.course.colab": COLAB, "collect_submission.sh rpz": COLLECT,
+            "collect_submission.sh cs7643": COLLECT, "collect_submission.sh pdf": COLLECT,
+            "scripts/run_notebooks.py": RUN_NOTEBOOKS, "scripts/rerun_and_diff.py": RERUN,
+            "scripts/make_subsets.py": MAKE_SUBSETS, "scripts/test_versions.py": TEST_VERSIONS,
+            "benchmarks/conv_speed.py": CONV_SPEED, "benchmarks/numpy_nn_threads.py": NUMPY_THREADS,
+            "benchmarks/mymodel_time_to_accuracy.py": TIME_TO_ACCURACY,
+            "benchmarks/mynet_augmentation_choice.py": AUGMENTATION_CHOICE}
+NOT_IN_THE_TABLE = {"-m helpers.course.grade", "-m helpers.course.grading.make_eval_set", "-m helpers.course.release",
+                    "-m pydoc", "benchmarks/grade_throughput.py"}
+
+
 def test_the_table_covers_every_entry_point_the_readme_lists():
-    """Each command line of the README's "Training from the shell", "Handing in", the scripts and benchmarks."""
-    entries = {row.entry for row in ROWS}
-    assert {TRAIN, PREDICT, NUMPY_NN, COLLECT, COLAB, RUN_NOTEBOOKS, RERUN, MAKE_SUBSETS, CONV_SPEED, NUMPY_THREADS,
-            TIME_TO_ACCURACY, AUGMENTATION_CHOICE} <= entries
+    """Each command line the README (the course's, or the student copy's) tells a reader to run has rows."""
+    import re
+
     readme = (REPO_ROOT / "README.md").read_text()
-    for command in ("helpers.train", "helpers.predict", "collect_submission.sh rpz", "collect_submission.sh pdf",
-                    "scripts/run_notebooks.py", "scripts/rerun_and_diff.py", "scripts/make_subsets.py",
-                    "benchmarks/conv_speed.py", "benchmarks/numpy_nn_threads.py",
-                    "benchmarks/mymodel_time_to_accuracy.py", "benchmarks/mynet_augmentation_choice.py"):
-        assert command in readme, command
+    listed = set(re.findall(r"scripts/python (-m [\w.]+|[\w/]+\.py)", readme))
+    listed |= {f"collect_submission.sh {target}" for target in re.findall(r"collect_submission\.sh (\w+)", readme)}
+    listed |= set(re.findall(r"scripts/test_versions\.py", readme))
+    assert listed, "the README lists no command"
+    unknown = listed - set(COMMANDS) - NOT_IN_THE_TABLE
+    assert not unknown, f"commands of the README the table does not know: {sorted(unknown)}"
+    entries = {row.entry for row in ROWS}
+    assert {COMMANDS[command] for command in listed if command in COMMANDS} <= entries
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/<pid>/maps (Linux)")
