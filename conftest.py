@@ -23,8 +23,10 @@ if "WORKBOOK_OUTPUT" not in os.environ:
 
 
 def _exercises():
-    from helpers.course.exercises import EXERCISES
-
+    try:
+        from helpers.course.exercises import EXERCISES
+    except ImportError:   # a trimmed-down copy of the repository, as some tests build: no exercises to register
+        return ()
     return EXERCISES
 
 

@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from helpers.device import get_device
+    from helpers.device import cpu_description, get_device
     from helpers.pytorch.models import MyModel
     from helpers.pytorch.mymodel_recipe import FastConfig, cifar_splits, mymodel_accuracy, train_mymodel
     from helpers.pytorch.training import minutes_to
@@ -120,6 +120,7 @@ def main(argv=None) -> int:
     train, val, test = cifar_splits(args.val_size, config.seed)
     print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
     print(f"{device}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"CPU: {cpu_description()}", flush=True)
     start = time.time()
     history = train_mymodel(model, train, val, config, device=device)
     print(f"\ndone in {time.time() - start:.0f} s ({history['train_time'][-1]:.0f} s of training, bfloat16 autocast "

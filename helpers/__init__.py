@@ -40,17 +40,18 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 
 ``helpers.course``: the course tooling
 - ``helpers.course.exercises``: the exercises in course order and ``check(name)``.
-- ``helpers.course.student_checks``: the student copy's pytest plugin ("write this function", not a traceback).
+- ``helpers.course.student_checks``: the pytest plugin that names a function still to be written ("write this function", not a traceback).
 - ``helpers.course.provenance``: how a hand-in file was made (a record beside it).
 - ``helpers.course.verify``: what collect measures of the records' claims (model accuracy, figures drawn again).
 - ``helpers.course.submission``: the hand-in checks and zips (``collect_submission.sh``).
-- ``helpers.course.sandbox``: runs student code in a process of its own with time and memory limits (checks, hand-in, grader).
+- ``helpers.course.sandbox``: the one runner of student code (checks, hand-in, grader): isolated by bubblewrap, limited, every process ended.
+- ``helpers.course.runner``: the runner's child side: runs a program's steps (``helpers/course/runners/``), each forked, one record each.
 - ``helpers.course.pdf_export``: notebooks to one PDF, offline.
 - ``helpers.course.colab``: the Google Colab set-up cell.
-- ``helpers.course.release``: the student copy (``python -m helpers.course.release``).
+- ``helpers.course.release``: the student copy (``python -m helpers.course.release``; withheld from it, as are the next three).
+- ``helpers.course.fingerprints``: fingerprints of code and answers, to find a solution anywhere in the student copy.
 - ``helpers.course.student_readme``: the student copy's README.
-- ``helpers.course.grade``: the instructor's autograder and leaderboard (withheld from the student copy).
-- ``helpers.course.grading``: the grader's configs and ``make_eval_set`` (withheld from the student copy).
+- ``helpers.course.grading``: the instructor's grader, leaderboard and ``make_eval_set`` (``python -m helpers.course.grading``; withheld from the student copy).
 
 Command-line entry points (no library module imports them)
 - ``helpers.train``: ``python -m helpers.train``, train a model from the shell.

@@ -70,6 +70,43 @@ def describe_device(device) -> str:
     return str(device)
 
 
+# The instruction sets that decide how fast the CPU trains (torch's own checks), in the order they build on.
+CPU_FEATURES = (("avx2", "_is_avx2_supported"), ("avx512", "_is_avx512_supported"),
+                ("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
+
+
+def cpu_capabilities() -> dict[str, bool]:
+    """``{"avx2", "avx512", "avx512_bf16", "amx"}``: which of these instruction sets this CPU has (False if unknown)."""
+    import torch
+
+    cpu = getattr(torch, "cpu", None)
+    return {name: bool(getattr(cpu, check, lambda: False)()) for name, check in CPU_FEATURES}
+
+
+def cpu_kind() -> str:
+    """This CPU's kind as the README's timings name it: "AMX", "AVX-512 BF16", "AVX-512", "AVX2" or "older"."""
+    has = cpu_capabilities()
+    for name, label in (("amx", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512", "AVX-512"), ("avx2", "AVX2")):
+        if has[name]:
+            return label
+    return "older"
+
+
+def cpu_description() -> str:
+    """One line: the processor's model name, its kind and core count, e.g. for a benchmark's header."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:   # not Linux
+        pass
+    has = cpu_capabilities()
+    flags = ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in has.items())
+    return f"{model}; {os.cpu_count()} cores; kind {cpu_kind()} ({flags})"
+
+
 def bf16_is_fast(device) -> bool:
     """Whether bfloat16 autocast speeds training up on ``device``.
 
@@ -84,7 +121,6 @@ def bf16_is_fast(device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        cpu = getattr(torch, "cpu", None)
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(cpu, name, lambda: False)() for name in checks)
+        has = cpu_capabilities()
+        return has["avx512_bf16"] or has["amx"]
     return False

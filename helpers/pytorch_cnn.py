@@ -15,9 +15,9 @@ output, as in the lab's template), so they train with ``F.nll_loss`` or
   logistic regression of the lab's first step.
 - ``SimpleCNN``: the lab's convolutional networks, one step at a time
   (3x3 convolutions with stride 2; or stride 1 with max-pooling and dropout).
-- ``MyNet``: the competition network, robust to a bad camera and to
-  brightness / contrast shifts. It normalises each image itself, so callers
-  always pass plain [0, 1] pixels.
+- ``MyNet``: the competition network, of your own design, which must hold up
+  against a bad camera and brightness / contrast shifts. Callers always pass
+  plain [0, 1] pixels.
 """
 
 from __future__ import annotations
@@ -112,29 +112,33 @@ class SimpleCNN(nn.Module):
 
 
 class MyNet(nn.Module):
-    """The competition network: robust to a noisy camera and to brightness / contrast shifts.
+    """The competition network, of your own design: it must hold up against a noisy camera and brightness /
+    contrast shifts that the clean training images never show.
 
-    ``MyNet()`` takes no arguments (the grader builds it so, then loads the
-    state dict). Input ``(N, 1, 28, 28)`` float pixels in [0, 1]; output
-    ``(N, 10)`` log-probabilities.
+    What it must do:
 
-    Design: each image is first standardised on its own (zero mean, unit
-    standard deviation), which removes any brightness offset and contrast
-    scale before the network sees it; then ``3x3 conv -> batch norm -> ReLU``
-    blocks: one at 28x28 (32 channels), two at 14x14 (64), two at 7x7 (128),
-    max-pooling between; global average pooling, dropout and a linear
-    classifier. About 280k parameters (1.1 MB as a file): most of the
-    computation runs at 14x14 and 7x7, so it trains in minutes on a CPU.
-
-    ``flip_tta``: in evaluation mode, also classify the left-right mirror
-    image and average the two probabilities (for clothes, which the training
-    mirrors; not for digits). It is a buffer, saved in the state dict, so
-    ``MyNet()`` followed by ``load_state_dict`` restores it.
+    - ``MyNet()`` takes no arguments (the grader builds it so, then loads the
+      state dict you saved).
+    - Input ``(N, 1, 28, 28)`` float32 pixels in [0, 1], as they come: any
+      normalisation happens inside the network. Output ``(N, 10)``
+      log-probabilities.
+    - ``flip_tta``: when true, in evaluation mode also classify the
+      left-right mirror image and average the two probabilities (for clothes,
+      which the training mirrors; not for digits). It is a buffer, saved in
+      the state dict, so ``MyNet()`` followed by ``load_state_dict`` restores it.
+    - Limits: the saved state dict under 5 MB; training within the notebook's
+      time budget on a laptop CPU; loading it and classifying the 10,000 test
+      images on one CPU thread within the grader's time limit (minutes).
     """
 
     def __init__(self, flip_tta: bool = False):
         super().__init__()
         ### BEGIN SOLUTION
+        # Per-image standardisation (in forward) removes any brightness offset and contrast scale; then
+        # 3x3 conv -> batch norm -> ReLU blocks: one at 28x28 (32 channels), two at 14x14 (64), two at 7x7
+        # (128), max-pooling between; global average pooling, dropout and a linear classifier. About 280k
+        # parameters (1.1 MB as a file): most of the computation runs at 14x14 and 7x7, so it trains in
+        # minutes on a CPU.
         def block(cin, cout):
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 

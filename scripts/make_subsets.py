@@ -44,7 +44,11 @@ def balanced_indices(labels: np.ndarray, total: int, rng: np.random.Generator) -
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=9, mtime=0)
+    compressed = bytearray(gzip.compress(data, compresslevel=9, mtime=0))
+    # The header's operating-system byte: 3 (Unix), as zlib writes it; Python 3.13 writes 255 ("unknown").
+    # Fixed, so that every Python makes the same bytes.
+    compressed[9] = 3
+    return bytes(compressed)
 
 
 def write_idx_set(name: str, folder: str, source: Path, dest: Path, rng: np.random.Generator) -> None:

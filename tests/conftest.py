@@ -37,3 +37,13 @@ def pdf_tools() -> None:
     from helpers.course.pdf_export import missing_tools_line
 
     require_system_packages(missing_tools_line())
+
+
+@pytest.fixture(scope="session")
+def bubblewrap() -> None:
+    """bubblewrap, which isolates student code (``helpers.course.sandbox.bwrap_problem``), as this user runs it."""
+    from helpers.course import sandbox
+
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    problem = sandbox.bwrap_problem() or (as_root and sandbox.bwrap_problem(drop=True))
+    require_system_packages(f"isolating student code needs bubblewrap: {problem}" if problem else "")

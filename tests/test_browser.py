@@ -523,7 +523,7 @@ def test_student_edits_a_helper_in_jupyterlab_and_reruns_the_cell(tmp_path, brow
     from tests.test_student_copy import restore
 
     student = tmp_path / "student"
-    release.write_student_version(REPO_ROOT, student)
+    release.write_student_version(REPO_ROOT, student, keep_solution_url=True)
     # Everything written but ReLU (the exercise this student is on).
     from helpers.course.exercises import EXERCISES
 

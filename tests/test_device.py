@@ -84,3 +84,23 @@ def test_bad_names_are_clear_errors(fake_cuda, monkeypatch):
     monkeypatch.setenv(DEVICE_VARIABLE, "gpu")
     with pytest.raises(ValueError, match=f"{DEVICE_VARIABLE}='gpu' is not a device"):
         get_device()
+
+
+@pytest.mark.parametrize("present, kind, fast", [
+    ((), "older", False),
+    (("avx2",), "AVX2", False),
+    (("avx2", "avx512"), "AVX-512", False),
+    (("avx2", "avx512", "avx512_bf16"), "AVX-512 BF16", True),
+    (("avx2", "avx512", "avx512_bf16", "amx"), "AMX", True),
+])
+def test_cpu_kind_names_the_best_instruction_set_and_bf16_follows_it(monkeypatch, present, kind, fast):
+    import torch
+
+    from helpers import device as device_module
+
+    for name, check in device_module.CPU_FEATURES:
+        monkeypatch.setattr(torch.cpu, check, lambda on=name in present: on, raising=False)
+    assert device_module.cpu_capabilities() == {name: name in present for name, _ in device_module.CPU_FEATURES}
+    assert device_module.cpu_kind() == kind
+    assert device_module.bf16_is_fast("cpu") is fast
+    assert f"kind {kind} (" in device_module.cpu_description()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from helpers.scratch import layers as L
 from helpers.scratch.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from tests._checks import assert_outputs_match, by_hand, needs
 
 TOL = 1e-9
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -23,6 +24,18 @@ def assert_close(actual, expected, tol=TOL):
 
 def t64(a, grad=True):
     return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def assert_matches_torch(forward: str, backward: str, ours: tuple, theirs: tuple, names=("out", "dx", "dw", "db"),
+                         tol=TOL):
+    """Each output of ``forward`` (the first) and of ``backward`` against PyTorch's, named in the failure."""
+    labels = [f"{name} ({forward if i == 0 else backward})" for i, name in enumerate(names)]
+    assert_outputs_match("compared with PyTorch", dict(zip(labels, zip(ours, theirs))), tol)
+
+
+# What the workbook gives beside the naive layers: the fast versions, which the naive ones must not call.
+FAST = (L.conv_forward_fast, L.conv_backward_fast, L._conv_windows, L.max_pool_forward_fast, L.max_pool_backward_fast,
+        L._pool_offsets, L.conv_relu_forward, L.conv_relu_backward, L.conv_relu_pool_forward, L.conv_relu_pool_backward)
 
 
 # --------------------------------------------------------------------------- #
@@ -67,9 +80,16 @@ def test_conv_matches_torch(forward, backward, case):
     x, w, b, conv_param, dout = case
     out, cache = forward(x, w, b, conv_param)
     dx, dw, db = backward(dout, cache)
-    t_out, t_dx, t_dw, t_db = torch_conv(x, w, b, conv_param, dout)
-    for ours, theirs in ((out, t_out), (dx, t_dx), (dw, t_dw), (db, t_db)):
-        assert_close(ours, theirs)
+    assert_matches_torch(forward.__name__, backward.__name__, (out, dx, dw, db), torch_conv(x, w, b, conv_param, dout))
+
+
+@pytest.mark.conv_naive
+def test_conv_naive_is_written_by_hand():
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    conv_param = {"stride": 2, "pad": 1}
+    _, cache = by_hand("conv_forward_naive", lambda: L.conv_forward_naive(x, w, b, conv_param), FAST)
+    by_hand("conv_backward_naive", lambda: L.conv_backward_naive(rng.standard_normal((2, 2, 3, 3)), cache), FAST)
 
 
 @pytest.mark.conv_naive
@@ -169,9 +189,16 @@ def check_pool_against_torch(forward, backward, case):
     """Forward and backward of a max-pool implementation equal torch's on ``case``."""
     x, pool_param, dout = case
     out, cache = forward(x, pool_param)
-    t_out, t_dx = torch_pool(x, pool_param, dout)
-    assert_close(out, t_out)
-    assert_close(backward(dout, cache), t_dx)
+    assert_matches_torch(forward.__name__, backward.__name__, (out, backward(dout, cache)),
+                         torch_pool(x, pool_param, dout), names=("out", "dx"))
+
+
+@pytest.mark.max_pool_naive
+def test_max_pool_naive_is_written_by_hand():
+    x = np.random.default_rng(8).standard_normal((2, 3, 4, 6))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = by_hand("max_pool_forward_naive", lambda: L.max_pool_forward_naive(x, pool_param), FAST)
+    by_hand("max_pool_backward_naive", lambda: L.max_pool_backward_naive(np.ones_like(out), cache), FAST)
 
 
 @POOLS
@@ -256,6 +283,10 @@ def test_max_pool_bad_parameters_raise(forward, x_shape, pool_param, words):
 @given(N=st.integers(1, 4), dims=st.lists(st.integers(1, 4), min_size=1, max_size=3), M=st.integers(1, 5),
        seed=st.integers(0, 2**32 - 1))
 def test_affine_matches_torch(N, dims, M, seed):
+    check_affine_against_torch(N, dims, M, seed)
+
+
+def check_affine_against_torch(N, dims, M, seed):
     rng = np.random.default_rng(seed)
     D = int(np.prod(dims))
     x, w, b = rng.standard_normal((N, *dims)), rng.standard_normal((D, M)), rng.standard_normal(M)
@@ -263,10 +294,10 @@ def test_affine_matches_torch(N, dims, M, seed):
     out, cache = L.affine_forward(x, w, b)
     dx, dw, db = L.affine_backward(dout, cache)
     xt, wt, bt = t64(x), t64(w), t64(b)
-    t_out = xt.reshape(N, D) @ wt + bt
+    t_out = TF.linear(xt.flatten(1), wt.T, bt)
     t_out.backward(torch.tensor(dout))
-    for ours, theirs in ((out, t_out.detach()), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
-        assert_close(ours, theirs.numpy())
+    theirs = [t.detach().numpy() for t in (t_out, xt.grad, wt.grad, bt.grad)]
+    assert_matches_torch("affine_forward", "affine_backward", (out, dx, dw, db), theirs)
 
 
 @pytest.mark.affine
@@ -278,6 +309,18 @@ def test_affine_forward_reference_values():
     correct_out = np.array([[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]])
     out, _ = L.affine_forward(x, w, b)
     assert rel_error(out, correct_out) < 1e-8
+
+
+@pytest.mark.parametrize("exercise, run", [
+    pytest.param("affine", lambda x, dout, y: L.affine_backward(dout, L.affine_forward(x, np.ones((12, 4)), np.zeros(4))[1]),
+                 marks=pytest.mark.affine),
+    pytest.param("relu_layer", lambda x, dout, y: L.relu_backward(dout, L.relu_forward(x)[1]), marks=pytest.mark.relu_layer),
+    pytest.param("softmax_loss", lambda x, dout, y: L.softmax_loss(dout, y), marks=pytest.mark.softmax_loss),
+])
+def test_layers_are_written_in_numpy(exercise, run):
+    rng = np.random.default_rng(9)
+    x, dout, y = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4)), np.array([1, 3])
+    by_hand(exercise, lambda: run(x if exercise == "affine" else dout, dout, y))
 
 
 @pytest.mark.affine
@@ -300,8 +343,8 @@ def test_relu_matches_torch(shape, seed):
     xt = t64(x)
     t_out = torch.relu(xt)
     t_out.backward(torch.tensor(dout))
-    assert_close(out, t_out.detach().numpy())
-    assert_close(L.relu_backward(dout, cache), xt.grad.numpy())
+    assert_matches_torch("relu_forward", "relu_backward", (out, L.relu_backward(dout, cache)),
+                         (t_out.detach().numpy(), xt.grad.numpy()), names=("out", "dx"))
 
 
 @pytest.mark.relu_layer
@@ -323,8 +366,8 @@ def test_softmax_loss_matches_torch(N, C, scale, seed):
     xt = t64(x)
     t_loss = TF.cross_entropy(xt, torch.tensor(y))
     t_loss.backward()
-    assert_close(loss, t_loss.item())
-    assert_close(dx, xt.grad.numpy())
+    assert_outputs_match("compared with PyTorch", {"loss (softmax_loss)": (loss, t_loss.item()),
+                                                   "dx (softmax_loss)": (dx, xt.grad.numpy())}, TOL)
 
 
 @pytest.mark.softmax_loss
@@ -364,9 +407,7 @@ def test_conv_relu_pool_matches_torch(case, seed):
     xt, wt, bt = t64(x), t64(w), t64(b)
     t_out = TF.max_pool2d(torch.relu(TF.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"])), 2, 2)
     t_out.backward(torch.tensor(dout))
-    assert_close(out, t_out.detach().numpy())
-    for ours, theirs in zip(grads, (xt.grad, wt.grad, bt.grad)):
-        assert_close(ours, theirs.numpy())
+    assert_matches_torch("conv_relu_pool_forward", "conv_relu_pool_backward", (out, *grads), [t.detach().numpy() for t in (t_out, xt.grad, wt.grad, bt.grad)])
 
 
 @pytest.mark.relu_layer
@@ -379,15 +420,19 @@ def test_conv_relu_matches_torch(case):
     xt, wt, bt = t64(x), t64(w), t64(b)
     t_out = torch.relu(TF.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"]))
     t_out.backward(torch.tensor(dout))
-    assert_close(out, t_out.detach().numpy())
-    for ours, theirs in zip(grads, (xt.grad, wt.grad, bt.grad)):
-        assert_close(ours, theirs.numpy())
+    assert_matches_torch("conv_relu_forward", "conv_relu_backward", (out, *grads), [t.detach().numpy() for t in (t_out, xt.grad, wt.grad, bt.grad)])
+
+
+@pytest.fixture(scope="module")
+def affine_written():
+    """The affine-ReLU sandwich runs affine, an earlier exercise: its own checks first."""
+    needs("affine", test_affine_forward_reference_values, lambda: check_affine_against_torch(3, [2, 3], 4, seed=0))
 
 
 @pytest.mark.relu_layer
 @PROPERTY
 @given(N=st.integers(1, 4), D=st.integers(1, 6), M=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
-def test_affine_relu_matches_torch(N, D, M, seed):
+def test_affine_relu_matches_torch(affine_written, N, D, M, seed):
     rng = np.random.default_rng(seed)
     x, w, b, dout = rng.standard_normal((N, D)), rng.standard_normal((D, M)), rng.standard_normal(M), rng.standard_normal((N, M))
     out, cache = L.affine_relu_forward(x, w, b)
@@ -395,6 +440,4 @@ def test_affine_relu_matches_torch(N, D, M, seed):
     xt, wt, bt = t64(x), t64(w), t64(b)
     t_out = torch.relu(xt @ wt + bt)
     t_out.backward(torch.tensor(dout))
-    assert_close(out, t_out.detach().numpy())
-    for ours, theirs in zip(grads, (xt.grad, wt.grad, bt.grad)):
-        assert_close(ours, theirs.numpy())
+    assert_matches_torch("affine_relu_forward", "affine_relu_backward", (out, *grads), [t.detach().numpy() for t in (t_out, xt.grad, wt.grad, bt.grad)])

@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-from helpers.course.release import is_withheld
 from helpers.paths import REPO_ROOT
 
 HELPERS = REPO_ROOT / "helpers"
@@ -23,12 +22,6 @@ def _module_name(path) -> str:
 
 
 MODULES = {_module_name(p): p for p in sorted(HELPERS.rglob("*.py"))}
-
-
-def _path_of(module: str) -> str:
-    """``helpers.course.grade`` -> ``helpers/course/grade.py`` (a package: its folder)."""
-    path = module.replace(".", "/")
-    return path + "/" if (REPO_ROOT / path).is_dir() or module.endswith("grading") else path + ".py"
 
 
 def imports_of(name: str) -> set[str]:
@@ -73,9 +66,7 @@ def test_the_map_in_helpers_init_names_every_module_once():
                 and not (m.count(".") == 2 and m.rsplit(".", 1)[0] in ("helpers.scratch.classifiers",
                                                                        "helpers.course.grading"))}
     expected -= {"helpers.scratch", "helpers.pytorch", "helpers.course"}  # the wings are headings
-    # The student copy leaves out the instructor's grader, which the map still names.
-    present = {m for m in listed if m in MODULES or not is_withheld(_path_of(m))}
-    assert present == expected
+    assert set(listed) == expected
 
 
 def test_no_library_module_imports_a_command_line_module():

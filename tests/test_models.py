@@ -22,7 +22,7 @@ def _threads():
 
 
 # Factories, not instances: building a model at collection time would turn an
-# unwritten __init__ in the student version into a collection error for the whole file.
+# __init__ still to be written (it raises NotImplementedError) into a collection error for the whole file.
 @pytest.mark.parametrize("make, shape", [
     pytest.param(lambda: SoftmaxClassifier(), (5, 3, 32, 32), marks=pytest.mark.softmax_classifier),
     pytest.param(lambda: TwoLayerNN(hidden_dim=17), (5, 3, 32, 32), marks=pytest.mark.two_layer_nn),
@@ -83,7 +83,7 @@ def test_mymodel_normalises_inside_and_has_frozen_whitening():
 @pytest.mark.mymodel
 def test_shipped_mymodel_weights():
     path = MODELS_DIR / "cifar10_mymodel.pt"
-    if not path.exists():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+    if not path.exists():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"{path} is missing: train MyModel in notebook 07 (full mode)")
     assert path.stat().st_size < 20 * 2**20
     model = load_trained_model("mymodel", path)

@@ -11,12 +11,12 @@ import re
 import nbformat
 import pytest
 
-from helpers.course.release import MANIFEST
+from helpers.course.student_checks import MANIFEST
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-# The student copy (python -m helpers.course.release student) clears outputs from the first cell that uses a
-# solution on, the set-up line included in some notebooks: there only what is left is checked.
+# A copy with functions still to write (its manifest names what it leaves out) has no outputs from the first
+# cell that runs one of them on, the set-up line included in some notebooks: there only what is left is checked.
 STUDENT_COPY = (REPO_ROOT / MANIFEST).is_file()
 # What helpers.runtime.setup prints first in every notebook: "mode: full | seed: 0 | ...".
 MODE_LINE = re.compile(r"^mode: (?P<mode>\w+) \| seed:", re.M)

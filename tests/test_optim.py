@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.scratch import optim
-from helpers.scratch.gradient_check import rel_error
+from tests._checks import assert_outputs_match, by_hand
 
 pytestmark = pytest.mark.update_rules  # every test here needs this exercise (helpers/course/exercises.py)
 
@@ -29,8 +29,9 @@ def test_sgd_momentum_reference_values():
         [0.61138947, 0.62554737, 0.63970526, 0.65386316, 0.66802105],
         [0.68217895, 0.69633684, 0.71049474, 0.72465263, 0.73881053],
         [0.75296842, 0.76712632, 0.78128421, 0.79544211, 0.8096]])
-    assert rel_error(next_w, expected_next_w) < 1e-8
-    assert rel_error(config["velocity"], expected_velocity) < 1e-8
+    assert_outputs_match("CS231n's published values", {"next_w (sgd_momentum)": (next_w, expected_next_w),
+                                                       "velocity (sgd_momentum)": (config["velocity"], expected_velocity)},
+                         tol=1e-8)
 
 
 def run_ours(rule, w, grads, config):
@@ -56,15 +57,26 @@ def test_rules_match_torch_optim(shape, steps, lr, seed):
     w = rng.standard_normal(shape)
     grads = [rng.standard_normal(shape) for _ in range(steps)]
     ours, _ = run_ours(optim.sgd, w, grads, {"learning_rate": lr})
-    np.testing.assert_allclose(ours, run_torch(lambda p: torch.optim.SGD(p, lr=lr), w, grads), rtol=1e-12, atol=1e-12)
+    assert_outputs_match(f"compared with torch.optim after {steps} steps",
+                         {"w (sgd)": (ours, run_torch(lambda p: torch.optim.SGD(p, lr=lr), w, grads))}, tol=1e-12)
     # torch keeps buf = momentum * buf + g and steps -lr * buf: the same as v = momentum * v - lr * g for a fixed lr.
     ours, _ = run_ours(optim.sgd_momentum, w, grads, {"learning_rate": lr, "momentum": 0.9})
     theirs = run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9), w, grads)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    assert_outputs_match(f"compared with torch.optim after {steps} steps", {"w (sgd_momentum)": (ours, theirs)},
+                         tol=1e-12, rtol=1e-10)
     ours, config = run_ours(optim.adam, w, grads, {"learning_rate": lr})
     theirs = run_torch(lambda p: torch.optim.Adam(p, lr=lr, betas=(0.9, 0.999), eps=1e-8), w, grads)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-    assert config["t"] == steps
+    assert_outputs_match(f"compared with torch.optim after {steps} steps", {"w (adam)": (ours, theirs)},
+                         tol=1e-12, rtol=1e-10)
+    assert config["t"] == steps, f"adam: config['t'] is {config['t']} after {steps} steps"
+
+
+@pytest.mark.parametrize("rule", [optim.sgd, optim.sgd_momentum, optim.adam])
+def test_rules_are_written_in_numpy(rule):
+    rng = np.random.default_rng(6)
+    w, dw = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    config = by_hand(rule.__name__, lambda: rule(w, dw, None))[1]
+    by_hand(rule.__name__, lambda: rule(w, dw, config))
 
 
 @pytest.mark.parametrize("rule", [optim.sgd, optim.sgd_momentum, optim.adam])

@@ -51,7 +51,7 @@ def test_predict_writes_one_row_per_test_image_and_matches_the_log(tmp_path):
 
 def test_predict_with_the_shipped_mymodel(tmp_path):
     weights = MODELS_DIR / "cifar10_mymodel.pt"
-    if not weights.is_file():  # a FileNotFoundError: the student copy, which withholds the weights, reports a skip
+    if not weights.is_file():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"{weights} is missing: train MyModel in notebook 07 (full mode)")
     csv_path = tmp_path / "predictions.csv"
     result = _predict("--model", "mymodel", "--weights", str(MODELS_DIR / "cifar10_mymodel.pt"), "--out", str(csv_path),

@@ -82,7 +82,7 @@ def test_weights_are_shipped_only_by_a_full_run_that_beats_them(tmp_path, monkey
     # Smoke mode (the test suite's): never shipped, even when better.
     assert ship_if_better(trained, 0.9, shipped, 0.5).startswith("not shipped: a smoke-mode run")
     monkeypatch.setenv("WORKBOOK_MODE", "full")
-    # A copy without the shipped folder (the student copy): nothing written.
+    # A copy without the shipped folder (no trained weights handed out): nothing written.
     assert "ships no weights" in ship_if_better(trained, 0.9, shipped, None) and not shipped.parent.exists()
     shipped.parent.mkdir()
     shipped.write_bytes(b"old")

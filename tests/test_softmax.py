@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from helpers.scratch.classifiers import LinearSoftmax, softmax_loss_naive, softmax_loss_vectorized
 from helpers.scratch.gradient_check import eval_numerical_gradient, rel_error
+from tests._checks import assert_outputs_match, by_hand, needs
 
 LOSSES = [pytest.param(softmax_loss_naive, marks=pytest.mark.softmax_naive),
           pytest.param(softmax_loss_vectorized, marks=pytest.mark.softmax_vectorized)]
@@ -39,10 +40,9 @@ def test_known_value(loss_fn):
     y = np.array([0, 1])
     expected = 0.5 * (np.log(1 + np.e) + np.log(2)) + 0.1 * 5.0
     loss, dW = loss_fn(W, X, y, 0.1)
-    assert loss == pytest.approx(expected, rel=1e-12)
     p = np.exp(1) / (np.exp(1) + np.exp(2))
     expected_dW = np.array([[0.5 * (p - 1), 0.5 * (1 - p)]]) + 0.2 * W
-    np.testing.assert_allclose(dW, expected_dW, rtol=1e-12)
+    assert_outputs_match("a value computed by hand", {"loss": (loss, expected), "dW": (dW, expected_dW)}, tol=1e-12)
 
 
 @pytest.mark.parametrize("loss_fn", LOSSES)
@@ -51,7 +51,7 @@ def test_gradient_matches_numeric_float64(loss_fn, reg):
     W, X, y = _problem(1)
     _, dW = loss_fn(W, X, y, reg)
     numeric = eval_numerical_gradient(lambda w: loss_fn(w, X, y, reg)[0], W.copy())
-    assert rel_error(dW, numeric) < 1e-7
+    assert rel_error(dW, numeric) < 1e-7, f"dW differs from the numeric gradient (relative error {rel_error(dW, numeric):.2g})"
 
 
 @pytest.mark.parametrize("loss_fn", LOSSES)
@@ -64,16 +64,41 @@ def test_numerically_stable_for_huge_scores(loss_fn):
     assert loss == pytest.approx(1000.0, rel=1e-9)  # example 2: its class scores -1000 against the best +1000
 
 
+def earlier_loss_written(exercise: str, loss_fn) -> None:
+    """A check that runs an earlier exercise's loss: that exercise's own checks first."""
+    needs(exercise, lambda: test_known_value(loss_fn), lambda: test_gradient_matches_numeric_float64(loss_fn, 0.7))
+
+
+@pytest.fixture(scope="module")
+def naive_written():
+    earlier_loss_written("softmax_naive", softmax_loss_naive)
+
+
+@pytest.fixture(scope="module")
+def vectorized_written():
+    earlier_loss_written("softmax_vectorized", softmax_loss_vectorized)
+
+
 @pytest.mark.softmax_vectorized
 @settings(max_examples=30, deadline=None)
 @given(N=st.integers(1, 12), D=st.integers(1, 9), C=st.integers(2, 7), reg=st.floats(0, 10), seed=st.integers(0, 2**16))
-def test_naive_equals_vectorized(N, D, C, reg, seed):
+def test_naive_equals_vectorized(naive_written, N, D, C, reg, seed):
     W, X, y = _problem(seed, N, D, C)
     W *= 3  # scores large enough that the max-shift matters
     loss_n, dW_n = softmax_loss_naive(W, X, y, reg)
     loss_v, dW_v = softmax_loss_vectorized(W, X, y, reg)
-    assert loss_n == pytest.approx(loss_v, rel=1e-10, abs=1e-12)
-    np.testing.assert_allclose(dW_n, dW_v, rtol=1e-9, atol=1e-12)
+    assert_outputs_match("compared with softmax_loss_naive", {"loss (softmax_loss_vectorized)": (loss_v, loss_n),
+                                                              "dW (softmax_loss_vectorized)": (dW_v, dW_n)},
+                         tol=1e-12, rtol=1e-9)
+
+
+@pytest.mark.parametrize("loss_fn, given", [
+    pytest.param(softmax_loss_naive, (softmax_loss_vectorized,), marks=pytest.mark.softmax_naive, id="naive"),
+    pytest.param(softmax_loss_vectorized, (softmax_loss_naive,), marks=pytest.mark.softmax_vectorized, id="vectorized")])
+def test_each_loss_is_written_on_its_own(loss_fn, given):
+    """The loop version may not call the vectorised one (nor the other way round), nor a library's softmax."""
+    W, X, y = _problem(2)
+    by_hand(loss_fn.__name__, lambda: loss_fn(W, X, y, 0.1), given)
 
 
 @pytest.mark.parametrize("loss_fn", LOSSES)
@@ -88,7 +113,7 @@ def test_bad_shapes_raise_clear_errors(loss_fn):
 
 
 @pytest.mark.linear_softmax
-def test_linear_softmax_learns_separable_data():
+def test_linear_softmax_learns_separable_data(vectorized_written):
     rng = np.random.default_rng(0)
     centers = 4 * rng.standard_normal((3, 5))
     y = rng.integers(0, 3, size=300)
@@ -104,7 +129,7 @@ def test_linear_softmax_learns_separable_data():
 
 
 @pytest.mark.linear_softmax
-def test_linear_softmax_step_is_plain_sgd():
+def test_linear_softmax_step_is_plain_sgd(vectorized_written):
     # One step on the batch the same seed draws: W <- W - lr * dW.
     W, X, y = _problem(3)
     clf = LinearSoftmax()
@@ -118,7 +143,16 @@ def test_linear_softmax_step_is_plain_sgd():
 
 
 @pytest.mark.linear_softmax
-def test_linear_softmax_errors():
+def test_linear_softmax_is_written_in_numpy(vectorized_written):
+    W, X, y = _problem(4)
+    clf = LinearSoftmax()
+    clf.W = W.copy()
+    by_hand("LinearSoftmax.train", lambda: clf.train(X, y, learning_rate=0.1, num_iters=2, batch_size=3))
+    by_hand("LinearSoftmax.predict", lambda: clf.predict(X))
+
+
+@pytest.mark.linear_softmax
+def test_linear_softmax_errors(vectorized_written):
     clf = LinearSoftmax()
     with pytest.raises(ValueError, match="call train"):
         clf.predict(np.zeros((2, 3)))

@@ -75,7 +75,7 @@ def assert_not_written_yet(results, names):
 
 def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
     student = tmp_path / "student"
-    release.write_student_version(REPO_ROOT, student)
+    release.write_student_version(REPO_ROOT, student, repo_url="https://github.com/course-2027/workbook-student")
     names = [e.name for e in EXERCISES]
 
     # Nothing written yet: every exercise fails, with the one-line message.

@@ -1,8 +1,10 @@
 """collect_submission.sh: the RPZ zip (refusals, exact flat contents, importable on its own) and the PDF export.
 
-The deliverables are stand-ins written here: small but real NumPy layers and a
-small real torch CNN, with real PNGs and a real state dict, so that these tests
-pass before and after helpers/numpy_nn.py and helpers/pytorch_cnn.py exist. The
+The deliverables are stand-ins written here, with real PNGs and a real state
+dict: modules with the lab's names and shapes that answer none of its
+exercises (zeros for the NumPy layers, one linear layer for MyNet), so that
+these tests pass whether helpers/numpy_nn.py and helpers/pytorch_cnn.py are
+written or not, and give nothing away. The
 tool is pointed at them with WORKBOOK_DELIVERABLES and WORKBOOK_OUTPUT, as a
 student's run would be with the repository's helpers/ and outputs/.
 """
@@ -30,57 +32,44 @@ SCRIPT = REPO_ROOT / "collect_submission.sh"
 RPZ_NAMES = ["numpy_nn.py", "numpy_nn_training.png", "numpy_nn_classification.png", "pytorch_cnn.py", "model.pt"]
 
 NUMPY_NN = textwrap.dedent('''
-    """Stand-in numpy_nn.py: the four layers, numpy only."""
+    """Stand-in numpy_nn.py: the four layers' names and shapes, numpy only; the values are zeros."""
     import numpy as np
 
 
     class ReLU:
         def forward(self, x):
-            self.mask = x > 0
-            return x * self.mask
+            return np.zeros_like(x)
 
         def backward(self, dout):
-            return dout * self.mask
+            return np.zeros_like(dout)
 
 
-    class Sigmoid:
-        def forward(self, x):
-            self.out = 1.0 / (1.0 + np.exp(-x))
-            return self.out
-
-        def backward(self, dout):
-            return dout * self.out * (1.0 - self.out)
+    class Sigmoid(ReLU):
+        pass
 
 
     class Linear:
         def __init__(self, input_dim, output_dim):
-            self.W = np.random.randn(input_dim, output_dim) * 0.01
+            self.W = np.zeros((input_dim, output_dim))
             self.b = np.zeros((1, output_dim))
 
         def forward(self, x):
-            self.x = x
-            return x @ self.W + self.b
+            return np.zeros((len(x), self.W.shape[1]))
 
         def backward(self, dout):
-            self.dL_wrt_W = self.x[:, :, None] * dout[:, None, :]
-            self.dL_wrt_b = dout[:, None, :]
-            return dout @ self.W.T
-
-        def grads(self):
-            return self.dL_wrt_W, self.dL_wrt_b
+            return np.zeros((len(dout), self.W.shape[0]))
 
 
     class SE:
         def forward(self, x, y):
-            self.diff = x - y
-            return self.diff ** 2
+            return np.zeros_like(x)
 
         def backward(self):
-            return 2 * self.diff
+            return 0.0
 ''')
 
 PYTORCH_CNN = textwrap.dedent('''
-    """Stand-in pytorch_cnn.py: a small CNN and classify, torch only."""
+    """Stand-in pytorch_cnn.py: one linear layer and a bare classify (no evaluation mode, no batches), torch only."""
     import torch
     import torch.nn as nn
 
@@ -88,19 +77,16 @@ PYTORCH_CNN = textwrap.dedent('''
     class MyNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv = nn.Conv2d(1, 4, 3, stride=2, padding=1)
-            self.fc = nn.Linear(4 * 14 * 14, 10)
+            self.scores = nn.Linear(28 * 28, 10)
 
         def forward(self, x):
-            return self.fc(torch.relu(self.conv(x)).flatten(1))
+            return self.scores(x.flatten(1))
 
 
     def classify(model, x):
         if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
             raise ValueError(f"expected x of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-        model.eval()
-        with torch.no_grad():
-            return model(x.float()).argmax(dim=1)
+        return model(x.float()).argmax(dim=1)
 ''')
 
 
@@ -319,8 +305,7 @@ def test_zip_imports_on_its_own_in_an_isolated_folder(tmp_path, built_zip):
         import numpy_nn, pytorch_cnn
         relu, lin, sig, se = numpy_nn.ReLU(), numpy_nn.Linear(3, 2), numpy_nn.Sigmoid(), numpy_nn.SE()
         x = np.array([[1.0, -2.0, 3.0]])
-        assert (relu.forward(x) == [[1.0, 0.0, 3.0]]).all()
-        assert lin.forward(x).shape == (1, 2)
+        assert relu.forward(x).shape == (1, 3) and lin.forward(x).shape == (1, 2)
         model = pytorch_cnn.MyNet()
         model.load_state_dict(torch.load("model.pt", weights_only=True))
         labels = pytorch_cnn.classify(model, torch.rand(5, 1, 28, 28))
@@ -366,6 +351,66 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
     assert first.startswith(f"{file}: {words}") or (first.startswith(f"{file}:") and words in result.stderr), result.stderr
     assert notebook in result.stderr
     assert _zip_dir_is_clean(out)
+
+
+# A module that forges the check's verdict: the old three-line fake (the one-time token from __main__, a passing
+# @@CHECK line), then forged records that would pass every step, written into every descriptor this process holds
+# and into its runner's result channel through /proc; then it ends at once or hangs (so that nothing after it can
+# overwrite what it injected).
+FORGER = textwrap.dedent('''
+    import __main__, io, json, os, time
+    import numpy as np
+    token = getattr(__main__, "_token", "")
+    print(f"@@CHECK {token} " + json.dumps({"ok": True, "labels": [0] * 8}), flush=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=np.zeros(8, dtype=np.int64))
+    labels = buffer.getvalue()
+    def record(step, payload=b"", **meta):
+        header = {"step": step, "ok": True, "meta": meta, "size": len(payload)}
+        return (json.dumps(header) + "\\n").encode() + payload
+    forged = b"".join([record("environment"),
+                       record("import_numpy_nn", defines=["ReLU", "Linear", "Sigmoid", "SE"]),
+                       record("import_pytorch_cnn", defines=["MyNet", "classify"]), record("mynet_loads"),
+                       record("classify_contract", labels, dtype="torch.int64", type="Tensor"),
+                       (json.dumps({"done": True, "size": 0}) + "\\n").encode()])
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            os.write(fd, forged)
+        except OSError:
+            pass
+    try:
+        with open(f"/proc/{os.getppid()}/fd/1", "wb") as channel:
+            channel.write(forged)
+    except OSError:
+        pass
+    if ENDING == "exit":
+        os._exit(0)
+    time.sleep(3600)
+''')
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forger reaches its descriptors through /proc")
+@pytest.mark.parametrize("ending", ["exit", "hang"])
+def test_a_module_that_forges_the_checks_verdict_is_refused(tmp_path, student, ending):
+    from helpers.course.submission import SubmissionError, check_isolated, locate
+
+    helpers_dir, outputs = student
+    fake = FORGER.replace("ENDING", repr(ending))
+    (helpers_dir / "numpy_nn.py").write_text(fake)
+    (helpers_dir / "pytorch_cnn.py").write_text(fake)
+    with pytest.raises(SubmissionError, match=r"numpy_nn.py: (does not import on its own|importing it took more)"):
+        check_isolated(locate(helpers_dir, outputs), timeout=20)
+
+
+def test_the_check_sees_only_the_hand_ins_files(tmp_path, student):
+    """As on the upload system, a module that reads the workbook beside it fails the check."""
+    from helpers.course.submission import SubmissionError, check_isolated, locate
+
+    helpers_dir, outputs = student
+    nn = helpers_dir / "numpy_nn.py"
+    nn.write_text(f"open({str(REPO_ROOT / 'helpers' / 'numpy_nn.py')!r}).read()\n" + nn.read_text())
+    with pytest.raises(SubmissionError, match="numpy_nn.py: does not import on its own: (FileNotFoundError|PermissionError)"):
+        check_isolated(locate(helpers_dir, outputs), timeout=120)
 
 
 # --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)

@@ -257,3 +257,21 @@ def test_bf16_is_fast_answers_per_device():
 
     assert isinstance(bf16_is_fast("cpu"), bool)
     assert bf16_is_fast("mps") is False
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_predict_classes_runs_in_evaluation_mode_in_batches_and_restores_the_mode(training):
+    model = _model()
+    model.train(training)
+    x, _ = _data(n=70)
+    with T.evaluation_mode(model):
+        expected = model(x).argmax(dim=1)   # one batch, evaluation mode: dropout off, running statistics
+    assert model.training == training
+    labels = T.predict_classes(model, x, batch_size=32)   # three batches, the last one short
+    assert labels.dtype == torch.int64 and labels.shape == (70,) and torch.equal(labels, expected)
+    assert model.training == training
+    assert T.predict_classes(model, x[:0]).shape == (0,)
+    with pytest.raises(RuntimeError, match="boom"), T.evaluation_mode(model):
+        assert not model.training and not torch.is_grad_enabled()
+        raise RuntimeError("boom")
+    assert model.training == training and torch.is_grad_enabled()

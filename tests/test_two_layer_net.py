@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from helpers.scratch.classifiers import TwoLayerNet
 from helpers.scratch.gradient_check import eval_numerical_gradient, rel_error
+from tests._checks import assert_outputs_match, by_hand, needs
 
 # HLCV / CS231n: scores of the toy model on the toy data.
 CORRECT_SCORES = np.asarray([
@@ -65,11 +66,14 @@ def test_toy_loss():
 def test_toy_gradients_match_numeric_float64(reg):
     net, (X, y) = toy_model(), toy_data()
     _, grads = net.loss(X, y, reg=reg)
-    assert set(grads) == {"W1", "b1", "W2", "b2"}
+    assert set(grads) == {"W1", "b1", "W2", "b2"}, f"grads has the keys {sorted(grads)}"
+    errors = {}
     for name in grads:
         numeric = eval_numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], net.params[name])
-        assert grads[name].shape == net.params[name].shape
-        assert rel_error(grads[name], numeric) < 1e-8, name
+        assert grads[name].shape == net.params[name].shape, f"grads[{name!r}] has shape {grads[name].shape}"
+        errors[name] = rel_error(grads[name], numeric)
+    wrong = [f"{name} (relative error {err:.2g})" for name, err in errors.items() if err >= 1e-8]
+    assert not wrong, f"reg={reg}: the gradient of {', '.join(wrong)} differs from the numeric gradient (tolerance 1e-8)"
 
 
 @pytest.mark.two_layer_net
@@ -84,14 +88,27 @@ def test_random_gradients_match_numeric(N, D, H, C, reg, seed):
     X = np.random.randn(N, D)
     y = np.random.randint(C, size=N)
     _, grads = net.loss(X, y, reg=reg)
-    for name in grads:
-        numeric = eval_numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], net.params[name], h=1e-6)
-        # Near a ReLU kink central differences straddle it; compare absolutely with a loose bound.
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-4, atol=1e-5, err_msg=name)
+    # Near a ReLU kink central differences straddle it; compare absolutely with a loose bound.
+    numeric = {name: eval_numerical_gradient(lambda _: net.loss(X, y, reg=reg)[0], net.params[name], h=1e-6)
+               for name in grads}
+    assert_outputs_match("compared with the numeric gradient", {f"d{name}": (grads[name], numeric[name]) for name in grads},
+                         tol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.two_layer_net
+def test_loss_is_written_in_numpy():
+    net, (X, y) = toy_model(), toy_data()
+    by_hand("TwoLayerNet.loss", lambda: net.loss(X, y, reg=0.05))
+
+
+@pytest.fixture(scope="module")
+def loss_written():
+    """Training runs TwoLayerNet.loss, an earlier exercise: its own checks first."""
+    needs("two_layer_net", test_toy_scores, test_toy_loss, lambda: test_toy_gradients_match_numeric_float64(0.05))
 
 
 @pytest.mark.two_layer_train
-def test_toy_training_reaches_002():
+def test_toy_training_reaches_002(loss_written):
     net, (X, y) = toy_model(), toy_data()
     stats = net.train(X, y, X, y, learning_rate=1e-1, reg=5e-6, num_iters=100)
     assert len(stats["loss_history"]) == 100
@@ -101,7 +118,7 @@ def test_toy_training_reaches_002():
 
 
 @pytest.mark.two_layer_train
-def test_toy_training_with_momentum_reaches_002():
+def test_toy_training_with_momentum_reaches_002(loss_written):
     net, (X, y) = toy_model(), toy_data()
     stats = net.train(X, y, X, y, learning_rate=5e-2, reg=5e-6, num_iters=100, momentum=0.9)
     assert stats["loss_history"][-1] <= 0.02
@@ -128,7 +145,7 @@ def _replay_algorithm_1(net, X, y, learning_rate, decay, reg, num_iters, batch_s
 
 @pytest.mark.two_layer_train
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_train_follows_algorithm_1(momentum):
+def test_train_follows_algorithm_1(loss_written, momentum):
     np.random.seed(3)
     net = TwoLayerNet(6, 7, 3, std=0.3)
     X = np.random.randn(40, 6)
@@ -142,7 +159,7 @@ def test_train_follows_algorithm_1(momentum):
 
 
 @pytest.mark.two_layer_train
-def test_momentum_first_steps_by_hand():
+def test_momentum_first_steps_by_hand(loss_written):
     # Two steps on a fixed batch: v1 = -lr g0, w1 = w0 + v1; v2 = mu v1 - lr g1, w2 = w1 + v2.
     np.random.seed(0)
     net = TwoLayerNet(3, 4, 2, std=0.5)
@@ -164,7 +181,7 @@ def test_momentum_first_steps_by_hand():
 
 
 @pytest.mark.two_layer_train
-def test_learning_rate_decays_per_epoch():
+def test_learning_rate_decays_per_epoch(loss_written):
     # 100 samples / batch 25 = 4 steps per epoch: accuracies are recorded (and lr decayed) after steps 4 and 8.
     np.random.seed(0)
     net = TwoLayerNet(3, 4, 2)
@@ -176,7 +193,14 @@ def test_learning_rate_decays_per_epoch():
 
 
 @pytest.mark.two_layer_train
-def test_predict_and_errors():
+def test_training_is_written_in_numpy(loss_written):
+    net, (X, y) = toy_model(), toy_data()
+    by_hand("TwoLayerNet.train", lambda: net.train(X, y, X, y, num_iters=3, momentum=0.9))
+    by_hand("TwoLayerNet.predict", lambda: net.predict(X))
+
+
+@pytest.mark.two_layer_train
+def test_predict_and_errors(loss_written):
     net, (X, y) = toy_model(), toy_data()
     pred = net.predict(X)
     np.testing.assert_array_equal(pred, np.argmax(CORRECT_SCORES, axis=1))

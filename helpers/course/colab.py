@@ -24,9 +24,8 @@ Colab (``google.colab`` not loaded) the cell is a no-op.
 
 The repository the cell clones is ``DEFAULT_REPO_URL`` below, the one place it
 is set: ``python -m helpers.course.colab set-url URL`` writes a new one there and into
-the first cell of every notebook, and ``python -m helpers.course.release student OUT
---repo-url URL`` does the same in the student copy. ``$WORKBOOK_REPO`` (set
-before the cell) overrides it for a fork.
+the first cell of every notebook. ``$WORKBOOK_REPO`` (set before the cell)
+overrides it for a fork.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The exercises of the course, in order, and ``check(name)``: run one exercise's tests.
 
-Every piece of code a student writes (a ``### BEGIN SOLUTION`` region in
-``helpers/``) belongs to one named exercise. The name is a pytest marker on
+Every piece of code a student writes (the functions of ``helpers/`` listed
+below, by file and name) belongs to one named exercise. The name is a pytest marker on
 that exercise's public tests, so the same tests run
 
 - from a shell: ``pytest -m linear`` (``pytest tests -m linear`` skips the notebooks);
@@ -20,16 +20,14 @@ are written.
 from __future__ import annotations
 
 import atexit
-import json
 import os
-import subprocess
-import sys
-import tempfile
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.course.sandbox import check_memory, cuda_in_use, run_limited
+from helpers.course import sandbox
+from helpers.course.sandbox import check_memory, cuda_in_use
 from helpers.paths import REPO_ROOT
 
 
@@ -39,8 +37,15 @@ class Exercise:
 
     name: str
     notebook: str
-    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each solution region
+    functions: tuple[str, ...]  # "helpers/numpy_nn.py:Linear.forward": file and qualified name of each function to write
     hint: str
+    # (name, hint) per part: a failure that names the part (a function) first gets that part's hint.
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def hint_for(self, failure: str) -> str:
+        """The hint of the part ``failure`` names first (``dw (affine_backward) differs``), else ``hint``."""
+        named = [(failure.find(part), hint) for part, hint in self.parts if part in failure]
+        return min(named)[1] if named else self.hint
 
     @property
     def test_file(self) -> str:
@@ -55,15 +60,27 @@ def _fns(path: str, *names: str) -> tuple[str, ...]:
 # Course order: the notebooks in order, and within a notebook the order its sections ask for them.
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("linear", "01_layers", _fns("numpy_nn.py", "Linear.forward", "Linear.backward"),
-             "forward: x @ W + b, (batch, input_dim) -> (batch, output_dim); backward: one dW and db per sample"),
+             "forward: x @ W + b, (batch, input_dim) -> (batch, output_dim); backward: one dW and db per sample",
+             (("Linear.forward", "x @ W + b: (batch, input_dim) times (input_dim, output_dim), plus b (1, output_dim)"),
+              ("Linear.backward", "dL/dx = dL_wrt_output @ W.T; per sample n, dL_wrt_W[n] is the outer product of "
+                                  "x[n] and dL_wrt_output[n], (batch, input_dim, output_dim), and dL_wrt_b[n] is "
+                                  "dL_wrt_output[n], (batch, 1, output_dim)"))),
     Exercise("relu", "01_layers", _fns("numpy_nn.py", "ReLU.forward", "ReLU.backward"),
-             "max(0, x) element-wise, any shape; the gradient passes where the input was positive"),
+             "max(0, x) element-wise, any shape; the gradient passes where the input was positive",
+             (("ReLU.forward", "max(0, x) element-wise, for inputs of any shape"),
+              ("ReLU.backward", "the upstream gradient where the forward input was > 0, zero elsewhere (also at 0)"))),
     Exercise("sigmoid", "01_layers", _fns("numpy_nn.py", "Sigmoid.forward", "Sigmoid.backward"),
-             "1 / (1 + exp(-x)) without overflow for large |x|; the gradient is s * (1 - s)"),
+             "1 / (1 + exp(-x)) without overflow for large |x|; the gradient is s * (1 - s)",
+             (("Sigmoid.forward", "1 / (1 + exp(-x)), written so that no exp overflows for x = -1000 or +1000"),
+              ("Sigmoid.backward", "the upstream gradient times s * (1 - s), s the output forward kept"))),
     Exercise("se", "01_layers", _fns("numpy_nn.py", "SE.forward", "SE.backward"),
-             "(x - y)**2 element-wise; the gradient w.r.t. x is 2 (x - y)"),
+             "(x - y)**2 element-wise; the gradient w.r.t. x is 2 (x - y)",
+             (("SE.forward", "(x - y)**2 element-wise, x and y of the same shape"),
+              ("SE.backward", "2 (x - y): the loss starts back-propagation, so there is no upstream gradient"))),
     Exercise("tanh", "02_numpy_nn", _fns("numpy_nn.py", "Tanh.forward", "Tanh.backward"),
-             "np.tanh element-wise; the gradient is 1 - tanh(x)**2"),
+             "np.tanh element-wise; the gradient is 1 - tanh(x)**2",
+             (("Tanh.forward", "np.tanh element-wise"),
+              ("Tanh.backward", "the upstream gradient times 1 - t**2, t the output forward kept"))),
     Exercise("softmax_naive", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_naive"),
              "loops over examples and classes; shift the scores by their maximum; add reg * sum(W**2)"),
     Exercise("softmax_vectorized", "03_softmax", _fns("scratch/classifiers/softmax.py", "softmax_loss_vectorized"),
@@ -76,16 +93,31 @@ EXERCISES: tuple[Exercise, ...] = (
              _fns("scratch/classifiers/two_layer_net.py", "TwoLayerNet.train", "TwoLayerNet.predict"),
              "Algorithm 1: minibatches, SGD with momentum, the learning rate decays once per epoch"),
     Exercise("affine", "05_conv_pool_layers", _fns("scratch/layers.py", "affine_forward", "affine_backward"),
-             "flatten every sample to a row, then x @ w + b; dx has the input's shape"),
+             "forward: flatten every sample to a row, then x @ w + b; backward: dx in x's shape, dw (D, M), db (M,)",
+             (("affine_forward", "flatten every sample to a row of D values, then x @ w + b: (N, D) -> (N, M)"),
+              ("affine_backward", "dx comes back in x's shape (N, d_1, ..., d_k); dw (D, M) from the flattened rows; "
+                                  "db (M,) sums dout over the batch"))),
     Exercise("relu_layer", "05_conv_pool_layers", _fns("scratch/layers.py", "relu_forward", "relu_backward"),
-             "max(0, x); the gradient flows where x > 0"),
+             "max(0, x); the gradient flows where x > 0",
+             (("relu_forward", "max(0, x) element-wise; the cache is x"),
+              ("relu_backward", "dout where the cached x > 0, zero elsewhere (also at 0)"))),
     Exercise("softmax_loss", "05_conv_pool_layers", _fns("scratch/layers.py", "softmax_loss"),
-             "mean cross-entropy of (N, C) scores and its gradient (probabilities minus one-hot, over N)"),
+             "mean cross-entropy of (N, C) scores and its gradient (probabilities minus one-hot, over N)",
+             (("loss (softmax_loss)", "the mean over the batch of -log p[y]; shift each row by its maximum first"),
+              ("dx (softmax_loss)", "(probabilities - one-hot of y) / N"))),
     Exercise("conv_naive", "05_conv_pool_layers", _fns("scratch/layers.py", "conv_forward_naive", "conv_backward_naive"),
-             "zero-pad, slide each filter with the stride; H' = 1 + (H + 2 pad - HH) / stride"),
+             "zero-pad, slide each filter with the stride; H' = 1 + (H + 2 pad - HH) / stride",
+             (("conv_forward_naive", "loops over images, filters, rows and columns: zero-pad, then each output is the "
+                                     "sum of one window times one filter, plus its bias; H' = 1 + (H + 2 pad - HH) / stride"),
+              ("conv_backward_naive", "loop over the same positions: each dout[n, f, i, j] adds the filter into dx's "
+                                      "window and the window into dw[f] (windows overlap: +=); drop the padding from "
+                                      "dx; db sums dout over images, rows and columns"))),
     Exercise("max_pool_naive", "05_conv_pool_layers",
              _fns("scratch/layers.py", "max_pool_forward_naive", "max_pool_backward_naive"),
-             "the maximum of each window; backward sends the gradient to the first maximum of its window"),
+             "the maximum of each window; backward sends the gradient to the first maximum of its window",
+             (("max_pool_forward_naive", "loops over images, channels, rows and columns: the maximum of each window"),
+              ("max_pool_backward_naive", "each window's gradient goes to its first maximum (np.argmax's order); "
+                                          "add where windows overlap"))),
     Exercise("update_rules", "05_conv_pool_layers", _fns("scratch/optim.py", "sgd", "sgd_momentum", "adam"),
              "next_w, config = rule(w, dw, config); keep the state (velocity, m, v, t) in config"),
     Exercise("three_layer_convnet", "05_conv_pool_layers",
@@ -96,7 +128,8 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("simple_cnn", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "SimpleCNN.__init__", "SimpleCNN.forward"),
              "3x3 convolutions with stride 2 (or stride 1 and max pooling), dropout, a linear layer, log_softmax"),
     Exercise("mynet", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "MyNet.__init__", "MyNet.forward"),
-             "MyNet() takes no arguments; standardise each image itself; return (N, 10) log-probabilities"),
+             "MyNet() takes no arguments; [0, 1] pixels in, (N, 10) log-probabilities out; with flip_tta, average "
+             "with the mirror image in evaluation mode; under 5 MB"),
     Exercise("classify", "06_pytorch_fc_cnn", _fns("pytorch_cnn.py", "classify"),
              "eval mode, no gradients, batches on the model's device; int64 class indices (N,) on the CPU"),
     Exercise("softmax_classifier", "07_pytorch_cifar10",
@@ -117,7 +150,9 @@ EXERCISES: tuple[Exercise, ...] = (
 BY_NAME = {e.name: e for e in EXERCISES}
 # Seconds one exercise's tests may take (importing torch included) before the check gives up.
 CHECK_TIMEOUT = 600
-_REPORT_VARIABLE = "WORKBOOK_CHECK_REPORT"
+# The checks' program (run by helpers/course/runner.py) and what the warm runner imports before any check.
+PROGRAM = Path(__file__).with_name("runners") / "exercise_tests.py"
+PRELOAD = ("pytest", "numpy", "torch", "hypothesis")
 
 
 def exercise(name: str) -> Exercise:
@@ -129,7 +164,7 @@ def exercise(name: str) -> Exercise:
 
 
 def exercise_of(path: str, qualname: str) -> Exercise | None:
-    """The exercise that the solution region in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
+    """The exercise that the code to write in function ``qualname`` of ``path`` (``helpers/...``) belongs to."""
     key = f"{path}:{qualname}"
     return next((e for e in EXERCISES if key in e.functions), None)
 
@@ -158,64 +193,86 @@ class CheckResult:
         lines = [f"{self.name}: {len(self.failed)} of {len(self.failed) + len(self.passed)} checks fail; "
                  f"the first, {self.failed[0]}:"]
         lines += [f"    {line}" for line in failure.splitlines()[:12]]
-        if "is not written yet" not in failure:
-            lines.append(f"    hint: {BY_NAME[self.name].hint}" if self.name in BY_NAME else "")
+        if "is not written yet" not in failure and self.name in BY_NAME:
+            # A check that stopped on an earlier exercise ("fix affine first") gets that exercise's hint.
+            first = re.search(r"\bfix (\w+) first\b", failure)
+            owner = BY_NAME.get(first[1], BY_NAME[self.name]) if first else BY_NAME[self.name]
+            lines.append(f"    hint{f' ({owner.name})' if owner.name != self.name else ''}: {owner.hint_for(failure)}")
         return "\n".join(line for line in lines if line)
 
 
-def _environment(root: Path, report: Path | None) -> dict[str, str]:
-    """The checking process imports ``helpers`` from ``root`` and writes its results to ``report``.
+def _environment() -> dict[str, str]:
+    """The checks' environment: this process's, without ``PYTHONPATH`` (the runner puts the repository first).
 
     pytest's installed plugins are not loaded (nbval, which the notebooks' tests need, takes seconds to
-    import, and a check runs the unit tests only); ``@given`` tests run without hypothesis's plugin.
+    import, and a check runs the unit tests only); ``@given`` tests run without hypothesis's plugin and keep
+    its database in the check's temporary folder.
     """
-    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env = dict(os.environ, PYTHONPATH=path, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    if report is not None:
-        env[_REPORT_VARIABLE] = str(report)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", HYPOTHESIS_STORAGE_DIRECTORY="/tmp/hypothesis")
     return env
 
 
 def _pytest_args(names: list[str]) -> list[str]:
-    """pytest's arguments for the tests of ``names`` (their test files, ``-m "a or b"``, the reporting plugin)."""
+    """pytest's arguments for the tests of ``names`` (their test files, ``-m "a or b"``)."""
     files = sorted({BY_NAME[n].test_file for n in names})
     return [*files, "-m", " or ".join(names), "-q", "--no-header", "-p", "no:cacheprovider", "-o", "addopts=",
-            "-p", "helpers.course.exercises", "--tb=no"]
+            "--tb=no"]
+
+
+def _isolation() -> sandbox.Isolation:
+    """bubblewrap where it works (the repository read-only, no network, a /tmp of its own); else a plain process.
+    Where CUDA is in use, a plain process (the sandbox has no GPU devices)."""
+    return sandbox.Isolation("none") if cuda_in_use() else sandbox.isolation()
+
+
+def _run_tests(root: Path, args: list[str], timeout: float):
+    """pytest ``args`` on ``root`` through the runner: ``"timeout"``, or ``(raw outputs or None, output, why)``."""
+    request = {"pytest": args, "exercises": list(BY_NAME)}
+    outcome = _Checker.run(root, request, timeout)
+    if outcome is None:  # no warm runner here (CUDA in use, not POSIX) or it failed: a fresh one
+        run = sandbox.run(PROGRAM, folder=root, args=request, timeout=timeout, memory=check_memory(),
+                          output=sandbox.CHECK_OUTPUT, isolation=_isolation(), env=_environment(), mount_at=None,
+                          preload=PRELOAD, tmp_bytes=sandbox.CHECK_OUTPUT)
+        outcome = "timeout" if run.timed_out else (list(run.records.values()), run.why_stopped())
+    if outcome == "timeout":
+        return outcome
+    records, why = outcome
+    record = records[0] if records else None
+    if record is None:
+        return None, "", why
+    if not record.ok:   # pytest itself did not finish: its exit code, or why its process stopped
+        return None, record.output, record.meta.get("exit", record.error or why)
+    return record.meta, record.output, why
 
 
 def run_check(names: str | list[str], root: Path | None = None, timeout: float = CHECK_TIMEOUT,
               extra_args: tuple[str, ...] = ()) -> dict[str, CheckResult]:
-    """Run the public tests of the exercises ``names`` in a process of their own; one result per exercise.
+    """Run the public tests of the exercises ``names`` in a sandbox of their own; one result per exercise.
 
     ``root``: the repository (default: this one). The tests run from the
     exercises' test files with ``-m "name1 or name2 ..."``; a test that
-    belongs to several of the exercises counts for each. The process is a
-    fork of a warm checker (``_Checker``: Python, pytest, NumPy and torch
-    already imported, no code of ``helpers/`` yet) where one can be had,
-    else a fresh Python; either way it has a time and a memory limit and
-    imports the student's code as saved.
+    belongs to several of the exercises counts for each. They run through
+    the one runner (``helpers.course.sandbox``): in a fork of a warm runner
+    (Python, pytest, NumPy and torch already imported, no code of
+    ``helpers/`` yet) where one can be had, else a fresh one; either way
+    under bubblewrap where it works, with a time, memory and output limit,
+    every process they start ended with them, importing the student's code as saved.
     """
     names = [names] if isinstance(names, str) else list(names)
     for name in names:
         exercise(name)
     root = Path(root or REPO_ROOT)
-    args = [*_pytest_args(names), *extra_args]
-    with tempfile.TemporaryDirectory(prefix="workbook-check-") as tmp:
-        report = Path(tmp) / "report.json"
-        outcome = _Checker.run(root, args, report, timeout)
-        if outcome is None:  # no warm checker here (CUDA in use, not POSIX) or it failed: a fresh Python
-            outcome = _fresh_run(root, args, report, timeout)
-        if outcome == "timeout":
-            return {n: CheckResult(n, [], [], error=f"the tests took more than {timeout:.0f} s "
-                                   "(an endless loop?)") for n in names}
-        try:
-            records = json.loads(report.read_text())["results"]
-        except (OSError, ValueError):
-            returncode, output = outcome
-            tail = "\n".join(output.strip().splitlines()[-5:])
-            return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {returncode}):\n{tail}") for n in names}
+    outcome = _run_tests(root, [*_pytest_args(names), *extra_args], timeout)
+    if outcome == "timeout":
+        return {n: CheckResult(n, [], [], error=f"the tests took more than {timeout:.0f} s "
+                               "(an endless loop?)") for n in names}
+    meta, output, code = outcome
+    if meta is None:
+        tail = "\n".join(output.strip().splitlines()[-5:])
+        return {n: CheckResult(n, [], [], error=f"pytest stopped (exit {code}):\n{tail}") for n in names}
     results = {n: CheckResult(n, [], []) for n in names}
-    for record in records:
+    for record in meta["results"]:
         for n in names:
             if n in record["markers"]:
                 result = results[n]
@@ -230,121 +287,35 @@ def run_check(names: str | list[str], root: Path | None = None, timeout: float =
     return results
 
 
-def _fresh_run(root: Path, args: list[str], report: Path, timeout: float):
-    """pytest ``args`` in a new Python process: ``"timeout"`` or ``(exit code, output)``."""
-    run = run_limited([sys.executable, "-m", "pytest", *args], cwd=root, env=_environment(root, report),
-                      timeout=timeout, memory=check_memory())
-    return "timeout" if run.timed_out else (run.returncode, run.stdout + run.stderr)
-
-
-# The warm checker: a Python process that has imported pytest, NumPy and torch (never the code under
-# test) and forks one child per check. A check then costs the tests, not the imports (about 2 s less
-# each). The child starts a session of its own (so a timeout kills whatever it started), gets the
-# memory limit, reads no standard input and writes its output to a file; the checker answers one
-# JSON line per request on its standard output and exits when its standard input closes (the
-# notebook's kernel ended) or on SIGTERM, which also ends the check it runs.
-_CHECKER_SOURCE = r"""
-import json, os, resource, signal, sys, time
-import pytest
-for name in ("numpy", "torch", "hypothesis"):
-    try:
-        __import__(name)
-    except ImportError:
-        pass
-current = None  # the check running now: stopping the checker (SIGTERM) stops it too
-
-
-def stop(signum, frame):
-    if current is not None:
-        try:
-            os.killpg(current, signal.SIGKILL)
-            os.waitpid(current, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-    os._exit(0)
-
-
-signal.signal(signal.SIGTERM, stop)
-print(json.dumps({"ready": True}), flush=True)
-for line in sys.stdin:
-    request = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.setsid()
-            if request["memory"] is not None:
-                resource.setrlimit(resource.RLIMIT_AS, (request["memory"], request["memory"]))
-            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0); os.dup2(log, 1); os.dup2(log, 2)
-            os.environ[request["report_variable"]] = request["report"]
-            code = pytest.main(request["args"])
-            sys.stdout.flush(); sys.stderr.flush()
-            os._exit(int(code))
-        except BaseException:
-            os._exit(70)
-    current = pid
-    deadline = time.monotonic() + request["timeout"]
-    status = None
-    while status is None:
-        done, raw = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = os.waitstatus_to_exitcode(raw)
-        elif time.monotonic() > deadline:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            status = "timeout"
-        else:
-            time.sleep(0.01)
-    current = None
-    print(json.dumps({"status": status}), flush=True)
-"""
-
-
 class _Checker:
-    """The warm checker of the repository checked last, started at its first check and kept for the next ones."""
+    """The warm runner of the repository checked last (``sandbox.WarmRunner``), started at its first check and kept
+    for the next ones: a check then costs its tests, not the imports (about 2 s less each)."""
 
-    _running: dict[Path, subprocess.Popen] = {}
+    _running: dict[Path, sandbox.WarmRunner] = {}
     _lock = threading.Lock()
 
     @classmethod
-    def run(cls, root: Path, args: list[str], report: Path, timeout: float):
-        """``"timeout"``, ``(exit code, output)``, or ``None`` when no warm checker can be used."""
+    def run(cls, root: Path, request: dict, timeout: float):
+        """``"timeout"``, ``(records, why it stopped)``, or ``None`` when no warm runner can be used."""
         if os.name != "posix" or cuda_in_use():   # a fork after CUDA started is unsafe
             return None
-        log = report.with_name("output.txt")
-        request = {"args": args, "report": str(report), "log": str(log), "timeout": timeout,
-                   "memory": check_memory(), "report_variable": _REPORT_VARIABLE}
         with cls._lock:
             try:
                 checker = cls._checker(root)
-                checker.stdin.write(json.dumps(request) + "\n")
-                checker.stdin.flush()
-                answer = json.loads(checker.stdout.readline())
-            except (OSError, ValueError):   # it died (killed, out of memory): a fresh one next time
+                records, timed_out = checker.request(PROGRAM.name, request, timeout)
+            except OSError:   # it died (killed, out of memory): a fresh one next time
                 cls._stop(root)
                 return None
-            except BaseException:   # interrupted while waiting (the notebook's Stop): the check's answer
-                cls._stop(root)     # would reach the next check, so this checker and its check end here
-                raise
-        output = log.read_text(errors="replace") if log.is_file() else ""
-        return "timeout" if answer["status"] == "timeout" else (answer["status"], output)
+        return "timeout" if timed_out else (records, "the check's process stopped")
 
     @classmethod
-    def _checker(cls, root: Path) -> subprocess.Popen:
+    def _checker(cls, root: Path) -> sandbox.WarmRunner:
         checker = cls._running.get(root)
-        if checker is None or checker.poll() is not None:
+        if checker is None:
             cls.stop_all()   # one at a time: each holds torch in memory
-            checker = subprocess.Popen([sys.executable, "-c", _CHECKER_SOURCE], cwd=root, text=True,
-                                       env=_environment(root, None), stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            if json.loads(checker.stdout.readline() or "{}").get("ready") is not True:
-                checker.kill()
-                raise OSError("the warm checker did not start")
+            checker = sandbox.WarmRunner(root, _isolation(), memory=check_memory(), output=sandbox.CHECK_OUTPUT,
+                                         env=_environment(), preload=PRELOAD, programs=(PROGRAM,))
+            checker.start()
             cls._running[root] = checker
         return checker
 
@@ -352,14 +323,7 @@ class _Checker:
     def _stop(cls, root: Path) -> None:
         checker = cls._running.pop(root, None)
         if checker is not None:
-            checker.terminate()   # it stops the check it runs, then itself
-            try:
-                checker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                checker.kill()
-                checker.wait()
-            checker.stdin.close()
-            checker.stdout.close()
+            checker.stop()
 
     @classmethod
     def stop_all(cls) -> None:
@@ -380,53 +344,13 @@ def check(name: str, root: Path | None = None) -> None:
     print(run_check(name, root)[name].summary())
 
 
-# --------------------------------------------------------------------------- pytest plugin (-p helpers.course.exercises)
-
-_records: list[dict] = []
-_markers: dict[str, list[str]] = {}
-
-
-def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        _markers[item.nodeid] = [m.name for m in item.iter_markers() if m.name in BY_NAME]
-
-
-def _message(report) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, str):  # helpers.course.student_checks: "X in Y is not written yet ..."
-        return longrepr
-    crash = getattr(longrepr, "reprcrash", None)
-    if crash is not None:
-        return crash.message
-    return str(longrepr).strip().splitlines()[-1] if longrepr else ""
-
-
-def pytest_runtest_logreport(report) -> None:
-    # One record per test: its call, or the set-up or tear-down that failed.
-    if report.when == "call" or report.outcome == "failed":
-        _records.append({"test": report.nodeid.split("/")[-1], "outcome": report.outcome,
-                         "markers": _markers.get(report.nodeid, []),
-                         "message": _message(report) if report.outcome == "failed" else ""})
-
-
-def pytest_sessionfinish(session) -> None:
-    path = os.environ.get(_REPORT_VARIABLE)
-    if path:
-        from helpers.paths import atomic_write_bytes
-
-        atomic_write_bytes(path, json.dumps({"results": _records, "markers": _markers}).encode())
-
-
 def collected_markers(root: Path | None = None, paths: tuple[str, ...] = ("tests",)) -> dict[str, list[str]]:
     """``{test id: [exercise markers]}`` for every test pytest collects under ``paths`` of ``root`` (nothing runs)."""
     root = Path(root or REPO_ROOT)
-    with tempfile.TemporaryDirectory(prefix="workbook-collect-") as tmp:
-        report = Path(tmp) / "report.json"
-        env = _environment(root, report)
-        # Collecting imports the test files, and with them the student's modules: run under the checks' limits.
-        run = run_limited([sys.executable, "-m", "pytest", *paths, "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-o", "addopts=", "-p", "helpers.course.exercises"], cwd=root, env=env,
-                          timeout=CHECK_TIMEOUT, memory=check_memory())
-        if not report.is_file():
-            raise RuntimeError(f"pytest could not collect the tests ({run.why_stopped()}):\n{run.stdout[-2000:]}")
-        return json.loads(report.read_text())["markers"]
+    # Collecting imports the test files, and with them the student's modules: through the runner, under its limits.
+    outcome = _run_tests(root, [*paths, "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts="],
+                         CHECK_TIMEOUT)
+    if outcome == "timeout" or outcome[0] is None:
+        detail = "timed out" if outcome == "timeout" else f"{outcome[2]}:\n{outcome[1][-2000:]}"
+        raise RuntimeError(f"pytest could not collect the tests ({detail})")
+    return outcome[0]["markers"]

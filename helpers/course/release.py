@@ -1,12 +1,14 @@
 """Generate the student version of the workbook from the solution copy (one source, two versions).
 
-    python -m helpers.course.release student OUT_DIR [--repo-url URL]   # write the student copy into OUT_DIR (empty or absent)
-    python -m helpers.course.release check              # verify the solution copy's markers (exit 1 naming file:line)
+    python -m helpers.course.release student OUT_DIR --repo-url URL   # write the student copy into OUT_DIR (empty or absent)
+    python -m helpers.course.release check              # what stops a student copy (exit 1, a line each, naming file:line)
 
 The markers are nbgrader's, so instructors who use nbgrader can take the
 notebooks as they are. A marker is a line of its own (leading spaces allowed);
-a comment that looks like one but is not exactly one (``## BEGIN SOLUTION``,
-a marker with a trailing comment) is an error, since its solution would leak:
+anything that looks like one but is not exactly one (``## BEGIN SOLUTION``,
+``### BEGIN-SOLUTION``, ``### BEGIN SOLUTIONS``, a zero-width space inside, a
+marker with a trailing comment or after code, a notebook code cell marked as a
+solution only in nbgrader's metadata) is an error, since its solution would leak:
 
 ``### BEGIN SOLUTION`` / ``### END SOLUTION``
     In ``.py`` files and notebook code cells. The region is replaced by a stub
@@ -53,24 +55,31 @@ what a student compares against, and notebooks without any solution (such as
 What is copied: the git-tracked files of the source repository (read from
 the working tree; every file but caches when it is not a git repository), except trained weights (``assets/models/``, ``*.pt``,
 ``*.pth``, ``*.ckpt``), ``outputs/``, ``data/`` (full data sets) and the
-instructor's grader (``helpers/course/grade.py``, ``helpers/course/grading/`` with the
-evaluation-set script, their test and benchmark). The copy's
+instructor's side (``INSTRUCTOR_ONLY``: the grader, this tool and its tests, the
+tests that need the solutions, CI). The copy's
 root ``conftest.py`` gains ``helpers.course.student_checks``, a pytest plugin that
 turns a failure caused by a stub into one line naming the function to write.
 The copy's ``README.md`` is the student's own (``helpers/course/student_readme.py``:
 set-up, where to write, how to check one exercise, the exercises in order,
-how to hand in), not the instructor's.
-A manifest ``.student_version.json`` lists what was withheld. With
-``--repo-url URL`` the copy's Colab set-up (``DEFAULT_REPO_URL`` in
-``helpers/course/colab.py`` and every notebook's first cell) clones the student
-repository at URL.
+how to hand in, a Colab badge per notebook), not the instructor's, and its
+``helpers/__init__.py`` maps only the modules it holds.
+A manifest ``.student_version.json`` lists what was withheld. ``--repo-url URL``
+(required where the source has a Colab set-up, unless ``--keep-solution-url``;
+refused when it is the source's own address) makes the copy's Colab set-up
+(``DEFAULT_REPO_URL`` in ``helpers/course/colab.py`` and every notebook's first
+cell) clone the student repository at URL.
 
-Never leaked: a marker in any case or spacing that is not exactly one is an
-error; a marker line in a tracked file other than ``.py`` / ``.ipynb``
-(README, shell scripts), which would be copied as it is, is an error; a
-tracked symbolic link is never followed (``check`` reports it, ``student``
-leaves it out). The copy is written into a temporary folder next to OUT_DIR
-and renamed into place, so a full disk leaves nothing half-written.
+Checked by content, not by markers: the whole copy is built in memory first,
+then every file of it is read as a student could (notebook sources, outputs
+and metadata; text; the printable text of binary-looking files, zips and gzips
+unpacked) and refused when it holds a solution region or a markdown answer
+(found by fingerprint, ``helpers.course.fingerprints``: renamed or reformatted
+copies too) or speaks of the instructor's side (``_INSTRUCTOR_TALK``, or any
+mention of a marker). A marker line in a tracked file other than ``.py`` /
+``.ipynb`` (README, shell scripts, assets), which would be copied as it is, is
+an error; a tracked symbolic link is never followed (``check`` reports it,
+``student`` leaves it out). The copy is written into a temporary folder next
+to OUT_DIR and renamed into place, so a full disk leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -84,8 +93,11 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helpers.course.fingerprints import readable_texts
 
 # Built from pieces so that this file holds no marker line itself.
 _MARK = "###"
@@ -99,13 +111,19 @@ CODE_STUB_COMMENT = "# YOUR CODE HERE"
 STUB_MESSAGE = "YOUR CODE HERE: {what} ({where})"
 STUB_PATTERN = re.compile(r"YOUR CODE HERE: (?P<what>[^()\n]+?) \((?P<where>[^()\n]+)\)")
 
-MANIFEST = ".student_version.json"
+MANIFEST = ".student_version.json"  # helpers.course.student_checks reads it too (MANIFEST there; keep the two in step)
 PLUGIN = "helpers.course.student_checks"
 # Never handed out: trained weights, what notebooks write, full data sets.
 WITHHELD_DIRS = ("assets/models/", "outputs/", "data/")
 WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
-# The instructor's grader: its evaluation-set recipe, configs, tests and benchmark; the version corners' tests.
-INSTRUCTOR_ONLY = ("helpers/course/grade.py", "helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
+# The instructor's side: the grader (its evaluation-set recipe, configs, tests and benchmark), this release tool
+# (with its fingerprints, the student README's template and their tests, the walk through the student copy),
+# the tests of the reference solutions' own designs, the course repository's CI, its browser test and its version corners. The copy
+# speaks to students only.
+INSTRUCTOR_ONLY = ("helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
+                   "helpers/course/release.py", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
+                   "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py", ".ci/",
+                   "tests/test_browser.py", "tests/test_checks_with_solutions.py", "tests/test_fingerprints.py",
                    "scripts/test_versions.py", "tests/test_versions.py")
 
 
@@ -143,32 +161,54 @@ _BEGIN_SOL, _END_SOL = _marker_re(BEGIN_SOLUTION), _marker_re(END_SOLUTION)
 _BEGIN_HID, _END_HID = _marker_re(BEGIN_HIDDEN), _marker_re(END_HIDDEN)
 
 
-# A comment that mentions a marker: if it is not exactly a marker line, a solution would leak.
-# The words in any case and with any spacing count as mentioning one (lower case, two spaces).
-_LOOKS_LIKE_MARKER = re.compile(r"^\s*(#|<!--).*\b(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b", re.IGNORECASE)
-# In a file release copies as it is (README, shell scripts, ...): a marker at the start of a line, after
-# any comment leader. Markers quoted inside prose (in backticks) do not count.
-_MARKER_IN_OTHER_FILE = re.compile(r"^\s*(?:(?:<!--|#|//|--|%|;|rem\b)\s*)*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b",
-                                   re.IGNORECASE)
+# Anything that mentions a marker, however spelt: other separators (BEGIN-SOLUTION, BEGIN_SOLUTION), plurals,
+# any case and spacing, after the line is read as it shows (NFKC, invisible format characters such as a
+# zero-width space removed). Quoted in prose (after a backtick or a quote) it is a mention, not a marker.
+_LOOSE_MARKER = re.compile(r"(?:<!--\s*)?(?:#+\s*)?\b(?:BEGIN|END)[\W_]*(?:SOLUTIONS?|HIDDEN[\W_]*TESTS?)\b",
+                           re.IGNORECASE)
+_QUOTES = "`'\""
 _EXACT_MARKERS = (_BEGIN_SOL, _END_SOL, _BEGIN_HID, _END_HID)
 
 
+def _as_shown(line: str) -> str:
+    """``line`` as it reads on screen: compatibility forms folded (NFKC), invisible format characters removed."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", line) if unicodedata.category(ch) != "Cf")
+
+
+def _marker_like(line: str) -> bool:
+    """Whether ``line`` mentions a marker outside quotes (see ``_LOOSE_MARKER``)."""
+    shown = _as_shown(line)
+    return any(m.start() == 0 or shown[m.start() - 1] not in _QUOTES for m in _LOOSE_MARKER.finditer(shown))
+
+
+def _invisible(line: str) -> str:
+    """The code points of ``line`` that do not show (format characters), as ``U+200B``."""
+    return ", ".join(f"U+{ord(ch):04X}" for ch in line if unicodedata.category(ch) == "Cf")
+
+
 def check_near_misses(lines: list[str], where: str) -> None:
-    """Raise ``MarkerError`` for a comment that looks like a marker but is not one (``## BEGIN SOLUTION``)."""
+    """Raise ``MarkerError`` for a line that looks like a marker but is not exactly one.
+
+    ``## BEGIN SOLUTION``, ``### BEGIN SOLUTIONS``, ``### BEGIN-SOLUTION``, a marker with a zero-width
+    space in it or with a comment after it: its region would not be removed, so its solution would leak.
+    """
     for i, line in enumerate(lines):
-        if _LOOKS_LIKE_MARKER.match(line) and not any(m.match(line) for m in _EXACT_MARKERS):
-            raise MarkerError(f"{where}:{i + 1}: {line.strip()!r} is not a marker; write exactly "
-                              f"'{BEGIN_SOLUTION}' / '{END_SOLUTION}' (or the HIDDEN TESTS pair) on a line of its own")
+        if any(m.match(line) for m in _EXACT_MARKERS) or not _marker_like(line):
+            continue
+        if any(m.match(_as_shown(line)) for m in _EXACT_MARKERS):
+            raise MarkerError(f"{where}:{i + 1}: {line.strip()!r} holds invisible characters ({_invisible(line)}) "
+                              "in a marker, so it is not one; type the marker again")
+        raise MarkerError(f"{where}:{i + 1}: {line.strip()!r} is not a marker; write exactly "
+                          f"'{BEGIN_SOLUTION}' / '{END_SOLUTION}' (or the HIDDEN TESTS pair) on a line of its own")
 
 
 def check_other_file(data: bytes, where: str) -> None:
-    """Raise ``MarkerError`` for a marker in a file that release copies unchanged (only .py and .ipynb are transformed)."""
-    if b"\0" in data[:8192]:
-        return  # binary
+    """Raise ``MarkerError`` for a marker in a file that release copies unchanged (only .py and .ipynb are
+    transformed). A file that looks binary is read too (a NUL byte does not make it safe)."""
     for i, line in enumerate(data.decode("utf-8", errors="replace").splitlines()):
-        if _MARKER_IN_OTHER_FILE.match(line):
-            raise MarkerError(f"{where}:{i + 1}: {line.strip()!r}: markers work in .py files and notebooks only; "
-                              "this file is copied as it is, so its region would reach students. Move the "
+        if _marker_like(line):
+            raise MarkerError(f"{where}:{i + 1}: {line.strip()[:80]!r}: markers work in .py files and notebooks "
+                              "only; this file is copied as it is, so its region would reach students. Move the "
                               "solution into a .py file or a notebook, or remove it")
 
 
@@ -284,8 +324,9 @@ def student_python(text: str, where: str) -> tuple[str, int]:
         return text, 0
     try:
         functions = _enclosing_functions(text)
-    except SyntaxError as err:
-        raise MarkerError(f"{where}:{err.lineno}: does not parse ({err.msg})") from err
+    except (SyntaxError, ValueError) as err:  # ValueError: a NUL byte, before Python 3.12
+        raise MarkerError(f"{where}:{getattr(err, 'lineno', None) or 1}: does not parse "
+                          f"({getattr(err, 'msg', None) or err})") from None
     for kind, regions in (("solution", solutions), ("hidden-tests", hidden)):
         for region in regions:
             if _function_at(functions, region.begin + 1) is None:
@@ -369,6 +410,10 @@ def student_notebook(nb, where: str, solution_modules: set[str] = frozenset()):
             solutions = find_regions(lines, _BEGIN_SOL, _END_SOL, here)
             hidden = find_regions(lines, _BEGIN_HID, _END_HID, here)
             _check_disjoint(solutions, hidden, here)
+            if not solutions and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                raise MarkerError(f"{here}:1: a code cell marked as a solution in nbgrader's metadata only; the "
+                                  f"student copy would keep its code: put '{BEGIN_SOLUTION}' / '{END_SOLUTION}' "
+                                  "around the solution inside the cell")
             if solutions:
                 try:
                     functions = _enclosing_functions(_python_source(text))
@@ -413,6 +458,8 @@ _RESULT_PATTERNS = (
     ("a percentage", re.compile(r"\b\d+(?:[.,]\d+)?\s?%")),
     ("an 'Answer' label", re.compile(r"^\s*(?:>\s*)?(?:#+\s*|[*_]{1,2})?Answer\b", re.M | re.I)),
     ("an accuracy figure", re.compile(r"\baccurac(?:y|ies)\b[^.\n]{0,30}?\b0\.\d{2,}", re.I)),
+    # A table row holding a measured number (a decimal, with or without a %): a table of results.
+    ("a table of results", re.compile(r"^[ \t]*\|(?=[^\n]*\|)[^\n]*?\b\d+[.,]\d+\b[^\n]*$", re.M)),
 )
 # A percentage in a sentence that sets a goal is an instruction, not a result.
 _TARGET_WORDS = re.compile(r"\b(?:at least|targets?|expects?|expected|asks? for|aim for)\b", re.I)
@@ -491,7 +538,7 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
     names = set()
     for name in files:
         if name.startswith("helpers/") and name.endswith(".py") and not (source / name).is_symlink():
-            text = (source / name).read_text(encoding="utf-8")
+            text = _python_text(source / name)
             lines = text.splitlines()
             begins = [i + 1 for i, line in enumerate(lines) if _BEGIN_SOL.match(line)]
             if not begins:
@@ -499,7 +546,7 @@ def solution_modules(source: Path, files: list[str]) -> set[str]:
             names.add(Path(name).stem)
             try:
                 tree = ast.parse(text)
-            except SyntaxError:
+            except (SyntaxError, ValueError):
                 continue  # reported by student_python
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -524,8 +571,8 @@ def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
             continue
         module = Path(name).stem
         try:
-            tree = ast.parse((source / name).read_text(encoding="utf-8"))
-        except SyntaxError:
+            tree = ast.parse(_python_text(source / name))
+        except (SyntaxError, ValueError):
             continue  # reported by student_python
         own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
         imported = {}
@@ -551,7 +598,15 @@ def _importers(source: Path, files: list[str], names: set[str]) -> set[str]:
 def _solution_stems(source: Path, files: list[str]) -> set[str]:
     """Names of the helpers modules holding a solution region."""
     return {Path(n).stem for n in files if n.startswith("helpers/") and n.endswith(".py")
-            and any(_BEGIN_SOL.match(line) for line in (source / n).read_text(encoding="utf-8").splitlines())}
+            and any(_BEGIN_SOL.match(line) for line in _python_text(source / n).splitlines())}
+
+
+def _python_text(path: Path) -> str:
+    """The text of a ``.py`` file, or nothing where it is not UTF-8 (``_build`` reports it, naming the file)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _read_notebook(path: Path, name: str = ""):
@@ -571,49 +626,128 @@ def _write_notebook(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def check(source: Path) -> list[str]:
-    """Check every tracked ``.py`` and notebook of ``source``; returns the problems found (empty: all good)."""
-    problems: list[str] = []
-    files = tracked_files(source)
-    modules = solution_modules(source, files)
+# --------------------------------------------------------------------------- what the copy must not hold
+
+# The copy speaks to students only: no instructor's side, no solution markers, no release tool. ("Ask your
+# instructor" speaks to the student and is fine.)
+_INSTRUCTOR_TALK = re.compile(
+    r"\binstructor(?:'s|s'|s)?\s+(?:copy|side|version|repository|repo|solutions?|write-?up)\b|\bfor instructors\b"
+    r"|\bsolution (?:copy|repository|version|markers?|regions?)\b|\bstudent (?:copy|version)\b"
+    r"|\bhelpers\.course\.(?:release|fingerprints|student_readme)\b|\brelease (?:student|check)\b",
+    re.IGNORECASE)
+
+
+def _text(value) -> str:
+    """A notebook field as text: a string, a list of lines, or anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return json.dumps(value)
+
+
+def readable_parts(name: str, data: bytes):
+    """(where, text) for everything a reader of file ``name`` can read: a notebook's cells, their outputs
+    (images aside) and its metadata one by one; any other file's text, or the printable text in it."""
+    if name.endswith(".ipynb"):
+        try:
+            nb = json.loads(data)
+            cells = nb["cells"]
+        except (ValueError, KeyError, TypeError):
+            nb, cells = None, None
+        if isinstance(cells, list):
+            for index, cell in enumerate(cells):
+                yield f"{name} cell {index}", _text(cell.get("source", ""))
+                for output in cell.get("outputs", []):
+                    parts = [_text(output.get(key, "")) for key in ("text", "ename", "evalue", "traceback")]
+                    parts += [_text(v) for k, v in output.get("data", {}).items() if not k.startswith("image/")]
+                    yield f"{name} cell {index} (output)", "\n".join(p for p in parts if p)
+            yield f"{name} (metadata)", json.dumps(nb.get("metadata", {}))
+            return
+    for text in readable_texts(data):
+        yield name, text
+
+
+def _regions_to_hide(source: Path, files: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The solution regions of ``source``: ``({label: code}, {label: markdown answer})``, labelled ``file:line``."""
+    code: dict[str, str] = {}
+    prose: dict[str, str] = {}
     for name in files:
-        if link := _link_problem(source, name):
-            problems.append(link)
+        if is_withheld(name) or (source / name).is_symlink():
             continue
         try:
             if name.endswith(".py"):
-                student_python((source / name).read_text(encoding="utf-8"), name)
+                text = (source / name).read_text(encoding="utf-8")
+                lines = text.splitlines(keepends=True)
+                for r in find_regions(lines, _BEGIN_SOL, _END_SOL, name):
+                    code[f"{name}:{r.begin + 1}"] = "".join(lines[r.begin + 1:r.end])
             elif name.endswith(".ipynb"):
-                original = _read_notebook(source / name, name)
-                problems.extend(markdown_leaks(original, name))
-                nb, _ = student_notebook(original, name, modules)
-                for index, cell in enumerate(nb["cells"]):
+                for index, cell in enumerate(_read_notebook(source / name, name).get("cells", [])):
+                    lines = _source(cell).splitlines(keepends=True)
+                    here = f"{name} cell {index}"
                     if cell.get("cell_type") == "code":
-                        try:
-                            ast.parse(_python_source(_source(cell)))
-                        except SyntaxError as err:
-                            problems.append(f"{name} cell {index}: the student version does not parse "
-                                            f"at line {err.lineno} ({err.msg})")
-            elif not is_withheld(name):
-                check_other_file((source / name).read_bytes(), name)
-        except MarkerError as err:
-            problems.append(str(err))
+                        for r in find_regions(lines, _BEGIN_SOL, _END_SOL, here):
+                            code[f"{here}:{r.begin + 1}"] = "".join(lines[r.begin + 1:r.end])
+                    elif cell.get("cell_type") == "markdown":
+                        answers = find_regions(lines, _BEGIN_SOL, _END_SOL, here, strict_indent=False)
+                        for r in answers:
+                            prose[f"{here}:{r.begin + 1}"] = "".join(lines[r.begin + 1:r.end])
+                        if not answers and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                            prose[here] = "".join(lines)
+        except (MarkerError, UnicodeDecodeError):
+            continue  # reported where the file is transformed
+    return code, prose
+
+
+def solution_leaks(contents: dict[str, bytes], code: dict[str, str], prose: dict[str, str]) -> list[str]:
+    """One line per file of the copy (``contents``) that holds one of the solution regions ``code`` (renamed,
+    reformatted or not) or of the markdown answers ``prose``: see ``helpers.course.fingerprints``."""
+    from helpers.course.fingerprints import Fingerprints
+
+    searches = (("the solution", Fingerprints(code)), ("the answer", Fingerprints(prose, prose=True)))
+    problems = []
+    for name in sorted(contents):
+        reported = set()
+        for where, text in readable_parts(name, contents[name]):
+            for what, fingerprints in searches:
+                for match in fingerprints.find(text):
+                    if match.label not in reported:
+                        reported.add(match.label)
+                        problems.append(f"{where}: holds {what} at {match.label} ({match.share:.0%} of it, names "
+                                        "and numbers aside); a file handed to students must not: withhold it, or "
+                                        "write something that does not answer the exercise")
     return problems
 
 
+def instructor_talk(contents: dict[str, bytes]) -> list[str]:
+    """One line per line of the copy (``contents``) that speaks of the instructor's side: the instructor's or
+    solution copy, a solution marker (even quoted), the release tool."""
+    problems = []
+    for name in sorted(contents):
+        for where, text in readable_parts(name, contents[name]):
+            for number, line in enumerate(text.splitlines(), 1):
+                found = _INSTRUCTOR_TALK.search(line) or _LOOSE_MARKER.search(_as_shown(line))
+                if found:
+                    problems.append(f"{where}:{number}: {found.group().strip()!r}: the student copy speaks to "
+                                    "students only; say it without the instructor's side, or keep it out of the copy")
+    return problems
+
+
+# --------------------------------------------------------------------------- the student copy
+
 _CONFTEST_ADDITION = f'''
 
-# Added by `python -m helpers.course.release student`: a failure caused by code still to be
-# written is reported as one line naming the function (see helpers/course/student_checks.py).
+# A failure caused by code still to be written is reported as one line naming the function
+# (helpers/course/student_checks.py).
 pytest_plugins = [*globals().get("pytest_plugins", []), "{PLUGIN}"]
 '''
 
 
-def student_readme() -> bytes:
-    """The student copy's README (set-up, where to write, checks, the exercises in order, hand-in, Colab)."""
+def student_readme(repo_url: str | None, notebooks: list[str]) -> bytes:
+    """The student copy's README (set-up, where to write, checks, the exercises in order, hand-in, Colab links)."""
     from helpers.course.student_readme import student_readme as render
 
-    return render().encode("utf-8")
+    return render(repo_url, notebooks).encode("utf-8")
 
 
 def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:
@@ -631,47 +765,101 @@ def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:
     return data
 
 
-def write_student_version(source: Path, out: Path, repo_url: str | None = None) -> Report:
-    """Write the student copy of the repository at ``source`` into ``out`` (absent or empty).
+def _without_withheld_modules(text: str) -> str:
+    """helpers/__init__.py's module map without the lines of modules the copy leaves out."""
+    def withheld(match: re.Match) -> bool:
+        module = match.group(1).replace(".", "/")
+        return is_withheld(module + ".py") or is_withheld(module + "/")
 
-    ``repo_url``: the student repository, written into the copy's Colab
-    set-up (``helpers/course/colab.py`` and every notebook's first cell).
-    Raises ``MarkerError`` (nothing written) when a marker is unbalanced.
-    """
+    entry = re.compile(r"^- ``(helpers(?:\.\w+)+)``:.*\n", re.M)
+    return entry.sub(lambda m: "" if withheld(m) else m.group(), text)
+
+
+def solution_repo_url(source: Path) -> str | None:
+    """The address the Colab cells of ``source`` clone (``DEFAULT_REPO_URL`` of its colab.py), if it has one."""
+    path = Path(source) / "helpers" / "course" / "colab.py"
+    found = re.search(r'^DEFAULT_REPO_URL = "([^"]*)"$', path.read_text(encoding="utf-8"), re.M) if path.is_file() else None
+    return found.group(1) if found else None
+
+
+def _same_repository(a: str, b: str) -> bool:
+    """Whether two clone addresses name the same repository: case (hosts such as GitHub ignore it), ``.git``,
+    a final ``/`` and ``www.`` aside."""
+    def key(url: str) -> str:
+        url = url.strip().rstrip("/").lower()
+        url = url[:-4] if url.endswith(".git") else url
+        return url.replace("://www.", "://", 1)
+    return key(a) == key(b)
+
+
+def _colab_url(source: Path, repo_url: str | None, keep_solution_url: bool) -> str | None:
+    """The address the copy's Colab cells will clone; ``ValueError`` when that would be the solution repository."""
+    solution_url = solution_repo_url(source)
     if repo_url is not None:
         from helpers.course.colab import colab_cell
 
-        colab_cell(repo_url)  # a ValueError for what is not a URL, before anything is written
-    source, out = Path(source).resolve(), Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise SystemExit(f"release: {out} is a file; give a new or empty folder")
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"release: {out} is not empty; give a new or empty folder")
-    if out == source or source in out.parents:
-        raise SystemExit(f"release: {out} lies inside the source {source}; give a folder outside it")
+        colab_cell(repo_url)  # a ValueError for what is not a URL
+        if solution_url and _same_repository(repo_url, solution_url) and not keep_solution_url:
+            raise ValueError(f"--repo-url {repo_url} is the solution repository (DEFAULT_REPO_URL in "
+                             "helpers/course/colab.py): in Colab every student would clone the solutions. Give the "
+                             "student repository's URL")
+        return repo_url
+    if solution_url and not keep_solution_url:
+        raise ValueError(f"no --repo-url: the copy's Colab cells would clone the solution repository ({solution_url}). "
+                         "Give the student repository's URL with --repo-url (or --keep-solution-url for a copy "
+                         "that is never handed out)")
+    return solution_url
+
+
+@dataclass
+class _Build:
+    """The copy in memory: its files, the report, what stops it, and the links it leaves out."""
+
+    contents: dict[str, bytes]
+    report: Report
+    problems: list[str]
+    links: list[str]
+
+
+def _build(source: Path, repo_url: str | None) -> _Build:
+    """Every file of the student copy of ``source``, transformed, and every reason not to hand it out."""
     files = tracked_files(source)
     modules = solution_modules(source, files)
-    report = Report()
-    # Transform everything first, so that a marker error leaves nothing half-written.
-    contents: dict[str, bytes] = {}
+    report, contents, problems, links = Report(), {}, [], []
     for name in files:
-        if is_withheld(name) or (source / name).is_symlink():  # links are never followed
+        if is_withheld(name):
             report.withheld.append(name)
             continue
+        if link := _link_problem(source, name):  # links are never followed
+            report.withheld.append(name)
+            links.append(link)
+            continue
         path = source / name
-        if name.endswith(".py"):
-            text, n = student_python(path.read_text(encoding="utf-8"), name)
-            data = text.encode("utf-8")
-        elif name.endswith(".ipynb"):
-            nb, n = student_notebook(_read_notebook(path, name), name, modules)
-            data = _write_notebook(nb).encode("utf-8")
-        else:
-            data, n = path.read_bytes(), 0
-            check_other_file(data, name)
+        try:
+            if name.endswith(".py"):
+                text, n = student_python(path.read_text(encoding="utf-8"), name)
+                data = text.encode("utf-8")
+            elif name.endswith(".ipynb"):
+                original = _read_notebook(path, name)
+                problems.extend(markdown_leaks(original, name))
+                nb, n = student_notebook(original, name, modules)
+                problems.extend(_unparsable_cells(nb, name))
+                data = _write_notebook(nb).encode("utf-8")
+            else:
+                data, n = path.read_bytes(), 0
+                check_other_file(data, name)
+        except MarkerError as err:
+            problems.append(str(err))
+            continue
+        except UnicodeDecodeError as err:
+            problems.append(f"{name}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8")
+            continue
         if repo_url is not None:
             data = _with_student_repo_url(name, data, repo_url)
         if name == "conftest.py" and PLUGIN.encode() not in data:
             data += _CONFTEST_ADDITION.encode("utf-8")
+        if name == "helpers/__init__.py":
+            data = _without_withheld_modules(data.decode("utf-8")).encode("utf-8")
         if n:
             report.stubbed[name] = n
         contents[name] = data
@@ -679,13 +867,65 @@ def write_student_version(source: Path, out: Path, repo_url: str | None = None) 
     if "conftest.py" not in contents:
         contents["conftest.py"] = _CONFTEST_ADDITION.lstrip().encode("utf-8")
     if "README.md" in contents and "helpers/course/exercises.py" in contents:
-        contents["README.md"] = student_readme()
+        notebooks = sorted(Path(n).stem for n in contents if n.startswith("notebooks/") and n.endswith(".ipynb"))
+        contents["README.md"] = student_readme(repo_url, notebooks)
     # The conftest names the plugin: make sure the copy has it, tracked or not.
     contents.setdefault("helpers/course/student_checks.py", Path(__file__).with_name("student_checks.py").read_bytes())
     manifest = {"withheld": report.withheld, "stubbed": report.stubbed}
     contents[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
-    _write_tree(contents, source, out)
-    return report
+    # What the files hold, whatever route it took: solutions (by content, not by markers) and instructor talk.
+    problems += solution_leaks(contents, *_regions_to_hide(source, files))
+    problems += instructor_talk(contents)
+    return _Build(contents, report, problems, links)
+
+
+def _unparsable_cells(nb, name: str) -> list[str]:
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") == "code":
+            try:
+                ast.parse(_python_source(_source(cell)))
+            except SyntaxError as err:
+                problems.append(f"{name} cell {index}: the student version does not parse at line {err.lineno} ({err.msg})")
+    return problems
+
+
+def check(source: Path) -> list[str]:
+    """Everything that stops ``source`` from yielding a student copy; returns the problems (empty: all good).
+
+    Markers (balanced, well placed, exact), answers stated in notebooks' markdown, tracked links, and in
+    the copy it would make: any solution region (by its fingerprint) or instructor talk in any file.
+    """
+    build = _build(Path(source), None)
+    return build.links + build.problems
+
+
+def write_student_version(source: Path, out: Path, repo_url: str | None = None,
+                          keep_solution_url: bool = False) -> Report:
+    """Write the student copy of the repository at ``source`` into ``out`` (absent or empty).
+
+    ``repo_url``: the student repository, written into the copy's Colab
+    set-up (``helpers/course/colab.py`` and every notebook's first cell) and
+    its README's Colab links. Required when ``source`` has a Colab set-up,
+    unless ``keep_solution_url`` (a copy never handed out: its Colab cells
+    clone the solution repository). Raises ``ValueError`` for a missing or
+    wrong ``repo_url`` and ``MarkerError`` (every problem, one per line) for
+    what ``check`` refuses; nothing is written then.
+    """
+    source, out = Path(source).resolve(), Path(out).resolve()
+    repo_url = _colab_url(source, repo_url, keep_solution_url)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"release: {out} is a file; give a new or empty folder")
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"release: {out} is not empty; give a new or empty folder")
+    if out == source or source in out.parents:
+        raise SystemExit(f"release: {out} lies inside the source {source}; give a folder outside it")
+    # Everything is built and checked first, so that a problem leaves nothing half-written.
+    build = _build(source, repo_url)
+    if build.problems:
+        raise MarkerError("\n".join(build.problems))
+    _write_tree(build.contents, source, out)
+    return build.report
 
 
 def _write_tree(contents: dict[str, bytes], source: Path, out: Path) -> None:
@@ -731,9 +971,13 @@ def main(argv: list[str] | None = None) -> int:
     student = sub.add_parser("student", help="write the student copy into OUT_DIR")
     student.add_argument("out_dir", type=Path)
     student.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
-    student.add_argument("--repo-url", help="the student repository's URL, which the copy's Colab set-up cell clones "
-                                            "(default: the solution copy's DEFAULT_REPO_URL in helpers/course/colab.py)")
-    checker = sub.add_parser("check", help="check that the solution copy's markers are balanced and well placed")
+    student.add_argument("--repo-url", help="the student repository's URL: the copy's Colab set-up cells clone it and "
+                                            "its README links each notebook in Colab there (required)")
+    student.add_argument("--keep-solution-url", action="store_true",
+                         help="instead of --repo-url: keep the solution repository's URL (DEFAULT_REPO_URL in "
+                              "helpers/course/colab.py), for a copy that is never handed out")
+    checker = sub.add_parser("check", help="check the markers, the notebooks' markdown and what the student copy "
+                                           "would hold")
     checker.add_argument("--source", type=Path, default=REPO_ROOT, help="solution repository (default: this one)")
     args = parser.parse_args(argv)
 
@@ -744,19 +988,20 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             print(f"release check: {len(problems)} problem(s)", file=sys.stderr)
             return 1
-        print("release check: markers balanced and well placed, no result stated outside them")
+        print("release check: markers balanced, well placed and exact, no result stated outside them, "
+              "no solution and no instructor talk in the student copy")
         return 0
     try:
-        report = write_student_version(args.source, args.out_dir, args.repo_url)
+        report = write_student_version(args.source, args.out_dir, args.repo_url, args.keep_solution_url)
     except (MarkerError, ValueError) as err:
-        print(f"release: {err} (nothing written)", file=sys.stderr)
+        problems = str(err).splitlines()
+        for problem in problems:
+            print(f"release: {problem}", file=sys.stderr)
+        print(f"release: {len(problems)} problem(s); nothing written", file=sys.stderr)
         return 1
     regions = sum(report.stubbed.values())
     print(f"student version in {args.out_dir}: {len(report.copied)} files, {regions} solution regions "
           f"replaced in {len(report.stubbed)} files, {len(report.withheld)} files withheld")
-    if args.repo_url is None:
-        print("release: no --repo-url given: in Colab the copy's notebooks clone the solution copy's URL "
-              "(DEFAULT_REPO_URL in helpers/course/colab.py); give the student repository's URL", file=sys.stderr)
     return 0
 
 

@@ -1,18 +1,17 @@
-"""pytest plugin of the student version: "write this function", not a traceback.
+"""pytest plugin of the workbook you work in: "write this function", not a traceback.
 
-``python -m helpers.course.release student`` registers this plugin in the student
-copy's root ``conftest.py``. When a test (a unit test in ``tests/`` or a
-notebook cell run by nbval) fails because it reached a stub left by the
-release tool, ``NotImplementedError("YOUR CODE HERE: Linear.forward
-(helpers/numpy_nn.py)")``, the failure is reported as one line naming the
-function and the file to write, instead of a traceback through test helpers.
-Later cells of the same notebook that fail are reported as waiting for that
-code. A failure caused by a trained-weights file that the student version
-withholds (listed in ``.student_version.json``) becomes a skip that says so.
-Any other failure is reported as usual: once the code is written, students
-get pytest's full report.
+The root ``conftest.py`` registers this plugin. When a test (a unit test in
+``tests/`` or a notebook cell run by nbval) fails because it reached a
+function still to be written, ``NotImplementedError("YOUR CODE HERE:
+Linear.forward (helpers/numpy_nn.py)")``, the failure is reported as one line
+naming the function and the file to write, instead of a traceback through
+test helpers. Later cells of the same notebook that fail are reported as
+waiting for that code. A failure caused by a trained-weights file that is not
+part of this copy (listed in ``.student_version.json``) becomes a skip that
+says so. Any other failure is reported as usual: once the code is written,
+pytest's full report follows.
 
-The plugin changes nothing in the solution copy, where no stub exists.
+Where no function is left to write, the plugin changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-# The stub message written by helpers.course.release (STUB_PATTERN there; kept here so the plugin imports nothing else).
+# The stub message "YOUR CODE HERE: <function> (<file>)" and the list of what this copy leaves out (kept here so
+# that the plugin imports nothing of the workbook).
+MANIFEST = ".student_version.json"
 STUB_PATTERN = re.compile(r"YOUR CODE HERE: (?P<what>[^()\n]+?) \((?P<where>[^()\n]+)\)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -44,7 +45,7 @@ def _texts(exc: BaseException | None):
 
 
 def stub_message(exc: BaseException | None) -> str | None:
-    """One-line instruction if ``exc`` comes from a release stub, else None."""
+    """One-line instruction if ``exc`` comes from a function still to be written, else None."""
     for text in _texts(exc):
         if m := STUB_PATTERN.search(text):
             return f"{m['what']} in {m['where']} is not written yet: write the code at '# YOUR CODE HERE'."
@@ -53,7 +54,7 @@ def stub_message(exc: BaseException | None) -> str | None:
 
 def _withheld(root: Path) -> list[str]:
     try:
-        return json.loads((root / ".student_version.json").read_text())["withheld"]
+        return json.loads((root / MANIFEST).read_text())["withheld"]
     except (OSError, ValueError, KeyError):
         return []
 
@@ -77,6 +78,7 @@ def pytest_runtest_makereport(item, call):
         for name in _withheld(Path(item.config.rootpath)):
             if any(name in text for text in texts):
                 report.outcome = "skipped"
-                report.longrepr = (str(item.path), 0, f"Skipped: {name} is withheld from the student version")
+                report.longrepr = (str(item.path), 0, f"Skipped: {name} is not part of your copy of the workbook "
+                                                       "(trained weights are not handed out)")
                 break
     return report

@@ -7,7 +7,10 @@ how to hand in, and Colab.
 
 from __future__ import annotations
 
+import re
+
 from helpers.course.exercises import EXERCISES
+from helpers.paths import REPO_ROOT
 
 _TEMPLATE = """# The workbook
 
@@ -73,9 +76,13 @@ fails with a hint. From a terminal, the same tests:
 scripts/test.sh -m linear        # the tests of one exercise, in seconds
 ```
 
-`scripts/test.sh tests/` runs every unit test; `scripts/test.sh` alone also
-runs every notebook (in the quick smoke mode, see below) and compares its
-outputs.
+`scripts/test.sh tests/` runs every unit test (those of exercises you have
+not written yet fail with the one line naming the function). `scripts/test.sh`
+alone also runs every notebook in the quick smoke mode (see below): a cell that
+raises an error fails, and a cell that holds saved outputs must print the same
+again (unless its first line is `# NBVAL_IGNORE_OUTPUT`). Cells without saved
+outputs (in the notebooks as you got them, every cell from the first one that
+runs your code on) are run, not compared.
 
 ## The exercises, in order
 
@@ -114,14 +121,13 @@ replaces a full-mode hand-in file there (it writes `*.smoke.*` files beside it).
 
 ## Google Colab
 
-Each notebook's first cell prepares Google Colab and does nothing elsewhere.
-Open a notebook in Colab from your course's copy of this repository and run
-that cell first. It asks to mount your Google Drive and keeps the workbook in
+{colab_links}Each notebook's first code cell prepares Google Colab and does nothing elsewhere:
+run it first. It asks to mount your Google Drive and keeps the workbook in
 `MyDrive/workbook` (cloned the first time, reused after), so your code in
 `helpers/` and what the notebooks write in `outputs/` survive when Colab
 recycles the runtime. After the first run, open the notebooks from Drive
 (*File → Open notebook → Google Drive*, `MyDrive/workbook/notebooks/`): a
-notebook opened from GitHub is a copy Colab does not save. Without Drive the
+notebook opened from a link is a copy Colab does not save. Without Drive the
 workbook goes to `/content/workbook`, and the cell warns that everything you
 change there is lost when the runtime is recycled.
 
@@ -139,7 +145,28 @@ def _functions(exercise) -> str:
     return f"`{'`, `'.join(names)}` in `{path}`"
 
 
-def student_readme() -> str:
-    """The student copy's README.md, with the exercises of ``helpers.course.exercises`` in course order."""
+_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def _colab_links(repo_url: str | None, notebooks: list[str]) -> str:
+    """A Colab badge per notebook when the course's repository is on GitHub (Colab opens notebooks from there)."""
+    github = re.fullmatch(r"https://(?:www\.)?github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo_url or "")
+    if not github:
+        where = f" ({repo_url})" if repo_url else ""
+        return (f"Colab opens notebooks from GitHub. Open each notebook of your course's repository{where} there, "
+                "or upload it (*File → Upload notebook*).\n\n")
+    base = f"https://colab.research.google.com/github/{github[1]}/{github[2]}/blob/main/notebooks"
+    rows = "\n".join(f"| `{name}` | [![Open In Colab]({_BADGE})]({base}/{name}.ipynb) |" for name in notebooks)
+    return f"Open a notebook in Colab from your course's repository:\n\n| notebook | |\n|---|---|\n{rows}\n\n"
+
+
+def student_readme(repo_url: str | None = None, notebooks: list[str] | None = None) -> str:
+    """The student copy's README.md, with the exercises of ``helpers.course.exercises`` in course order.
+
+    ``repo_url``: the course's repository that students clone (a Colab badge per notebook when it is on
+    GitHub); ``notebooks``: their names (default: those in ``notebooks/``).
+    """
+    if notebooks is None:
+        notebooks = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
     rows = "\n".join(f"| {i} | `{e.name}` | `{e.notebook}` | {_functions(e)} |" for i, e in enumerate(EXERCISES, 1))
-    return _TEMPLATE.replace("{rows}", rows)
+    return _TEMPLATE.replace("{rows}", rows).replace("{colab_links}", _colab_links(repo_url, notebooks))

@@ -11,8 +11,9 @@ from elsewhere) and the figures and ``model.pt`` from the output folder
 Before anything is written it checks, as the upload system will:
 
 1. every file exists;
-2. in a fresh Python (``python -I``) started in a temporary folder that holds
-   only the five files: ``numpy_nn.py`` imports and defines ReLU, Linear,
+2. sandboxed (``helpers.course.sandbox``: bubblewrap where it works) in a
+   temporary folder that holds only the five files, each step in a fresh
+   process that imports them anew: ``numpy_nn.py`` imports and defines ReLU, Linear,
    Sigmoid and SE; ``pytorch_cnn.py`` imports and defines MyNet and classify;
    ``model.pt`` loads into ``MyNet()`` (``torch.load(weights_only=True)`` then
    ``load_state_dict``); ``classify`` on a small batch ``(8, 1, 28, 28)`` of
@@ -52,9 +53,8 @@ before any check, with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
+import re
 import shutil
 import sys
 import tempfile
@@ -62,7 +62,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.course.sandbox import check_memory, run_limited
+from helpers.course import sandbox
+from helpers.course.sandbox import check_memory
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
@@ -87,6 +88,8 @@ class Deliverable:
         return f"run {self.made_by} to make it"
 
 
+NUMPY_NN_NAMES = ("ReLU", "Linear", "Sigmoid", "SE")
+PYTORCH_CNN_NAMES = ("MyNet", "classify")
 RPZ_FILES = (
     Deliverable("numpy_nn.py", "helpers", f"{NUMPY_NN_NOTEBOOK} (layers introduced in notebooks/01_layers.ipynb)"),
     Deliverable("numpy_nn_training.png", "outputs", NUMPY_NN_NOTEBOOK),
@@ -128,107 +131,85 @@ def _check_link(path: Path) -> str | None:
     return f"{path} is a symbolic link; put the file itself there" if path.is_symlink() else None
 
 
-# Runs in a fresh interpreter inside the folder that holds only the zip's files.
-# Prints one line "@@CHECK <token> {json}" at the end (the student's modules may print too).
-# Each line is tagged with a one-time token read from stdin before any student code runs, and the
-# process ends with os._exit right after its report, so no line the student's code prints (from an
-# atexit handler, say) can pass for the result. "@@STEP" lines say which file is running (for a hang).
-_CHECK_SCRIPT = r"""
-import json, os, sys, traceback
-sys.path.insert(0, sys.argv[1])
-sys.modules["helpers"] = None  # the upload system has no workbook package: importing it must fail here too
-_token = sys.stdin.readline().strip()
+# The hand-in's modules and model, checked through the one runner (helpers.course.sandbox): each step in a
+# process of its own that imports the files afresh; the runner returns raw outputs, judged here.
+HANDIN_PROGRAM = Path(__file__).with_name("runners") / "rpz_handin.py"
+_STEP_FILES = {"environment": None, "import_numpy_nn": "numpy_nn.py", "import_pytorch_cnn": "pytorch_cnn.py",
+               "mynet_loads": "model.pt", "classify_contract": "pytorch_cnn.py", "classify_test": "pytorch_cnn.py"}
+_DOING = {"import_numpy_nn": "importing it", "import_pytorch_cnn": "importing it", "mynet_loads": "loading it",
+          "classify_contract": "classifying 8 images", "classify_test": "classifying the test set"}
 
-def report(**result):
-    print(f"@@CHECK {_token} " + json.dumps(result), flush=True)
 
-def step_is(file, step):
-    print(f"@@STEP {_token} {file} {step}", flush=True)
-    return file, step
+def run_handin(folder: Path, inputs: dict, timeout: float, numpy_nn: bool = True):
+    """The hand-in's steps (``helpers/course/runners/rpz_handin.py``) on ``folder``, sandboxed; the ``sandbox.Run``."""
+    env = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "USER": "student"}
+    modules = {"numpy_nn": NUMPY_NN_NAMES} if numpy_nn else {}
+    args = {"modules": {**modules, "pytorch_cnn": PYTORCH_CNN_NAMES}}
+    return sandbox.run(HANDIN_PROGRAM, folder=folder, args=args, inputs=inputs, timeout=timeout,
+                       memory=check_memory(), output=sandbox.CHECK_OUTPUT, isolation=sandbox.isolation(), env=env,
+                       preload=("numpy", "torch"), nproc=4096)
 
-try:
-    import numpy, torch
-except BaseException as err:
-    report(ok=False, file=None, step="environment", error=f"{type(err).__name__}: {err}", traceback="")
-    os._exit(1)
-file, step = step_is("numpy_nn.py", "import")
-try:
-    import numpy_nn
-    missing = [n for n in ("ReLU", "Linear", "Sigmoid", "SE") if not hasattr(numpy_nn, n)]
-    if missing:
-        raise AttributeError("defines no " + ", ".join(missing))
-    file, step = step_is("pytorch_cnn.py", "import")
-    import pytorch_cnn
-    missing = [n for n in ("MyNet", "classify") if not hasattr(pytorch_cnn, n)]
-    if missing:
-        raise AttributeError("defines no " + ", ".join(missing))
-    file, step = step_is("model.pt", "load")
-    model = pytorch_cnn.MyNet()
-    try:
-        state = torch.load("model.pt", map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"{err}. model.pt must hold MyNet's state dict: torch.save(model.state_dict(), path)") from err
-    model.load_state_dict(state)
-    model.eval()
-    file, step = step_is("pytorch_cnn.py", "classify")
-    n = 8
-    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
-    labels = pytorch_cnn.classify(model, x)
-    kind = type(labels).__name__
-    dtype = str(getattr(labels, "dtype", None))
-    shape = tuple(getattr(labels, "shape", ()))
-    if dtype not in ("torch.int64", "int64") or shape != (n,):
-        raise TypeError(f"classify(model, x) with x of shape {tuple(x.shape)} must return {n} int64 class indices "
-                        f"of shape ({n},); it returned a {kind} of dtype {dtype} and shape {shape}")
-    values = [int(v) for v in labels.tolist()]
-    if not all(0 <= v <= 9 for v in values):
-        raise ValueError(f"classify returned class indices outside 0..9: {values}")
-except BaseException as err:
-    report(ok=False, file=file, step=step, error=f"{type(err).__name__}: {err}",
-           traceback="".join(traceback.format_exception(err))[-3000:])
-    os._exit(1)
-report(ok=True, labels=values)
-os._exit(0)
-"""
+
+def _first_problem(run, steps: tuple[str, ...], timeout: float) -> None:
+    """Raise ``SubmissionError`` for the first of ``steps`` that failed or was not reached, naming its file."""
+    for step in steps:
+        record, file = run.records.get(step), _STEP_FILES[step]
+        if record is None:
+            if run.timed_out and step == "environment":
+                raise SubmissionError(f"the isolated check did not get past importing numpy and torch in "
+                                      f"{timeout:.0f} s; is the machine very busy?")
+            if run.timed_out:
+                raise _fail(file, f"{_DOING[step]} took more than {timeout:.0f} s "
+                            "(is training code outside `if __name__ == '__main__':`?)")
+            raise SubmissionError(f"the isolated check crashed ({run.why_stopped()}):\n{run.log[-3000:]}")
+        if step == "environment" and not record.ok:
+            raise SubmissionError(f"this Python ({sys.executable}) cannot run the check: {record.error}. "
+                                  "Activate the workbook's environment (README, 'Set up') and run again.")
+        if not record.ok:
+            verb = {"import_numpy_nn": "does not import on its own", "import_pytorch_cnn": "does not import on its own",
+                    "mynet_loads": "does not load into MyNet()"}.get(step, "classify(MyNet(), x) fails")
+            printed = "\n".join(record.output.strip().splitlines()[-20:])
+            raise _fail(file, f"{verb}: {record.error}" + (f"\n{printed}" if printed else ""))
+        if step.startswith("import_"):
+            names = NUMPY_NN_NAMES if step == "import_numpy_nn" else PYTORCH_CNN_NAMES
+            missing = [n for n in names if n not in record.meta.get("defines", [])]
+            if missing:
+                raise _fail(file, f"defines no {', '.join(missing)}")
+
+
+def contract_problem(record, n: int) -> str | None:
+    """Why ``classify``'s raw output (a ``classify_*`` record) breaks the contract for ``n`` images, or ``None``."""
+    labels = record.arrays.get("labels")
+    dtype = record.meta.get("dtype")
+    if labels is None or dtype not in ("torch.int64", "int64") or labels.dtype.kind not in "iu" or labels.shape != (n,):
+        shape = None if labels is None else tuple(labels.shape)
+        return (f"classify(model, x) with x of shape ({n}, 1, 28, 28) must return {n} int64 class indices of shape "
+                f"({n},); it returned a {record.meta.get('type')} of dtype {dtype} and shape {shape}")
+    if n and (labels.min() < 0 or labels.max() > 9):
+        return f"classify returned class indices outside 0..9: {labels.tolist()[:20]}"
+    return None
 
 
 def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> list[int]:
-    """Copy the files into an empty temporary folder and check them there in a fresh ``python -I``.
+    """Copy the files into an empty temporary folder and check them there, sandboxed, as the upload system will.
 
-    Returns the class indices ``classify`` gave for the small batch; raises
+    Returns the class indices ``classify`` gave for a small batch; raises
     ``SubmissionError`` naming the file that failed.
     """
+    import numpy as np
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="rpz-check-") as tmp:
         for name, path in paths.items():
             shutil.copyfile(path, Path(tmp) / name)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        token = secrets.token_hex(16)
-        result = run_limited([sys.executable, "-I", "-c", _CHECK_SCRIPT, tmp], cwd=tmp, env=env, stdin=token + "\n",
-                             timeout=timeout, memory=check_memory())
-        if result.timed_out:
-            steps = [line.split()[2:4] for line in result.stdout.splitlines() if line.startswith(f"@@STEP {token} ")]
-            if not steps:
-                raise SubmissionError(f"the isolated check did not get past importing numpy and torch in "
-                                      f"{timeout:.0f} s; is the machine very busy?")
-            file, step = steps[-1]
-            doing = {"import": "importing it", "load": "loading it", "classify": "classifying 8 images"}[step]
-            raise _fail(file, f"{doing} took more than {timeout:.0f} s "
-                        "(is training code outside `if __name__ == '__main__':`?)")
-    lines = [line for line in result.stdout.splitlines() if line.startswith(f"@@CHECK {token} ")]
-    if len(lines) != 1:
-        raise SubmissionError(f"the isolated check crashed ({result.why_stopped()}):\n{result.stderr[-3000:]}")
-    outcome = json.loads(lines[0][len(f"@@CHECK {token} "):])
-    if outcome["ok"] and result.returncode != 0:
-        raise SubmissionError(f"the isolated check ended with exit status {result.returncode} after passing:\n"
-                              f"{result.stderr[-3000:]}")
-    if not outcome["ok"] and outcome["step"] == "environment":
-        raise SubmissionError(f"this Python ({sys.executable}) cannot run the check: {outcome['error']}. "
-                              "Activate the workbook's environment (README, 'Set up') and run again.")
-    if not outcome["ok"]:
-        verb = {"import": "does not import on its own", "load": "does not load into MyNet()",
-                "classify": "classify(MyNet(), x) fails"}[outcome["step"]]
-        raise _fail(outcome["file"], f"{verb}: {outcome['error']}\n{outcome['traceback']}".rstrip())
-    return outcome["labels"]
+        sandbox.make_readable(Path(tmp))
+        run = run_handin(Path(tmp), {"contract": images}, timeout)
+    _first_problem(run, ("environment", "import_numpy_nn", "import_pytorch_cnn", "mynet_loads", "classify_contract"),
+                   timeout)
+    problem = contract_problem(run.records["classify_contract"], len(images))
+    if problem:
+        raise _fail("pytorch_cnn.py", f"classify(MyNet(), x) fails: {problem}")
+    return [int(v) for v in run.records["classify_contract"].arrays["labels"]]
 
 
 def write_zip(entries: dict[str, Path], out: Path) -> Path:
@@ -283,47 +264,31 @@ def check_provenance(paths: dict[str, Path]) -> None:
         raise SubmissionError("\n".join(problems))
 
 
-# Accuracy of the hand-in's model.pt on a full clean test set, with the student's own MyNet and classify.
-_ACCURACY_SCRIPT = r"""
-import json, sys
-folder, dataset, root = sys.argv[1:4]
-sys.path.insert(0, folder)
-import torch
-import pytorch_cnn
-from helpers.data import DatasetNotFoundError, load_dataset, to_float_tensor
-try:
-    X, y = load_dataset(dataset, "test", root=root, download=False)
-except DatasetNotFoundError:
-    print("@@ACCURACY " + json.dumps({"missing": True}))
-    sys.exit(0)
-model = pytorch_cnn.MyNet()
-model.load_state_dict(torch.load(folder + "/model.pt", map_location="cpu", weights_only=True))
-labels = pytorch_cnn.classify(model, to_float_tensor(X))
-accuracy = (labels == torch.as_tensor(y)).float().mean().item()
-print("@@ACCURACY " + json.dumps({"accuracy": accuracy, "n": len(y)}))
-"""
-
-
 def model_accuracy(paths: dict[str, Path], dataset: str, root: Path, timeout: float = CHECK_TIMEOUT) -> tuple[float, int]:
-    """``(accuracy, images)`` of ``model.pt`` on ``dataset``'s test set under ``root``, with the hand-in's own
-    ``MyNet`` and ``classify``, in a process of their own with a time limit; ``SubmissionError`` when it cannot be
-    measured (the classification fails or takes too long), naming ``model.pt``."""
+    """``(accuracy, images)`` of ``model.pt`` on ``dataset``'s test set under ``root`` (never downloaded).
+
+    The test set is read here and its images (never its labels) are handed to
+    the hand-in's own ``classify``, sandboxed with a time limit like every run
+    of student code. Raises ``SubmissionError`` naming ``model.pt`` when the
+    accuracy cannot be measured (the classification fails or takes too long).
+    """
+    from helpers.data import load_dataset
+
+    images, labels = load_dataset(dataset, "test", root=root, download=False)
     with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
         for name in ("pytorch_cnn.py", "model.pt"):
             shutil.copyfile(paths[name], Path(tmp) / name)
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        result = run_limited([sys.executable, "-c", _ACCURACY_SCRIPT, tmp, dataset, str(root)], cwd=tmp, env=env,
-                             timeout=timeout, memory=check_memory())
-        if result.timed_out:
-            raise _fail("model.pt", f"its accuracy could not be measured: classifying the {dataset} test set took "
-                        f"more than {timeout:.0f} s")
-    lines = [line for line in result.stdout.splitlines() if line.startswith("@@ACCURACY ")]
-    outcome = json.loads(lines[-1].split(" ", 1)[1]) if lines else {}
-    if "accuracy" not in outcome:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        sandbox.make_readable(Path(tmp))
+        run = run_handin(Path(tmp), {"test": images}, timeout, numpy_nn=False)
+    record = run.records.get("classify_test")
+    if record is None and run.timed_out:
+        raise _fail("model.pt", f"its accuracy could not be measured: classifying the {dataset} test set took "
+                    f"more than {timeout:.0f} s")
+    if record is None or not record.ok or contract_problem(record, len(labels)):
+        why = run.why_stopped() if record is None else record.error or contract_problem(record, len(labels))
         raise _fail("model.pt", f"its accuracy could not be measured: classify on the {dataset} test set failed "
-                    f"({last})")
-    return float(outcome["accuracy"]), int(outcome["n"])
+                    f"({why})")
+    return float((record.arrays["labels"] == labels).mean()), len(labels)
 
 
 def measure_rpz(paths: dict[str, Path]) -> list[str]:
@@ -423,23 +388,37 @@ def cs7643_outputs() -> dict[str, str]:
 
 
 def _check_log(path: Path) -> str | None:
+    """A training log must end with the test accuracy: ``test accuracy: 0.61`` (the workbook's) or the original
+    assignment's ``Test set: Average loss: 1.10, Accuracy: 6100/10000 (61%)``."""
     lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    if not lines or not lines[-1].startswith("test accuracy") or not any(ch.isdigit() for ch in lines[-1]):
+    if not lines or not re.search(r"\btest\b.*\baccuracy\b.*\d", lines[-1], re.IGNORECASE):
         return "its last line is not the test accuracy (an interrupted run? run it to the end)"
     return None
 
 
+# A figure saved at 300 dpi has a few million pixels; far more is a mistake or a decompression bomb.
+MAX_PNG_PIXELS = 50_000_000
+
+
 def check_png(path: Path) -> str | None:
-    from PIL import Image, UnidentifiedImageError
+    """Why ``path`` is not a usable PNG (one line), or ``None``. The size is read from the header and a huge image
+    is refused before any pixel is decoded; then every pixel is (a truncated or forged file fails there)."""
+    from PIL import Image
 
     with open(path, "rb") as f:
         if f.read(8) != b"\x89PNG\r\n\x1a\n":
             return "is not a PNG image"
     try:
         with Image.open(path) as image:
-            image.load()  # decodes every pixel: a truncated or forged file fails here
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as err:
-        return f"starts like a PNG but is not a readable image ({err})"
+            width, height = image.size
+            if width * height > MAX_PNG_PIXELS:
+                return (f"is a {width} x {height} image, more than {MAX_PNG_PIXELS / 1e6:g} million pixels "
+                        "(save the figure at a normal size)")
+            image.load()
+    except Image.DecompressionBombError as err:   # Pillow's own limit, met before the one above
+        return f"is too large an image to decode, more than {MAX_PNG_PIXELS / 1e6:g} million pixels ({err})"
+    except Exception as err:  # Pillow raises many kinds for a broken file (OSError, SyntaxError, zlib.error, ...)
+        return f"starts like a PNG but is not a readable image ({type(err).__name__}: {err})"
     return None
 
 

@@ -169,15 +169,15 @@ def predict_logits(model, images_u8: torch.Tensor, tta_level: int = 0, batch_siz
     """
     if tta_level not in (0, 1, 2):
         raise ValueError(f"tta_level must be 0, 1 or 2; got {tta_level}.")
+    from helpers.pytorch.training import evaluation_mode
+
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
 
     def mirror(x):
         return model(x) if tta_level == 0 else 0.5 * (model(x) + model(x.flip(-1)))
 
     out = []
-    with _autocast(device, bf16):
+    with evaluation_mode(model), _autocast(device, bf16):
         for chunk in images_u8.split(batch_size):
             x = to_unit_float(chunk, device)
             logits = mirror(x)
@@ -187,7 +187,6 @@ def predict_logits(model, images_u8: torch.Tensor, tta_level: int = 0, batch_siz
                            mirror(padded[:, :, 2:, 2:].contiguous(memory_format=torch.channels_last))]
                 logits = 0.5 * logits + 0.25 * (shifted[0] + shifted[1])
             out.append(logits.float().cpu())
-    model.train(was_training)
     return torch.cat(out)
 
 

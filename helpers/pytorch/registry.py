@@ -147,7 +147,7 @@ def ship_if_better(trained, accuracy: float, shipped, shipped_accuracy: float | 
     """Copy the weights file ``trained`` over the shipped ``shipped`` when it is more accurate; returns what was done.
 
     Only a full-mode run ships, and only into a copy that ships weights (the
-    course repository: ``shipped``'s folder exists; a student copy has none).
+    course repository: ``shipped``'s folder exists; a copy without the trained weights has none).
     ``accuracy`` and ``shipped_accuracy`` (None: nothing shipped yet) are
     measured the same way, on the same images. The copy is atomic.
     """

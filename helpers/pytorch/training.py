@@ -211,7 +211,19 @@ def _to_device(batch, device, channels_last: bool):
     return x, y.to(device, non_blocking=True)
 
 
-@torch.no_grad()
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module):
+    """The block runs ``model`` in evaluation mode (dropout off, batch norm on its running statistics) without
+    gradients; the model's train/eval mode is restored afterwards, even when the block fails."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: nn.Module, loader, loss_fn=None, device=None, channels_last: bool = False) -> dict:
     """Mean loss and accuracy of ``model`` over ``loader`` (batches ``(x, y)``), in evaluation mode.
 
@@ -222,34 +234,27 @@ def evaluate(model: nn.Module, loader, loss_fn=None, device=None, channels_last:
     loss_fn = loss_fn or F.cross_entropy
     summed = _is_summed(loss_fn)
     device = torch.device(device) if device is not None else _model_device(model)
-    was_training = model.training
-    model.eval()
     total_loss, correct, n = 0.0, 0, 0
-    try:
+    with evaluation_mode(model):
         for batch in loader:
             x, y = _to_device(batch, device, channels_last)
             out = model(x)
             total_loss += float(loss_fn(out, y)) * (1 if summed else len(y))
             correct += int((out.argmax(dim=1) == y).sum())
             n += len(y)
-    finally:
-        model.train(was_training)
     if n == 0:
         raise ValueError("evaluate() got an empty loader.")
     return {"loss": total_loss / n, "acc": correct / n, "n": n}
 
 
-@torch.no_grad()
 def predict_classes(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Class indices ``(N,)`` (int64, on the CPU) for inputs ``x`` ``(N, ...)``, in evaluation mode."""
+    """Class indices ``(N,)`` (int64, on the CPU) for inputs ``x`` ``(N, ...)``, in evaluation mode, in batches."""
     device = _model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
-        out = [model(chunk.to(device)).argmax(dim=1).cpu() for chunk in x.split(batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+    labels = torch.empty(len(x), dtype=torch.int64)
+    with evaluation_mode(model):
+        for start in range(0, len(x), batch_size):
+            labels[start:start + batch_size] = model(x[start:start + batch_size].to(device)).argmax(dim=1).cpu()
+    return labels
 
 
 def minutes_to(history: dict, accuracy: float, key: str = "val_acc") -> float | None:

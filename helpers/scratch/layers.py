@@ -11,7 +11,7 @@ Images are ``(N, C, H, W)`` (batch, channels, height, width) and filters
 Two implementations of convolution and max pooling:
 
 - ``*_naive``: explicit Python loops over every output position, written to
-  be read (the student's work, between the solution markers);
+  be read (the exercises: yours to write, without calling the fast versions);
 - ``*_fast``: the same maths in pure NumPy without any compiler or build
   step. The input windows are a strided *view*
   (``numpy.lib.stride_tricks.sliding_window_view``), which one matrix product
