@@ -291,7 +291,8 @@ def test_entry_point_answers_bad_input_with_one_line(row, files, capsys, monkeyp
         assert word in last, f"{word!r} not in the last line: {last!r}"
 
 
-# The README's commands and the table's entry points (the grader's, the release tool's and pydoc are not in it).
+# The README's commands and the table's entry points. Not in it: the release tool, pydoc, and the grader's commands
+# (instructors' tools; tests/test_grade.py tries their bad input).
 COMMANDS = {"-m helpers.train": TRAIN, "-m helpers.predict": PREDICT, "-m helpers.numpy_nn": NUMPY_NN,
             "-m helpers.course.colab": COLAB, "collect_submission.sh rpz": COLLECT,
             "collect_submission.sh cs7643": COLLECT, "collect_submission.sh pdf": COLLECT,
@@ -300,7 +301,8 @@ COMMANDS = {"-m helpers.train": TRAIN, "-m helpers.predict": PREDICT, "-m helper
             "benchmarks/conv_speed.py": CONV_SPEED, "benchmarks/numpy_nn_threads.py": NUMPY_THREADS,
             "benchmarks/mymodel_time_to_accuracy.py": TIME_TO_ACCURACY,
             "benchmarks/mynet_augmentation_choice.py": AUGMENTATION_CHOICE}
-NOT_IN_THE_TABLE = {"-m helpers.course.grade", "-m helpers.course.grading.make_eval_set", "-m helpers.course.release",
+NOT_IN_THE_TABLE = {"-m helpers.course.grading", "-m helpers.course.grading.make_eval_set",
+                    "-m helpers.course.grading.calibrate", "-m helpers.course.release",
                     "-m pydoc", "benchmarks/grade_throughput.py"}
 
 
