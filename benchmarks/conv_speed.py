@@ -51,6 +51,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from helpers.cli import number  # noqa: E402
 from helpers.scratch import layers  # noqa: E402
 
 # (name, x shape, w shape, stride, pad)
@@ -187,9 +188,11 @@ def bench_memory() -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=10, help="timed runs per measurement; the minimum is reported")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    parser.add_argument("--naive-images", type=int, default=4, help="images the naive loops are timed on")
+    parser.add_argument("--repeats", type=number(int, 1, 10_000), default=10,
+                        help="timed runs per measurement; the minimum is reported")
+    parser.add_argument("--threads", type=number(int, 1, 1024), default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--naive-images", type=number(int, 1, 64), default=4,
+                        help="images the naive loops are timed on")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probe")
     args = parser.parse_args(argv)
 

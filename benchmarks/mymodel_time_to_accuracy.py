@@ -37,25 +37,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 TARGETS = (0.90, 0.93, 0.94)
 
 
+# The range of each FastConfig number a run can take (the rest: at least 0).
+_RANGES = {"epochs": (0, 1000, True), "batch_size": (1, 100_000, False), "lr": (0, 1e4, True),
+           "momentum": (0, 0.999, False), "label_smoothing": (0, 0.999, False), "warmup": (0, 1, False),
+           "seed": (0, 2**32 - 1, False), "translate": (0, 16, False)}
+
+
+def _words(choices: dict):
+    def convert(word: str):
+        if word.lower() not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}; got {word!r}")
+        return choices[word.lower()]
+    return convert
+
+
 def _flag_type(field: dataclasses.Field):
-    """argparse type of a FastConfig field: bools (and bf16's "auto") from words, numbers as declared."""
+    """argparse type of a FastConfig field: bools (and bf16's "auto") from words, numbers as declared, in range."""
+    from helpers.cli import number
+
     if field.name == "bf16":
-        return lambda word: {"auto": None, "true": True, "false": False}[word.lower()]
+        return _words({"auto": None, "true": True, "false": False})
     if field.type in ("bool", bool):
-        return lambda word: {"true": True, "false": False}[word.lower()]
-    return {"int": int, "float": float}.get(str(field.type), float)
+        return _words({"true": True, "false": False})
+    kind = {"int": int, "float": float}.get(str(field.type), float)
+    low, high, above = _RANGES.get(field.name, (0, 1e6, False))
+    return number(kind, low, high, above=above)
+
+
+def _widths(text: str) -> tuple[int, int, int]:
+    """argparse type of --widths: three whole numbers, each at least 1."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1 or max(widths) > 4096:
+        raise argparse.ArgumentTypeError(f"expected three widths from 1 to 4096, e.g. 64,256,256; got {text!r}")
+    return widths
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from helpers.cli import number
     from helpers.pytorch.mymodel_recipe import FastConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for field in dataclasses.fields(FastConfig):
         parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=_flag_type(field),
                             default=field.default, help=f"FastConfig.{field.name} (default {field.default})")
-    parser.add_argument("--widths", default=None,
+    parser.add_argument("--widths", type=_widths, default=None,
                         help="MyModel's three group widths, e.g. 64,256,256 (default: MyModel's own)")
-    parser.add_argument("--val-size", type=int, default=5000, help="validation images held out (default 5000)")
+    parser.add_argument("--val-size", type=number(int, 1, 49_999), default=5000,
+                        help="validation images held out (default 5000)")
     parser.add_argument("--test", action="store_true", help="also measure the test accuracy, once, at the end")
     return parser.parse_args(argv)
 
@@ -85,7 +116,7 @@ def main(argv=None) -> int:
     set_threads()
     config = FastConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FastConfig)})
     device = get_device()
-    model = MyModel() if args.widths is None else MyModel(widths=tuple(int(w) for w in args.widths.split(",")))
+    model = MyModel() if args.widths is None else MyModel(widths=args.widths)
     train, val, test = cifar_splits(args.val_size, config.seed)
     print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
     print(f"{device}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}", flush=True)

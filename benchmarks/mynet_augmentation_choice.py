@@ -38,6 +38,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from helpers.cli import number
+
 VARIANTS = {
     "current": {},
     "elongated_blur": {"elongated_blur": True},
@@ -103,15 +105,18 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS), default=["current", "all"])
     parser.add_argument("--score", nargs="*", default=[], metavar="FILE",
                         help="also score saved MyNet state dicts (e.g. a full run's outputs/models/mynet_mnist.pt)")
-    parser.add_argument("--budget-min", type=float, default=4.0, help="training minutes per variant")
-    parser.add_argument("--epochs", type=int, default=40, help="at most; the budget usually ends training first")
-    parser.add_argument("--lr", type=float, default=4e-3)
-    parser.add_argument("--recalibrate", nargs="*", type=float, default=[], metavar="PRIOR",
+    parser.add_argument("--budget-min", type=number(float, 0, 10_000, above=True), default=4.0,
+                        help="training minutes per variant")
+    parser.add_argument("--epochs", type=number(int, 1, 10_000), default=40,
+                        help="at most; the budget usually ends training first")
+    parser.add_argument("--lr", type=number(float, 0, 10, above=True), default=4e-3)
+    parser.add_argument("--recalibrate", nargs="*", type=number(float, 0, 1e9), default=[], metavar="PRIOR",
                         help="also score each model with its batch-norm statistics re-estimated on each batch "
                              "(robustness.PredictionTimeBatchNorm with this prior, in images)")
-    parser.add_argument("--val-size", type=int, default=None,
+    parser.add_argument("--val-size", type=number(int, 1, 59_999), default=None,
                         help="validation images held out (default 5000; 500 in smoke mode, whose sets are small)")
-    parser.add_argument("--max-train", type=int, default=None, help="fewer training images (a quick look)")
+    parser.add_argument("--max-train", type=number(int, 1, 60_000), default=None,
+                        help="fewer training images (a quick look)")
     args = parser.parse_args(argv)
 
     from helpers.runtime import by_mode, setup
@@ -119,10 +124,17 @@ def main(argv=None) -> list[dict]:
     setup(seed=0)
     import torch
 
-    from helpers.paths import display_path
+    from helpers.paths import display_path, error_line
     from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
     from helpers.pytorch.robustness import VALIDATION_PANEL, PredictionTimeBatchNorm
     from helpers.pytorch_cnn import MyNet, load_model
+
+    scored = {}
+    for path in args.score:   # every file read before any training starts
+        try:
+            scored[path] = load_model(path)
+        except Exception as error:  # a missing, damaged or foreign file: torch raises many kinds
+            parser.error(f"--score {path}: cannot load it into MyNet ({error_line(error)}); give a saved MyNet state dict")
 
     try:
         data = load_pixel_tensors(args.dataset, val_size=args.val_size or by_mode(full=5000, smoke=500),
@@ -150,8 +162,8 @@ def main(argv=None) -> list[dict]:
             report({"variant": f"{variant}, recalibrated {prior:g}", "epochs": epochs, "seconds": seconds,
                     **score(PredictionTimeBatchNorm(model, prior), x_val, y_val, camera_val)})
 
-    for path in args.score:
-        report_model(display_path(path), load_model(path), "-", 0.0)
+    for path, model in scored.items():
+        report_model(display_path(path), model, "-", 0.0)
     for name in args.variants:
         overrides = dict(VARIANTS[name])
         weight = overrides.pop("consistency", None)

@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from helpers.cli import number  # noqa: E402
 from helpers.numpy_nn import SE  # noqa: E402
 from helpers.scratch import binary_mnist as bm  # noqa: E402
 
@@ -36,9 +37,9 @@ def ms_per_step(model, X, y, steps: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--hidden-units", type=int, default=128)
+    parser.add_argument("--steps", type=number(int, 1, 1_000_000), default=200)
+    parser.add_argument("--batch-size", type=number(int, 1, 100_000), default=32)
+    parser.add_argument("--hidden-units", type=number(int, 1, 100_000), default=128)
     args = parser.parse_args(argv)
     try:
         from threadpoolctl import threadpool_info, threadpool_limits

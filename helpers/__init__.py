@@ -4,12 +4,13 @@ Import modules by their full name (``from helpers.data import load_dataset``).
 Every module, one line each:
 
 Base (used by every wing)
-- ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes.
+- ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes, the one output lock, notebooks read with one-line errors.
 - ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
 - ``helpers.device``: picks cuda, mps or cpu once.
 - ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
 - ``helpers.plotting``: image grids, filter grids and the one ``plot_history`` for every training history.
 - ``helpers.widgets``: the one hyperparameter panel (controls, a Train button, the result) of 02, 04 and 06.
+- ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line.
 
 The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` only torch)
 - ``helpers.numpy_nn``: the RPZ lab's NumPy layers (Linear, ReLU, Sigmoid, SE, Tanh).
@@ -41,6 +42,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 - ``helpers.course.exercises``: the exercises in course order and ``check(name)``.
 - ``helpers.course.student_checks``: the pytest plugin that names a function still to be written ("write this function", not a traceback).
 - ``helpers.course.provenance``: how a hand-in file was made (a record beside it).
+- ``helpers.course.verify``: what collect measures of the records' claims (model accuracy, figures drawn again).
 - ``helpers.course.submission``: the hand-in checks and zips (``collect_submission.sh``).
 - ``helpers.course.sandbox``: the one runner of student code (checks, hand-in, grader): isolated by bubblewrap, limited, every process ended.
 - ``helpers.course.runner``: the runner's child side: runs a program's steps (``helpers/course/runners/``), each forked, one record each.

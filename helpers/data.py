@@ -304,6 +304,9 @@ def load_dataset(name: str, split: str, root: str | os.PathLike | None = None, d
     """
     _check_name_split(name, split)
     folder = data_root(root)
+    if folder.exists() and not folder.is_dir():
+        raise DatasetNotFoundError(f"The data root {folder} is a file, not a folder; give the folder that holds "
+                                   f"{_FOLDERS[name]}/ (root=..., or the {DATA_VARIABLE} environment variable).")
     files = _files_for(name, split, folder)
     if not all(p.exists() for p in files):
         missing = [p.name for p in files if not p.exists()]

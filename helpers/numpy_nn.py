@@ -240,43 +240,67 @@ def main(argv=None) -> dict:
     architecture, learning rate, batch size, epochs, output folder). The
     figures go to ``--out`` or, by default, the workbook's output folder.
     Returns a dict with the test accuracy, the history and the figure paths.
+    Settings that cannot train (a NaN or negative rate, equal digits, an
+    ``--out`` that is a file) exit with status 2 and one line; a run that
+    fails (no data, a loss that became NaN) with status 1 and one line,
+    before any figure is written.
     """
     import argparse
     from pathlib import Path
 
-    from helpers.paths import output_dir
+    from helpers.paths import OutputClash, output_dir, output_lock, writable_folder_problem
     from helpers.runtime import by_mode, setup
 
     # Lazy imports: the deliverable itself stays numpy-only.
     from helpers.scratch import binary_mnist as bm
 
     d = bm.DEFAULT_CONFIG
-    parser = argparse.ArgumentParser(description="Train the NumPy network on two MNIST digits and save the figures.")
+    parser = argparse.ArgumentParser(prog="python -m helpers.numpy_nn",
+                                     description="Train the NumPy network on two MNIST digits and save the figures.")
     parser.add_argument("--digits", type=int, nargs=2, default=list(d["digits"]), metavar=("NEG", "POS"))
     parser.add_argument("--hidden-units", type=int, default=d["hidden_units"])
     parser.add_argument("--depth", type=int, default=d["depth"], help="number of hidden layers")
-    parser.add_argument("--activation", choices=sorted(bm.ACTIVATIONS), default=d["activation"])
+    parser.add_argument("--activation", choices=bm.ACTIVATIONS, default=d["activation"])
     parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"default: {d['epochs']} (full mode) / {bm.SMOKE_EPOCHS} (smoke mode)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-root", default=None, help="data root (default: $WORKBOOK_DATA, see helpers.data)")
+    parser.add_argument("--data-root", type=Path, default=None, help="data root (default: $WORKBOOK_DATA, see helpers.data)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the workbook's outputs/)")
     args = parser.parse_args(argv)
 
-    setup(seed=args.seed)
     config = dict(digits=tuple(args.digits), hidden_units=args.hidden_units, depth=args.depth,
                   activation=args.activation, learning_rate=args.learning_rate, batch_size=args.batch_size,
                   epochs=args.epochs if args.epochs is not None else by_mode(full=d["epochs"], smoke=bm.SMOKE_EPOCHS))
-    data = bm.load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
-    print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, {len(data['X_test'])} test")
-    result = bm.run(config, data, seed=args.seed, verbose=True)
+    try:
+        bm.check_config(config, name=lambda key: "--" + key.replace("_", "-"))
+    except ValueError as err:
+        parser.error(str(err))
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be in [0, 2**32); got {args.seed}.")
+    if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
+        parser.error(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
+    if args.out is not None and (why := writable_folder_problem(args.out)):
+        parser.error(f"--out {args.out}: {why}")
+
+    setup(seed=args.seed)
     out = Path(args.out) if args.out is not None else output_dir()
-    paths = bm.save_figures(result, data, out)
+    try:
+        with output_lock(out):   # held from the start: a second writer there is refused before any training
+            data = bm.load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
+            print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, "
+                  f"{len(data['X_test'])} test")
+            result = bm.run(config, data, seed=args.seed, verbose=True)
+            paths = bm.save_figures(result, data, out)
+    except OutputClash as err:
+        parser.exit(2, f"{parser.prog}: refused: --out {err}\n")
+    except (OSError, ValueError, RuntimeError, FloatingPointError) as err:  # no data, a NaN loss, a full disk
+        parser.exit(1, f"{parser.prog}: failed, nothing written: {type(err).__name__}: {err}\n")
     print(f"test accuracy: {result['test_acc']:.4f}")
     for p in paths.values():
         print(f"wrote {p}")
+    print(f"and beside them {bm.NETWORK_FILE}, the network they show (collect_submission.sh checks them against it)")
     return {"test_acc": result["test_acc"], "history": result["history"], "paths": paths}
 
 

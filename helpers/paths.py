@@ -1,4 +1,4 @@
-"""Where things live: the repository root, shipped assets and the output folder.
+"""Where things live (the repository root, shipped assets, the output folder) and how files are written and read.
 
 Everything a notebook writes (figures, checkpoints, deliverable PNGs) goes to
 ``output_dir()``, which is ``<repo>/outputs`` unless ``WORKBOOK_OUTPUT`` says
@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,13 +57,18 @@ def display_path(path: str | os.PathLike) -> str:
     return str(path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, hold_folder: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file, then a rename.
 
     A crash or Ctrl-C half-way leaves the old file (or no file), never a
-    truncated one.
+    truncated one. ``hold_folder``: hold the folder's ``output_lock`` while
+    writing (what a notebook's save into an output folder does: refused while
+    another process writes there).
     """
     path = Path(path)
+    if hold_folder:
+        with output_lock(path.parent):
+            return atomic_write_bytes(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -93,7 +101,47 @@ def figure_bytes(fig, fmt: str = "png", **savefig_kwargs) -> bytes:
 def atomic_save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
     path = Path(path)
-    return atomic_write_bytes(path, figure_bytes(fig, path.suffix.lstrip(".") or "png", **savefig_kwargs))
+    return atomic_write_bytes(path, figure_bytes(fig, path.suffix.lstrip(".") or "png", **savefig_kwargs),
+                              hold_folder=True)
+
+
+def error_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of ``err``'s message (its type's name when it has none): what a one-line refusal quotes."""
+    lines = str(err).strip().splitlines()
+    return (lines[0] if lines else type(err).__name__)[:limit]
+
+
+class NotebookError(ValueError):
+    """A file given as a notebook that is missing, a folder, empty, not JSON or not a valid notebook.
+
+    ``str(err)`` is one line, ``<path>: <reason>``; ``err.reason`` is the reason alone.
+    """
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def read_notebook(path: str | os.PathLike):
+    """The notebook at ``path`` (``nbformat``, version 4), checked against the notebook format.
+
+    Raises ``NotebookError`` with one line naming the file and what is wrong with it
+    instead of a traceback from deep inside nbformat or JSON.
+    """
+    import nbformat
+
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError(path, "no such notebook")
+    if not path.is_file():
+        raise NotebookError(path, "a folder, not a notebook (.ipynb file)")
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # OSError, UnicodeDecodeError, JSON, nbformat and jsonschema errors
+        raise NotebookError(path, f"not a readable notebook ({error_line(err)}); save it again from Jupyter, or "
+                                  "restore a good copy of it") from None
+    return nb
 
 
 class OutputClash(ValueError):
@@ -127,28 +175,115 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     return stale
 
 
+def writable_folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why nothing can be written into ``folder`` (or the folder it would be made in), or ``None``.
+
+    A file where the folder (or one above it) should be, or the nearest existing folder not writable: what
+    a command line refuses before doing any work, rather than failing at its end.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file; give a folder."
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or "."))
+    if existing.exists() and not existing.is_dir():
+        return f"{folder} lies under {existing}, which is a file; give another folder."
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable; give a folder you can write to."
+    return None
+
+
 LOCK_NAME = ".workbook.lock"
+HOLDER_NAME = ".workbook.lock.holder"   # who holds the lock, for the message a second writer gets
+_held: dict[str, int] = {}               # folders this process holds, and how deeply (the lock is reentrant)
+_held_guard = threading.Lock()
+
+
+def describe_this_process() -> str:
+    """How a second writer is told who holds a folder: the command line, or "a notebook (Jupyter kernel)"."""
+    import shlex
+
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    if any("ipykernel" in part for part in argv[:3]):
+        return "a notebook (Jupyter kernel)"
+    command = shlex.join(["python", *argv[1:]])
+    return command if len(command) <= 160 else command[:157] + "..."
 
 
 @contextlib.contextmanager
-def output_lock(folder: str | os.PathLike):
+def output_lock(folder: str | os.PathLike, holder: str | None = None):
     """Hold an exclusive lock on the output folder ``folder`` (a lock file inside it) while the block runs.
 
-    ``with output_lock(out): ...`` raises ``OutputClash`` at once when another
-    process holds it, so two runs never write the same files. The operating
-    system releases the lock when its process ends, even by ``kill -9``.
+    Every writer of an output folder takes it: ``python -m helpers.train``,
+    ``helpers.predict`` and ``helpers.numpy_nn``, the training loop (its
+    checkpoint folder), the runs of notebooks 02, 06 and 07 and every file
+    saved with a record (``helpers.course.provenance``). ``with
+    output_lock(out): ...`` raises ``OutputClash`` at once when another
+    process holds it, or a folder above it (a run's ``--out`` covers its
+    ``models/`` and ``checkpoints/``), naming that process (``holder``,
+    default its command line: ``describe_this_process``), so two writers never
+    share a folder silently. Within one process the lock is reentrant (a run
+    that holds ``out`` saves its files into ``out``). The operating system
+    releases the lock when its process ends, even by ``kill -9``.
     """
     from filelock import FileLock, Timeout
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputClash(f"{folder} is a file, not a folder; give a folder to write into.")
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / LOCK_NAME), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise OutputClash(f"{folder} is in use by another run (it holds {folder / LOCK_NAME}); wait for it "
-                          "to finish, or give another output folder.") from None
+    key = str(folder.resolve())
+    with _held_guard:
+        if key in _held:
+            _held[key] += 1
+            lock = None
+        else:
+            if above := _held_above(folder):   # a run's --out covers what is below it: models/, checkpoints/
+                raise OutputClash(f"{folder} is inside {above}, which is in use by another run: "
+                                  f"{_holder_of(above)}; wait for it to finish, or give another output folder.")
+            lock = FileLock(str(folder / LOCK_NAME), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise OutputClash(f"{folder} is in use by another run: {_holder_of(folder)}; wait for it to "
+                                  "finish, or give another output folder.") from None
+            _held[key] = 1
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            try:
+                atomic_write_bytes(folder / HOLDER_NAME,
+                                   f"{holder or describe_this_process()} (process {os.getpid()}, since {stamp})".encode())
+            except OSError:
+                pass   # the lock itself holds; only the name of its holder is missing
     try:
         yield folder
     finally:
-        lock.release()
+        with _held_guard:
+            _held[key] -= 1
+            if lock is not None:
+                del _held[key]
+                (folder / HOLDER_NAME).unlink(missing_ok=True)
+                lock.release()
+
+
+def _held_above(folder: Path) -> Path | None:
+    """The nearest folder above ``folder`` whose lock another process holds, or ``None``."""
+    from filelock import FileLock, Timeout
+
+    for parent in folder.resolve().parents:
+        if str(parent) in _held or not (parent / LOCK_NAME).is_file():
+            continue
+        probe = FileLock(str(parent / LOCK_NAME), timeout=0)
+        try:
+            probe.acquire()
+        except Timeout:
+            return parent
+        except OSError:   # a lock file this user cannot open: not a folder it could write in either
+            continue
+        probe.release()
+    return None
+
+
+def _holder_of(folder: Path) -> str:
+    try:
+        return (folder / HOLDER_NAME).read_text(errors="replace").strip() or "a process that did not say which"
+    except OSError:
+        return f"a process that holds {folder / LOCK_NAME}"

@@ -70,11 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             raise Refused(f"--model mymodel classifies CIFAR-10 images; it cannot take --dataset {args.dataset}.")
         if args.tta and args.model != "mymodel":
             raise Refused("--tta applies to --model mymodel only.")
+        if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
+            raise Refused(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
         if args.out is not None and args.out.is_dir():
             raise Refused(f"--out {args.out} is a folder; give the CSV file's path.")
         if args.out is not None:
-            from helpers.paths import OutputClash, refuse_overwriting_inputs
+            from helpers.paths import OutputClash, refuse_overwriting_inputs, writable_folder_problem
 
+            if why := writable_folder_problem(args.out.parent):
+                raise Refused(f"--out {args.out}: {why}")
             try:
                 refuse_overwriting_inputs(args.out, [args.weights])
             except OutputClash as err:
@@ -94,17 +98,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{p.prog}: refused: {err}", file=sys.stderr)
         return 2
     from helpers.data import DatasetError, DatasetNotFoundError, load_dataset
-    from helpers.paths import output_dir
+    from helpers.paths import OutputClash, output_dir, output_lock
 
+    target = args.out or output_dir() / "predictions.csv"
     try:
-        images, labels = load_dataset(args.dataset, "test", root=args.data_root)
+        with output_lock(target.parent):   # one writer per output folder, held before the work
+            images, labels = load_dataset(args.dataset, "test", root=args.data_root)
+            predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
+            out = write_predictions(target, predicted.tolist())
+    except OutputClash as err:
+        print(f"{p.prog}: refused: --out {err}", file=sys.stderr)
+        return 2
     except (DatasetError, DatasetNotFoundError, TimeoutError) as err:
         print(f"{p.prog}: failed: {err}", file=sys.stderr)
         return 1
-    predicted = predict_labels(net, args.model, images, args.dataset, tta=args.tta)
-    target = args.out or output_dir() / "predictions.csv"
-    try:
-        out = write_predictions(target, predicted.tolist())
     except OSError as err:  # a read-only or full disk, a folder where a file is
         print(f"{p.prog}: failed: cannot write {target}: {err.strerror or err}; give another --out.", file=sys.stderr)
         return 1

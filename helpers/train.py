@@ -26,8 +26,8 @@ Ctrl-C (or a batch system's SIGTERM) stops the run at once; checkpoints are writ
 temporary file, then a rename), so best.pt and last.pt stay whole, and the
 message gives the command that resumes.
 A new run without --resume leaves an earlier run's checkpoints in place until its own first
-epoch replaces them; the settings are stored in every checkpoint, and --resume with other
-settings is refused. One run per --out at a time (a lock file, .workbook.lock, in it).
+epoch replaces them; the settings, the run mode (WORKBOOK_MODE) and the data sizes are stored in
+every checkpoint, and --resume with other settings, in another mode or on other data is refused. One run per --out at a time (a lock file, .workbook.lock, in it).
 Exit status: 0 done, 1 failed (data missing, disk full, ...), 2 refused settings (or --out in
 use by another run), 130 interrupted.
 """
@@ -37,17 +37,36 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-import os
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 
-from helpers.data import DATASETS
-from helpers.pytorch.models import MyModel
-from helpers.pytorch.mymodel_recipe import FastConfig
-from helpers.pytorch.registry import MODELS, build_model
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def catch_interruptions() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` even where the shell started us with SIGINT ignored (a background job);
+    a batch system's SIGTERM is treated the same way."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+if __name__ == "__main__":
+    catch_interruptions()   # from the first moment: importing torch below takes a second or two
+try:
+    from helpers.data import DATASETS
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.mymodel_recipe import FastConfig
+    from helpers.pytorch.registry import MODELS, build_model
+except KeyboardInterrupt:
+    if __name__ != "__main__":
+        raise
+    print("\nInterrupted while starting: nothing was trained or written.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 MADE_BY = "python -m helpers.train (scripts/run_<model>.sh)"   # named in the records of the files a run writes
@@ -68,6 +87,8 @@ DEFAULTS = {
                 hidden_sizes=(512,)),
     "mymodel": _FAST,
 }
+# Beyond these a run cannot fit in memory or would not end: refused with the others, before anything loads.
+MAX_EPOCHS, MAX_BATCH, MAX_WIDTH = 100_000, 1_000_000, 65_536
 # How many --hidden-sizes each model takes, and what they mean.
 HIDDEN = {
     "softmax": ((0, 0), "softmax has no hidden layer"),
@@ -76,9 +97,10 @@ HIDDEN = {
     "mlp": ((1, 16), "mlp takes one width per hidden layer (1 to 16 layers)"),
     "mymodel": ((3, 3), "mymodel takes three values: the widths of its three convolution groups"),
 }
-# Settings that must match when a run is resumed.
+# Settings that must match when a run is resumed (the run mode, WORKBOOK_MODE, too: a smoke run never becomes a full
+# one; the training loop also compares the data sizes).
 _RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
-             "hidden_sizes", "kernel_size", "val_size", "seed")
+             "hidden_sizes", "kernel_size", "val_size", "seed", "mode")
 
 
 class Refused(ValueError):
@@ -143,12 +165,12 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         raise Refused(f"--model mymodel is the CIFAR-10 challenge network (3x32x32 images, whitening layer); "
                       f"it cannot take --dataset {args.dataset}. For MNIST / Fashion-MNIST use another model, "
                       "or notebook 06's MyNet.")
-    if args.epochs < 1:
-        raise Refused(f"--epochs must be at least 1; got {args.epochs}.")
+    if not 1 <= args.epochs <= MAX_EPOCHS:
+        raise Refused(f"--epochs must be from 1 to {MAX_EPOCHS:,}; got {args.epochs}.")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise Refused(f"--lr must be a positive number; got {args.lr:g}.")
-    if args.batch_size < 1:
-        raise Refused(f"--batch-size must be at least 1; got {args.batch_size}.")
+    if not 1 <= args.batch_size <= MAX_BATCH:
+        raise Refused(f"--batch-size must be from 1 to {MAX_BATCH:,}; got {args.batch_size}.")
     if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
         raise Refused(f"--weight-decay must be 0 or more; got {args.weight_decay:g}.")
     if not 0 <= args.momentum < 1:
@@ -160,8 +182,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     if not low <= len(args.hidden_sizes) <= high:
         raise Refused(f"--hidden-sizes: {meaning}; got {len(args.hidden_sizes)} value(s) "
                       f"({_sizes(args.hidden_sizes)}).")
-    if any(size < 1 for size in args.hidden_sizes):
-        raise Refused(f"--hidden-sizes must all be at least 1; got {_sizes(args.hidden_sizes)}.")
+    if any(not 1 <= size <= MAX_WIDTH for size in args.hidden_sizes):
+        raise Refused(f"--hidden-sizes must all be from 1 to {MAX_WIDTH:,}; got {_sizes(args.hidden_sizes)}.")
     if args.kernel_size < 1 or args.kernel_size % 2 == 0:
         raise Refused(f"--kernel-size must be odd and positive (padding keeps the image size); got {args.kernel_size}.")
     side = 32 if args.dataset == "cifar10" else 28
@@ -170,11 +192,13 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
                       f"got {args.kernel_size}.")
     if not 0 <= args.seed < 2**32:
         raise Refused(f"--seed must be in [0, 2**32) (NumPy's seeds); got {args.seed}.")
-    if args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
+    if not math.isfinite(args.val_size) or args.val_size <= 0 or (args.val_size >= 1 and args.val_size != int(args.val_size)):
         raise Refused(f"--val-size must be a fraction in (0, 1) or a whole count of images; got {args.val_size:g}.")
     args.val_size = args.val_size if args.val_size < 1 else int(args.val_size)
     if args.out is not None:
         _check_out_folder(args.out)
+    if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
+        raise Refused(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
     from helpers.device import get_device
 
     try:
@@ -192,7 +216,7 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         if not last.is_file():
             raise Refused(f"--resume: there is no checkpoint to resume at {last}; run without --resume to start.")
         saved = _saved_settings(last)
-        differ = [f"--{k.replace('_', '-')} {_show(saved[k])} (now {_show(_setting(args, k))})"
+        differ = [f"{_flag(k)} {_show(saved[k])} (now {_show(_setting(args, k))})"
                   for k in _RUN_KEYS if k in saved and saved[k] != _setting(args, k)]
         if differ:
             raise Refused(f"--resume: the checkpoint in {args.checkpoint_dir} was made with "
@@ -203,13 +227,10 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
 
 def _check_out_folder(out: Path) -> None:
     """Refuse an ``--out`` that is a file, lies under a file, or cannot be written."""
-    if out.exists() and not out.is_dir():
-        raise Refused(f"--out {out} is a file; give a folder.")
-    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor or "."))
-    if existing.exists() and not existing.is_dir():
-        raise Refused(f"--out {out} lies under {existing}, which is a file; give a folder.")
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        raise Refused(f"--out {out}: {existing} is not writable; give a folder you can write to.")
+    from helpers.paths import writable_folder_problem
+
+    if why := writable_folder_problem(out):
+        raise Refused(f"--out {out}: {why}")
 
 
 def _saved_settings(last: Path) -> dict:
@@ -223,8 +244,16 @@ def _saved_settings(last: Path) -> dict:
 
 
 def _setting(args, key):
+    if key == "mode":
+        from helpers.runtime import mode
+
+        return mode()
     value = getattr(args, key)
     return list(value) if isinstance(value, tuple) else value
+
+
+def _flag(key: str) -> str:
+    return "WORKBOOK_MODE" if key == "mode" else f"--{key.replace('_', '-')}"
 
 
 def _show(value) -> str:
@@ -316,32 +345,32 @@ def _interrupted_note(args, argv: list[str], started: float) -> str:
     return f"{note}Resume with:\n  python -m helpers.train {shlex.join(resume)}"
 
 
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    catch_interruptions()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from helpers.paths import OutputClash, output_lock
+        from helpers.pytorch.training import CheckpointMismatch
+
         args = resolve(args)
     except Refused as err:
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: refused: {err}", file=sys.stderr)
         return 2
-    # Ctrl-C raises KeyboardInterrupt even where the shell started us with SIGINT ignored
-    # (a background job), and a batch system's SIGTERM is treated the same way.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    from helpers.paths import OutputClash, output_lock
-
+    except KeyboardInterrupt:
+        print("\nInterrupted while starting: nothing was trained or written.", file=sys.stderr)
+        return 130
     start = time.time()
     try:
         with output_lock(args.out):  # one run per output folder at a time
             result = train(args)
     except OutputClash as err:
         print(f"{parser.prog}: refused: --out {err}", file=sys.stderr)
+        return 2
+    except CheckpointMismatch as err:
+        print(f"{parser.prog}: refused: --resume: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted after {time.time() - start:.0f} s. {_interrupted_note(args, argv, start)}",

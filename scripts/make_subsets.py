@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.data import encode_cifar_batch, encode_idx, load_dataset  # noqa: E402
-from helpers.paths import SUBSET_DATA_DIR, atomic_write_bytes  # noqa: E402
+from helpers.data import DatasetError, DatasetNotFoundError, encode_cifar_batch, encode_idx, load_dataset  # noqa: E402
+from helpers.paths import SUBSET_DATA_DIR, atomic_write_bytes, writable_folder_problem  # noqa: E402
 
 # Images per split; per class it is a tenth of these.
 SIZES = {
@@ -87,10 +87,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.source is None:
         parser.error("give --source or set WORKBOOK_DATA to the folder that holds the full data sets")
+    if not args.source.is_dir():
+        parser.error(f"--source {args.source} is not a folder; give the folder that holds the full data sets")
+    if why := writable_folder_problem(args.dest):
+        parser.error(f"--dest {args.dest}: {why}")
+    if args.dest.resolve() == args.source.resolve():
+        parser.error(f"--dest {args.dest} is --source: the subsets would replace the full sets they come from")
     rng = np.random.default_rng(SEED)
-    write_idx_set("mnist", "MNIST", args.source, args.dest, rng)
-    write_idx_set("fashion_mnist", "FashionMNIST", args.source, args.dest, rng)
-    write_cifar(args.source, args.dest, rng)
+    try:
+        write_idx_set("mnist", "MNIST", args.source, args.dest, rng)
+        write_idx_set("fashion_mnist", "FashionMNIST", args.source, args.dest, rng)
+        write_cifar(args.source, args.dest, rng)
+    except (DatasetError, DatasetNotFoundError) as err:
+        print(f"make_subsets: failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"make_subsets: failed: cannot write {err.filename}: {err.strerror or err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -10,7 +10,8 @@ timings and paths (``tests/nbval_sanitize.cfg``: times, rates, addresses,
 folders), and prints each cell whose numbers differ: how many stayed the same
 and each changed one, committed -> new (a table's column of seconds shows up
 here). ``--write`` then saves the re-run in place. Exit status: 0 when every
-number reproduces, 1 when some differ, 2 when the run failed. The thread counts
+number reproduces, 1 when some differ, 2 when the notebook cannot be read (one line naming it) or the run
+failed, 130 when interrupted. The thread counts
 come from ``helpers.runtime.set_threads``
 (the one thread policy), overridable for a measurement with ``WORKBOOK_THREADS``
 and ``WORKBOOK_BLAS_THREADS``.
@@ -65,20 +66,24 @@ def diff(committed, rerun) -> list[tuple[int, list[str], list[str]]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import failure_line, number, one_run_at_a_time, run
+
     parser.add_argument("notebook", type=Path)
-    parser.add_argument("--timeout", type=int, default=7200, help="seconds per cell (default 7200)")
+    parser.add_argument("--timeout", type=number(int, 1, 10**6), default=7200, help="seconds per cell (default 7200)")
     parser.add_argument("--write", action="store_true",
                         help="then replace the committed notebook by the re-run (atomically): the one full run")
     args = parser.parse_args(argv)
     import nbformat
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from run_notebooks import one_run_at_a_time, run
+    sys.path.insert(0, str(ROOT))
+    from helpers.paths import NotebookError, read_notebook
 
-    if not args.notebook.is_file():
-        print(f"rerun_and_diff: {args.notebook}: no such notebook", file=sys.stderr)
+    try:
+        committed = read_notebook(args.notebook)
+    except NotebookError as err:
+        print(f"rerun_and_diff: {err}", file=sys.stderr)
         return 2
-    committed = nbformat.read(args.notebook, as_version=4)
     # The copy runs from notebooks/: a data root given relative to where this command started must still point there.
     for variable in ("WORKBOOK_DATA", "WORKBOOK_OUTPUT"):
         if os.environ.get(variable):
@@ -90,10 +95,11 @@ def main(argv=None) -> int:
         try:
             with one_run_at_a_time():
                 elapsed = run(copy, "full", args.timeout, cwd=args.notebook.resolve().parent)
+        except KeyboardInterrupt:
+            print(f"rerun_and_diff: interrupted; {args.notebook} is left as it was.", file=sys.stderr)
+            return 130
         except Exception as err:  # a failing cell: nbclient raises CellExecutionError
-            lines = str(err).strip().splitlines()
-            print(f"rerun_and_diff: the full run of {args.notebook} failed: {lines[0]}", *lines[-3:],
-                  sep="\n", file=sys.stderr)
+            print(f"rerun_and_diff: the full run of {args.notebook} failed: {failure_line(err)}", file=sys.stderr)
             return 2
         rerun = nbformat.read(copy, as_version=4)
         if args.write:

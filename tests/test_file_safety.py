@@ -184,7 +184,7 @@ def test_settings_that_cannot_work_are_refused(tmp_path, capsys, args, words):
 
 
 def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys, monkeypatch):
-    import helpers.train
+    import helpers.paths
 
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -193,7 +193,7 @@ def test_out_under_a_file_and_a_read_only_out_are_refused(tmp_path, capsys, monk
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     if os.geteuid() == 0:  # root writes anywhere: let the permission check see what a user would
-        monkeypatch.setattr(helpers.train.os, "access", lambda path, mode: Path(path) != locked)
+        monkeypatch.setattr(helpers.paths.os, "access", lambda path, mode: Path(path) != locked)
     assert train_main(*SOFTMAX, out=locked / "run") == 2
     assert f"--out {locked / 'run'}: {locked} is not writable" in capsys.readouterr().err
 
@@ -236,7 +236,7 @@ def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
     notebook = tmp_path / "00_setup.ipynb"
     notebook.write_bytes((REPO_ROOT / "notebooks" / "00_setup.ipynb").read_bytes())
     before = notebook.read_bytes()
-    assert main(["pdf", str(notebook), "--out", str(notebook)]) == 1
+    assert main(["pdf", str(notebook), "--out", str(notebook)]) == 2
     assert "is the input" in capsys.readouterr().err
     assert notebook.read_bytes() == before
 

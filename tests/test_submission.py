@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.paths import REPO_ROOT
+from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
 from tests._module_from_file import module_from_file
 
 SCRIPT = REPO_ROOT / "collect_submission.sh"
@@ -89,16 +90,59 @@ PYTORCH_CNN = textwrap.dedent('''
 ''')
 
 
-def _save_png(path: Path) -> None:
-    import matplotlib
+# What the stand-in student's two training runs made, once per test session (bytes and the facts of their records).
+# Real runs, small ones: collect_submission.sh measures what the records claim (helpers.course.verify), so the
+# figures must come from a real network and model.pt must be trained. They run on the shipped MNIST subset, which
+# collect() names as the data root (WORKBOOK_DATA), so that the tool measures on the images the runs used.
+_TRAINED: dict = {}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(2, 2))
-    ax.plot([0, 1, 2], [1.0, 0.5, 0.2])
-    fig.savefig(path)
-    plt.close(fig)
+def trained_outputs() -> dict[str, tuple[bytes, dict]]:
+    """``{file name: (bytes, record facts)}`` of notebook 02's three files and notebook 06's ``model.pt``."""
+    import io
+
+    import numpy as np
+    import torch
+
+    from helpers.data import load_dataset, to_float_tensor
+    from helpers.scratch import binary_mnist as bm
+
+    root = SUBSET_DATA_DIR
+    if root in _TRAINED:
+        return _TRAINED[root]
+    made = {}
+    data = bm.load_two_digits((3, 8), root=root)
+    result = bm.run(dict(hidden_units=16, epochs=2), data)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [*bm.save_figures(result, data, Path(tmp)).values(), Path(tmp) / bm.NETWORK_FILE]
+        for path in paths:
+            made[path.name] = (path.read_bytes(), dict(dataset="mnist digits 3 vs 8", epochs=2,
+                                                       test_accuracy=float(result["test_acc"])))
+    cnn = _stand_in_cnn()
+    torch.manual_seed(0)
+    model = cnn.MyNet()
+    X, y = load_dataset("mnist", "train", root=root)
+    x, y = to_float_tensor(X[:2000]), torch.as_tensor(y[:2000])
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(3):
+        for i in range(0, len(x), 50):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[i:i + 50]), y[i:i + 50]).backward()
+            optimizer.step()
+    X_test, y_test = load_dataset("mnist", "test", root=root)
+    accuracy = float(np.mean(cnn.classify(model, to_float_tensor(X_test)).numpy() == y_test))
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    made["model.pt"] = (buffer.getvalue(), dict(dataset="mnist", epochs=3, test_accuracy=accuracy))
+    _TRAINED[root] = made
+    return made
+
+
+def _stand_in_cnn():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pytorch_cnn.py"
+        path.write_text(PYTORCH_CNN)
+        return module_from_file(path, "stand_in_pytorch_cnn")
 
 
 def _make_student(root: Path) -> tuple[Path, Path]:
@@ -107,29 +151,30 @@ def _make_student(root: Path) -> tuple[Path, Path]:
     outputs.mkdir()
     (helpers_dir / "numpy_nn.py").write_text(NUMPY_NN)
     (helpers_dir / "pytorch_cnn.py").write_text(PYTORCH_CNN)
-    _save_png(outputs / "numpy_nn_training.png")
-    _save_png(outputs / "numpy_nn_classification.png")
-    import torch
-
-    cnn = module_from_file(helpers_dir / "pytorch_cnn.py", "stand_in_pytorch_cnn")
-    torch.save(cnn.MyNet().state_dict(), outputs / "model.pt")
+    for name, (data, _facts) in trained_outputs().items():
+        (outputs / name).write_bytes(data)
     record_run(outputs, "full")
     return helpers_dir, outputs
 
 
-def record_run(outputs: Path, mode: str) -> None:
-    """Records of how the three made files were made (helpers.course.provenance), as the notebooks write them.
+def record_run(outputs: Path, mode: str, **changes) -> None:
+    """Records of how the made files were made (helpers.course.provenance), as notebooks 02 and 06 write them.
 
-    "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes.
+    "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes; the
+    facts (test accuracies) are the real ones of the small runs. ``changes``: facts to write instead.
     """
     from helpers.course import provenance
+    from helpers.scratch.binary_mnist import NETWORK_FILE
 
-    for name, made_by, facts in [
-        ("numpy_nn_training.png", "notebooks/02_numpy_nn.ipynb", dict(dataset="mnist digits 3 vs 8", epochs=20)),
-        ("numpy_nn_classification.png", "notebooks/02_numpy_nn.ipynb", dict(dataset="mnist digits 3 vs 8", epochs=20)),
-        ("model.pt", "notebooks/06_pytorch_fc_cnn.ipynb", dict(dataset="mnist", epochs=12)),
-    ]:
-        provenance.record(outputs / name, made_by, run_mode=mode, test_accuracy=0.99, **facts)
+    made = trained_outputs()
+    provenance.record(outputs / NETWORK_FILE, "notebooks/02_numpy_nn.ipynb", run_mode=mode,
+                      **{**made[NETWORK_FILE][1], **changes})
+    network_sha256 = provenance.read(outputs / NETWORK_FILE)["sha256"]
+    for name in ("numpy_nn_training.png", "numpy_nn_classification.png"):
+        provenance.record(outputs / name, "notebooks/02_numpy_nn.ipynb", run_mode=mode, network_sha256=network_sha256,
+                          **{**made[name][1], **changes})
+    provenance.record(outputs / "model.pt", "notebooks/06_pytorch_fc_cnn.ipynb", run_mode=mode,
+                      **{**made["model.pt"][1], **changes})
 
 
 @pytest.fixture
@@ -151,9 +196,10 @@ def built_zip(tmp_path_factory):
 
 
 def collect(*args: str, helpers_dir: Path, outputs: Path, **extra_env) -> subprocess.CompletedProcess:
-    """Run ./collect_submission.sh as a student would, with this interpreter."""
+    """Run ./collect_submission.sh as a student would, with this interpreter (and this process's data root)."""
     env = dict(os.environ, PYTHON=sys.executable, WORKBOOK_DELIVERABLES=str(helpers_dir),
-               WORKBOOK_OUTPUT=str(outputs), **extra_env)
+               WORKBOOK_OUTPUT=str(outputs), WORKBOOK_DATA=str(SUBSET_DATA_DIR))
+    env.update(extra_env)
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -199,21 +245,28 @@ def test_refuses_smoke_artefacts_and_accepts_full_ones(tmp_path, student):
     assert "numpy_nn_training.png: it changed after it was made" in result.stderr
     assert "model.pt: there is no record of how it was made" in result.stderr
     assert _zip_dir_is_clean(out)
-    _save_png(png)
-    # Full-mode work is accepted, and what is packed is printed, with model.pt's accuracy on a full clean
-    # test set (here the shipped subset stands in for it: 500 MNIST test images).
+    png.write_bytes(trained_outputs()[png.name][0])
+    # Full-mode work is accepted, and what is packed is printed, with what was measured: model.pt's accuracy
+    # on a full clean test set (here the shipped subset stands in for it: 500 MNIST test images) and the figures
+    # drawn again from their network.
     record_run(outputs, "full")
     result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs,
                      WORKBOOK_DATA=str(REPO_ROOT / "assets" / "data"))
     assert result.returncode == 0, result.stderr
-    assert "numpy_nn_training.png        full mode, mnist digits 3 vs 8, 20 epochs, test accuracy 0.9900" in result.stdout
-    assert re.search(r"model.pt +full mode, mnist, 12 epochs, test accuracy 0.9900; "
-                     r"accuracy 0\.\d{4} on the full clean mnist test set \(500 images\)", result.stdout), result.stdout
+    claimed = trained_outputs()["model.pt"][1]["test_accuracy"]
+    assert re.search(r"numpy_nn_training.png +full mode, mnist digits 3 vs 8, 2 epochs, test accuracy 0\.\d{4}",
+                     result.stdout), result.stdout
+    assert re.search(rf"model.pt +full mode, mnist, 3 epochs, test accuracy {claimed:.4f}; accuracy {claimed:.4f} "
+                     r"measured on the full clean mnist test set \(500 images\)", result.stdout), result.stdout
+    assert "drawn again and identical: training curves, classified test images" in result.stdout
     assert zipfile.ZipFile(out).namelist() == RPZ_NAMES
-    # Without the full set on disk it says so instead of guessing.
+    # Without the full set on disk it measures on the shipped images and says so.
     result = collect("rpz", "--out", str(tmp_path / "again.zip"), helpers_dir=helpers_dir, outputs=outputs,
                      WORKBOOK_DATA=str(tmp_path / "no-data"))
-    assert result.returncode == 0 and "the full mnist test set is not on disk; set WORKBOOK_DATA" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "500 mnist test images shipped with the workbook (the full set is not on disk; set WORKBOOK_DATA)" \
+        in result.stdout
+    assert "classified test images not compared (the full MNIST set is not on disk)" in result.stdout
 
 
 def test_refuses_missing_module(tmp_path, student):

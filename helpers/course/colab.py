@@ -127,17 +127,20 @@ def set_repo_url(root: Path, url: str) -> list[str]:
     """
     import nbformat
 
-    from helpers.paths import atomic_write_bytes
+    from helpers.paths import atomic_write_bytes, read_notebook
 
     changed = []
     module = root / "helpers" / "course" / "colab.py"
+    if not module.is_file():
+        raise ValueError(f"{root} is not a copy of the workbook (it has no helpers/course/colab.py); give --root "
+                         "the repository's folder.")
+    notebooks = {path: read_notebook(path) for path in sorted((root / "notebooks").glob("*.ipynb"))}
     text = module.read_text(encoding="utf-8")
     new = with_default_repo_url(text, url)
     if new != text:
         atomic_write_bytes(module, new.encode("utf-8"))
         changed.append("helpers/course/colab.py")
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+    for path, nb in notebooks.items():   # every notebook read before any file is changed
         if with_repo_url(nb, url):
             atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode("utf-8"))
             changed.append(path.relative_to(root).as_posix())
@@ -232,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         changed = set_repo_url(args.root, args.url)
-    except ValueError as err:
+    except ValueError as err:   # not a URL, not the workbook, a notebook that cannot be read
         print(f"colab: {err}", file=sys.stderr)
         return 2
+    except OSError as err:   # a read-only file or a full disk
+        print(f"colab: cannot write {err.filename}: {err.strerror or err}", file=sys.stderr)
+        return 1
     print(f"Colab cell clones {args.url}: {len(changed)} file(s) changed" + "".join(f"\n  {c}" for c in changed))
     return 0
 

@@ -120,12 +120,13 @@ def _pypdf():
 
 def notebook_html(path: str | os.PathLike, mathjax: Path | None = None) -> str:
     """The notebook at ``path`` as one self-contained HTML page that loads nothing from the network."""
-    import nbformat
     from nbconvert import HTMLExporter
+
+    from helpers.paths import read_notebook
 
     path = Path(path)
     mathjax = mathjax or find_mathjax()
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     # Saved widget state would pull the widget manager from a CDN; without it widgets print as text.
     nb.metadata.pop("widgets", None)
     exporter = HTMLExporter(
@@ -170,19 +171,18 @@ def html_to_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None, ti
 def export_pdf(notebooks: list[str | os.PathLike], out: str | os.PathLike, verbose: bool = True) -> Path:
     """Export ``notebooks`` (in order) into the single PDF ``out``; returns its path.
 
-    Raises ``ToolMissing`` (before any work) when Chromium, MathJax or pypdf
-    is missing, ``FileNotFoundError`` for a missing notebook.
+    Raises, before any work, ``NotebookError`` (``helpers.paths.read_notebook``) naming a notebook that is
+    missing, empty or not a valid notebook, and ``ToolMissing`` when Chromium, MathJax or pypdf is missing.
     """
-    from helpers.paths import atomic_write_bytes
+    from helpers.paths import atomic_write_bytes, read_notebook
 
-    pypdf = _pypdf()
-    chromium, mathjax = find_chromium(), find_mathjax()
     paths = [Path(n) for n in notebooks]
     if not paths:
         raise ValueError("no notebooks to export")
     for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"notebook {path} not found")
+        read_notebook(path)
+    pypdf = _pypdf()
+    chromium, mathjax = find_chromium(), find_mathjax()
     writer = pypdf.PdfWriter()
     with tempfile.TemporaryDirectory(prefix="workbook-pdf-") as tmp:
         for path in paths:

@@ -10,7 +10,9 @@ next to it::
 
 The ``sha256`` ties the record to the file's content: a file changed after it
 was recorded has no valid record. ``collect_submission.sh`` refuses a file
-whose record is missing, does not match, or says smoke mode (``problem``).
+whose record is missing, does not match, or says smoke mode (``problem``),
+and, since anyone can write a record, measures what it claims
+(``helpers.course.verify``).
 
 Nothing a student made is overwritten by a smoke run: ``save_artefact`` in
 smoke mode writes ``<stem>.smoke<suffix>`` instead of replacing a file whose
@@ -25,7 +27,7 @@ import json
 import os
 from pathlib import Path
 
-from helpers.paths import atomic_write_bytes
+from helpers.paths import atomic_write_bytes, output_lock
 from helpers.runtime import mode
 
 SUFFIX = ".provenance.json"
@@ -114,9 +116,10 @@ def save_artefact(path: str | os.PathLike, data: bytes, made_by: str, **facts) -
     In smoke mode a file whose record says full mode is kept, and the data
     goes to ``<stem>.smoke<suffix>`` beside it.
     """
-    path = keep_full(Path(path))
-    atomic_write_bytes(path, data)
-    record(path, made_by, **facts)
+    with output_lock(Path(path).parent):   # one writer per output folder
+        path = keep_full(Path(path))
+        atomic_write_bytes(path, data)
+        record(path, made_by, **facts)
     return path
 
 
@@ -137,7 +140,8 @@ def copy_artefact(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     source = Path(source)
     entry = read(source) or {"mode": "unknown", "made_by": None}
     facts = {k: v for k, v in entry.items() if k not in ("file", "sha256", "created", "mode", "made_by")}
-    target = keep_full(Path(target))
-    atomic_write_bytes(target, source.read_bytes())
-    record(target, entry.get("made_by"), run_mode=entry.get("mode"), **{**facts, "copied_from": source.name})
+    with output_lock(Path(target).parent):
+        target = keep_full(Path(target))
+        atomic_write_bytes(target, source.read_bytes())
+        record(target, entry.get("made_by"), run_mode=entry.get("mode"), **{**facts, "copied_from": source.name})
     return target

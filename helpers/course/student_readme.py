@@ -106,8 +106,11 @@ Run the notebooks that make your results in full mode, then from this folder:
   `06_pytorch_fc_cnn`. It first checks that each file imports and works on its
   own, and that the PNGs and `model.pt` come from a **full-mode** run (each has
   a record of how it was made beside it in `outputs/`); if not, it names the
-  notebook to run again and writes nothing. It prints what it packs, with your
-  `model.pt`'s accuracy on the full test set.
+  notebook to run again and writes nothing. Then it measures what the records
+  claim (your `model.pt`'s accuracy on the test set; the two PNGs drawn again
+  from the network `02_numpy_nn` saved beside them) and refuses a record the
+  measurement contradicts, or a network no better than guessing. It prints
+  what it packs with what it measured.
 - `./collect_submission.sh cs7643` writes `2_pytorch.zip` (the PyTorch part on
   CIFAR-10: code, logs, plots, `outputs/extra.md` with what you tried, your
   name, email and best accuracy).

@@ -21,11 +21,16 @@ Before anything is written it checks, as the upload system will:
    workbook's own ``helpers`` package is made unimportable there, since the
    upload system does not have it;
 3. ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and
-   ``model.pt`` carry a record of how they were made
-   (``helpers.course.provenance``); one made in smoke mode, or without a record,
-   is refused, naming the notebook to run again in full mode. What is
-   packed is printed, with ``model.pt``'s accuracy on the full clean test set
-   when that set is on disk (``WORKBOOK_DATA``).
+   ``model.pt`` (and the network notebook 02 saves beside its figures)
+   carry a record of how they were made (``helpers.course.provenance``); one
+   made in smoke mode, or without a record, is refused, naming the notebook
+   to run again in full mode;
+4. what the records claim is measured (``helpers.course.verify``):
+   ``model.pt``'s accuracy on the test set (the full one when it is on disk,
+   ``WORKBOOK_DATA``, else the shipped subset) with the hand-in's own
+   ``classify``, and the two PNGs drawn again from their network; a record the
+   measurement contradicts, or a network at chance level, is refused, naming
+   the file. What is packed is printed, with what was measured.
 
 ``cs7643`` (CS7643, part 2) takes the model and training code
 (``helpers/pytorch/models.py``, ``train.py``, ``predict.py`` and the modules
@@ -39,7 +44,10 @@ notebook's PDF, and ``2_pytorch.pdf`` with every plot, one per page.
 
 Any failure exits with status 1 and a message naming the file and the
 notebook or command that makes it; no zip is written (the zip is built in a
-temporary file and renamed into place only when complete).
+temporary file and renamed into place only when complete). An argument that
+cannot work (an ``--out`` that is a folder, lies under a file, is not
+writable or is one of the inputs; a notebook that cannot be read) is refused
+before any check, with status 2.
 """
 
 from __future__ import annotations
@@ -94,6 +102,11 @@ _BY_NAME = {d.name: d for d in RPZ_FILES}
 
 class SubmissionError(Exception):
     """The hand-in cannot be made; the message names the file and the notebook that makes it."""
+
+
+class BadArgument(SubmissionError):
+    """An argument that names no usable file: an ``--out`` that cannot be written, a notebook that cannot be read
+    (exit status 2, where a hand-in that fails its checks exits with 1)."""
 
 
 def _fail(name: str, problem: str) -> SubmissionError:
@@ -226,41 +239,42 @@ def _refuse_input_as_output(out: Path, inputs) -> None:
     try:
         refuse_overwriting_inputs(out, inputs)
     except OutputClash as err:
-        raise SubmissionError(str(err)) from None
+        raise BadArgument(str(err)) from None
 
 
 def check_provenance(paths: dict[str, Path]) -> None:
     """Refuse files made by a notebook without a full-mode record (``helpers.course.provenance``).
 
-    Raises ``SubmissionError`` with one line per file, naming the notebook to
-    re-run in full mode.
+    The network notebook 02 saves beside its figures (``numpy_nn_network.npz``: not handed in, but what the
+    figures are measured against) needs one too. Raises ``SubmissionError`` with one line per file, naming
+    the notebook to re-run in full mode.
     """
     from helpers.course import provenance
+    from helpers.scratch.binary_mnist import NETWORK_FILE
 
     problems = []
-    for d in RPZ_FILES:
-        if d.source == "outputs" and (why := provenance.problem(paths[d.name])):
-            notebook = d.made_by.split()[0]
-            problems.append(f"{d.name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
+    # The network notebook 02 trained is not handed in, but its figures are measured against it (measure_rpz).
+    made = [(d.name, paths[d.name], d.made_by.split()[0]) for d in RPZ_FILES if d.source == "outputs"]
+    made.insert(2, (NETWORK_FILE, paths["numpy_nn_training.png"].with_name(NETWORK_FILE), NUMPY_NN_NOTEBOOK))
+    for name, path, notebook in made:
+        if why := (f"not found at {path}" if not path.is_file() else provenance.problem(path)):
+            problems.append(f"{name}: {why}. Run {notebook} again in full mode (WORKBOOK_MODE unset), "
                             "then collect again.")
     if problems:
         raise SubmissionError("\n".join(problems))
 
 
-def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CHECK_TIMEOUT) -> str:
-    """``model.pt``'s accuracy on the full clean ``dataset`` test set, as one phrase; says why when it cannot.
+def model_accuracy(paths: dict[str, Path], dataset: str, root: Path, timeout: float = CHECK_TIMEOUT) -> tuple[float, int]:
+    """``(accuracy, images)`` of ``model.pt`` on ``dataset``'s test set under ``root`` (never downloaded).
 
-    The full set is looked for in ``$WORKBOOK_DATA`` (else ``<repo>/data``),
-    never downloaded; it is read here and its images (never its labels) are
-    handed to the student's ``classify``, sandboxed with a time limit.
+    The test set is read here and its images (never its labels) are handed to
+    the hand-in's own ``classify``, sandboxed with a time limit like every run
+    of student code. Raises ``SubmissionError`` naming ``model.pt`` when the
+    accuracy cannot be measured (the classification fails or takes too long).
     """
-    from helpers.data import DATA_VARIABLE, DatasetNotFoundError, load_dataset
+    from helpers.data import load_dataset
 
-    root = os.environ.get(DATA_VARIABLE) or str(REPO_ROOT / "data")
-    try:
-        images, labels = load_dataset(dataset, "test", root=root, download=False)
-    except DatasetNotFoundError:
-        return f"not measured (the full {dataset} test set is not on disk; set {DATA_VARIABLE})"
+    images, labels = load_dataset(dataset, "test", root=root, download=False)
     with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
         for name in ("pytorch_cnn.py", "model.pt"):
             shutil.copyfile(paths[name], Path(tmp) / name)
@@ -268,30 +282,62 @@ def full_test_accuracy(paths: dict[str, Path], dataset: str, timeout: float = CH
         run = run_handin(Path(tmp), {"test": images}, timeout, numpy_nn=False)
     record = run.records.get("classify_test")
     if record is None and run.timed_out:
-        return f"not measured (classifying the {dataset} test set took more than {timeout:.0f} s)"
+        raise _fail("model.pt", f"its accuracy could not be measured: classifying the {dataset} test set took "
+                    f"more than {timeout:.0f} s")
     if record is None or not record.ok or contract_problem(record, len(labels)):
         why = run.why_stopped() if record is None else record.error or contract_problem(record, len(labels))
-        return f"not measured (the evaluation failed: {why})"
-    accuracy = float((record.arrays["labels"] == labels).mean())
-    return f"{accuracy:.4f} on the full clean {dataset} test set ({len(labels)} images)"
+        raise _fail("model.pt", f"its accuracy could not be measured: classify on the {dataset} test set failed "
+                    f"({why})")
+    return float((record.arrays["labels"] == labels).mean()), len(labels)
 
 
-def describe_rpz(paths: dict[str, Path]) -> list[str]:
-    """One line per file of the hand-in: where it comes from, and for made files how they were made."""
-    from helpers.course import provenance
+def measure_rpz(paths: dict[str, Path]) -> list[str]:
+    """Measure what the records of the hand-in claim (``helpers.course.verify``); returns one line per file.
 
-    lines = []
+    Raises ``SubmissionError`` with one line per file whose record a measurement contradicts: ``model.pt``'s
+    accuracy on the test set (or a network at chance level), and the two PNGs against the network their run
+    trained.
+    """
+    from helpers.course import provenance, verify
+    from helpers.data import DATASETS
+
+    problems, lines = [], []
+    figures, summary = verify.check_numpy_nn(paths["numpy_nn_training.png"], paths["numpy_nn_classification.png"],
+                                             NUMPY_NN_NOTEBOOK)
+    problems += figures
+    entry = provenance.read(paths["model.pt"]) or {}
+    dataset = entry.get("dataset")
+    if dataset not in DATASETS or dataset == "cifar10":
+        problems.append(_fail("model.pt", f"its record names no MNIST data set ({dataset!r}), so its accuracy cannot "
+                              "be measured").args[0])
+    else:
+        measuring = verify.measurement_set(dataset)
+        accuracy, n = model_accuracy(paths, dataset, measuring.root)
+        where = measuring.describe(n)
+        if why := verify.accuracy_problem(entry.get("test_accuracy"), accuracy, n, 10, where):
+            problems.append(f"model.pt: {why}; run {CNN_NOTEBOOK} again in full mode, then collect again.")
+        model_line = f"accuracy {accuracy:.4f} measured on {where}"
+    if problems:
+        raise SubmissionError("\n".join(problems))
     for d in RPZ_FILES:
         path = paths[d.name]
         if d.source == "helpers":
             lines.append(f"  {d.name:28s} your code ({path})")
             continue
-        entry = provenance.read(path)
-        line = f"  {d.name:28s} {provenance.describe(entry)}"
-        if d.name == "model.pt" and entry and entry.get("dataset"):
-            line += f"; accuracy {full_test_accuracy(paths, entry['dataset'])}"
-        lines.append(line)
+        line = f"  {d.name:28s} {provenance.describe(provenance.read(path))}"
+        lines.append(line + (f"; {model_line}" if d.name == "model.pt" else ""))
+    lines.append(f"  measured: {summary}")
     return lines
+
+
+def check_out(out: Path, what: str = "--out") -> None:
+    """Refuse, before any slow check, an ``out`` file that cannot be written: a folder, under a file, read-only."""
+    from helpers.paths import writable_folder_problem
+
+    if out.is_dir():
+        raise BadArgument(f"{what} {out} is a folder; give the path of the file to write.")
+    if why := writable_folder_problem(out.parent):
+        raise BadArgument(f"{what} {out}: {why}")
 
 
 def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, out: Path | None = None) -> Path:
@@ -303,11 +349,12 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
+    check_out(out)  # before the slow check
     paths = locate(helpers_dir, outputs)
-    _refuse_input_as_output(out, paths.values())  # before the slow check
+    _refuse_input_as_output(out, paths.values())
     check_provenance(paths)
     check_isolated(paths)
-    print("packing:\n" + "\n".join(describe_rpz(paths)))
+    print("packing:\n" + "\n".join(measure_rpz(paths)))
     return write_zip({d.name: paths[d.name] for d in RPZ_FILES}, out)
 
 
@@ -376,12 +423,12 @@ def check_png(path: Path) -> str | None:
 
 
 def _check_notebook(path: Path) -> str | None:
-    import nbformat
+    from helpers.paths import NotebookError, read_notebook
 
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as err:  # nbformat raises several types for a broken file
-        return f"is not a readable notebook ({err})"
+        nb = read_notebook(path)
+    except NotebookError as err:
+        return f"is {err.reason}" if err.reason.startswith("not ") else err.reason
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not any(c.get("outputs") for c in code):
         return "has no outputs: run it (Run All), save it, then collect"
@@ -430,6 +477,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
+    check_out(out)  # before the slow PDF export
     # (name in the zip, file, what to say when it is missing, what makes it)
     wanted = [(rel, repo / rel, f"not found at {repo / rel} (it ships with the workbook: copy it from a fresh copy of the course repository)", None)
               for rel in CS7643_CODE + CS7643_SCRIPTS + (FILTER_NOTEBOOK,)]
@@ -492,14 +540,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.target == "pdf":
         from helpers.course.pdf_export import ToolMissing, export_pdf
+        from helpers.paths import NotebookError
 
         notebooks = args.notebooks or all_notebooks()
         try:
             out = args.out or REPO_ROOT / PDF_NAME
+            check_out(out)
             _refuse_input_as_output(out, notebooks)
             path = export_pdf(notebooks, out)
-        except (SubmissionError, ToolMissing, FileNotFoundError, RuntimeError, ValueError) as err:
+        except (BadArgument, NotebookError) as err:
             print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 2
+        except (SubmissionError, ToolMissing, RuntimeError, ValueError) as err:
+            print(f"collect_submission pdf: not written.\n{err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # a read-only or full disk
+            print(f"collect_submission pdf: not written.\ncannot write {err.filename or out}: {err.strerror or err}",
+                  file=sys.stderr)
             return 1
         print(f"wrote {path}")
         return 0
@@ -510,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             path = collect_cs7643(args.outputs, args.out)
     except SubmissionError as err:
         print(f"collect_submission {args.target}: not written.\n{err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, BadArgument) else 1
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     print(f"wrote {path}: {len(names)} files: {', '.join(names)}")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.paths import atomic_write_bytes, output_dir
+from helpers.paths import atomic_write_bytes, output_dir, output_lock
 from helpers.pytorch.models import CIFAR_MEAN, CIFAR_STD
 
 NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"   # what makes these files, unless the caller says otherwise
@@ -172,11 +172,12 @@ def finish_run(name: str, model, history: dict, test_acc: float, settings: str, 
 
     out = Path(out_dir)
     facts = {"dataset": dataset, "epochs": len(history["epoch"]), "test_accuracy": float(test_acc)}
-    paths = save_plots(name, history, out, show=show, made_by=made_by, **facts)
-    lines = log_lines(name, history, None, settings) + list(extra_lines) + [f"test accuracy: {test_acc:.4f}"]
-    paths["log"] = save_artefact(out / f"{name}.log", ("\n".join(lines) + "\n").encode(), made_by, **facts)
-    paths["weights"] = save_artefact(out / "models" / (weights_name or f"{name}.pt"), weights_bytes(model),
-                                     made_by, **facts)
+    with output_lock(out):
+        paths = save_plots(name, history, out, show=show, made_by=made_by, **facts)
+        lines = log_lines(name, history, None, settings) + list(extra_lines) + [f"test accuracy: {test_acc:.4f}"]
+        paths["log"] = save_artefact(out / f"{name}.log", ("\n".join(lines) + "\n").encode(), made_by, **facts)
+        paths["weights"] = save_artefact(out / "models" / (weights_name or f"{name}.pt"), weights_bytes(model),
+                                         made_by, **facts)
     return {"history": history, "test_acc": test_acc, "val_acc": history["val_acc"][-1],
             "train_time": history["train_time"][-1], "log": lines, "paths": paths}
 
@@ -187,7 +188,8 @@ def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer,
                    checkpoint_extra: dict | None = None, made_by: str = NOTEBOOK, dataset: str = "cifar10") -> dict:
     """Train ``model`` with ``helpers.pytorch.training.fit`` and write its plots, log and weights (``finish_run``).
 
-    ``out_dir``: where the files go (default ``output_dir()``);
+    ``out_dir``: where the files go (default ``output_dir()``), held with ``helpers.paths.output_lock``
+    while the run lasts (a second writer there, a shell run or another notebook, is refused, naming this one);
     ``made_by``: what the files' records name as their maker (default notebook 07).
     ``checkpoint_dir`` / ``resume``: passed to ``fit`` (``last.pt`` every
     epoch, ``best.pt`` at the best validation accuracy; ``resume=True``
@@ -199,10 +201,11 @@ def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer,
     from helpers.pytorch.training import fit
 
     out = Path(out_dir) if out_dir is not None else output_dir()
-    out.mkdir(parents=True, exist_ok=True)
     train, val, test = data.loaders(batch_size, seed=seed)
-    history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed,
-                  checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(epoch_logger(name, out, settings),),
-                  progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
-    test_acc = accuracy(model, data.x_test, data.y_test)
-    return finish_run(name, model, history, test_acc, settings, out, show=show, made_by=made_by, dataset=dataset)
+    with output_lock(out):   # one writer per output folder: a second run into ``out`` is refused, naming this one
+        history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed,
+                      checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(epoch_logger(name, out, settings),),
+                      progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
+        test_acc = accuracy(model, data.x_test, data.y_test)
+        return finish_run(name, model, history, test_acc, settings, out, show=show, made_by=made_by,
+                          dataset=dataset)

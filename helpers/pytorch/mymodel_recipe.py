@@ -397,7 +397,7 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
     """
     from pathlib import Path
 
-    from helpers.paths import output_dir
+    from helpers.paths import output_dir, output_lock
     from helpers.pytorch.experiments import epoch_logger, finish_run
     from helpers.pytorch.models import MyModel
     from helpers.pytorch.registry import MYMODEL_WEIGHTS
@@ -411,13 +411,14 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
         model.to(device)
     out = Path(out_dir) if out_dir is not None else output_dir()
     settings = settings if settings is not None else str(config)
-    history = train_mymodel(model, (X_tr, y_tr), (X_val, y_val), config, device=device,
-                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
-                            checkpoint_extra=checkpoint_extra,
-                            callbacks=(epoch_logger(name, out, settings),))
-    test_acc = mymodel_accuracy(model, X_te, y_te)
-    tta_acc = mymodel_accuracy(model, X_te, y_te, tta_level=2)
-    result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False, made_by=made_by,
-                        extra_lines=[f"test accuracy with flip+shift test-time augmentation (predict --tta 2): "
-                                     f"{tta_acc:.4f}"])
+    with output_lock(out):   # one writer per output folder (see experiments.run_experiment)
+        history = train_mymodel(model, (X_tr, y_tr), (X_val, y_val), config, device=device,
+                                checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
+                                checkpoint_extra=checkpoint_extra,
+                                callbacks=(epoch_logger(name, out, settings),))
+        test_acc = mymodel_accuracy(model, X_te, y_te)
+        tta_acc = mymodel_accuracy(model, X_te, y_te, tta_level=2)
+        result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False,
+                            made_by=made_by, extra_lines=[f"test accuracy with flip+shift test-time augmentation "
+                                                          f"(predict --tta 2): {tta_acc:.4f}"])
     return {**result, "model": model, "tta_acc": tta_acc}

@@ -94,16 +94,26 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
     """
     import torch
 
+    from helpers.paths import error_line
+
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder; give the weights file (a .pt state dict).")
     if not path.is_file():
         raise WeightsError(f"{path}: no such file (python -m helpers.train --model {name} writes "
                            f"OUT/models/<run>.pt).")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path} is empty (0 bytes), not a PyTorch state dict file: save the weights again.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors come in many types
-        raise WeightsError(f"{path} is not a PyTorch state dict file: {str(err).splitlines()[0]}") from None
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict.")
+        raise WeightsError(f"{path} is not a PyTorch state dict file ({error_line(err)}); it is damaged, or holds "
+                           "more than tensors and was not loaded, since loading it could run code.") from None
+    if not isinstance(state, dict) or not state:
+        raise WeightsError(f"{path} holds {'an empty dict' if isinstance(state, dict) else 'a ' + type(state).__name__}"
+                           ", not a state dict of tensors.")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise WeightsError(f"{path} holds a dict of other things than named tensors, not a state dict.")
     try:
         net = build_model(name, dataset, **architecture_of(name, state, dataset))
     except WeightsError as err:

@@ -41,6 +41,7 @@ uninterrupted one would have.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import math
@@ -53,7 +54,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.device import get_device
-from helpers.paths import atomic_write_bytes, display_path, remove_stale_temporaries
+from helpers.paths import atomic_write_bytes, display_path, error_line, output_lock, remove_stale_temporaries
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time", "train_time")
 BEST_NAME, LAST_NAME = "best.pt", "last.pt"
@@ -296,6 +297,57 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read safely (damaged, empty, or holding more than tensors and plain values)."""
 
 
+class CheckpointMismatch(CheckpointError):
+    """A checkpoint made in another run mode or on other data than the run that would resume it."""
+
+
+def made_with(train_loader, val_loader=None) -> dict:
+    """What a checkpoint records of how its run was made, and a resume must match: the run mode and the data sizes.
+
+    ``mode``: ``full`` or ``smoke`` (``helpers.runtime.mode``); ``train_examples`` / ``val_examples``:
+    how many examples the loaders hold (``None`` where a loader cannot say); ``steps_per_epoch``.
+    """
+    from helpers.runtime import mode
+
+    return {"mode": mode(), "train_examples": _examples(train_loader),
+            "val_examples": _examples(val_loader) if val_loader is not None else None,
+            "steps_per_epoch": len(train_loader)}
+
+
+def _examples(loader) -> int | None:
+    """How many examples ``loader`` holds: a ``DataLoader``'s dataset, a ``TensorLoader``'s labels."""
+    for attribute in ("dataset", "y", "labels"):
+        try:
+            return len(getattr(loader, attribute))
+        except (AttributeError, TypeError):
+            continue
+    return None
+
+
+def _describe_made_with(made: dict) -> str:
+    parts = [f"{made.get('mode')} mode"]
+    if made.get("train_examples") is not None:
+        parts.append(f"{made['train_examples']} training examples")
+    if made.get("val_examples") is not None:
+        parts.append(f"{made['val_examples']} validation examples")
+    if made.get("train_examples") is None:
+        parts.append(f"{made.get('steps_per_epoch')} steps per epoch")
+    return ", ".join(parts)
+
+
+def check_made_with(path, saved: dict | None, current: dict) -> None:
+    """Raise ``CheckpointMismatch`` naming ``path`` when the checkpoint's ``made_with`` differs from ``current``.
+
+    A smoke run's checkpoint never becomes a full run's (its weights would carry a full-mode record), nor does a
+    checkpoint made on other data. Checkpoints written before the workbook stored this carry none and pass.
+    """
+    if saved is None or saved == current:
+        return
+    raise CheckpointMismatch(f"{path} was made in {_describe_made_with(saved)}; this run is in "
+                             f"{_describe_made_with(current)}. Resume it as it was made, or start over "
+                             "without resuming (its checkpoints stay until the new run's first epoch).")
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The dict ``save_checkpoint`` wrote to ``path``, read as data only (``weights_only=True``: no code runs).
 
@@ -305,8 +357,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # zip, pickle and torch errors come in many types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"Cannot read the checkpoint {path} ({first}): it is damaged, or holds more than "
+        raise CheckpointError(f"Cannot read the checkpoint {path} ({error_line(err)}): it is damaged, or holds more than "
                               "tensors and plain values and was not loaded, since loading it could run code. "
                               "Delete it, or start over without --resume.") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
@@ -315,16 +366,21 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     return ckpt
 
 
-def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, scheduler=None, map_location="cpu") -> dict:
+def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, scheduler=None, map_location="cpu",
+                    expect: dict | None = None) -> dict:
     """Read a checkpoint written by ``save_checkpoint``; load its states into the objects given.
 
     Returns the whole checkpoint dict (``epoch``, ``history``, ...). Raises
-    ``FileNotFoundError`` naming the path when there is none.
+    ``FileNotFoundError`` naming the path when there is none, and
+    ``CheckpointMismatch`` before loading anything when ``expect`` (a
+    ``made_with`` dict) differs from the one the checkpoint stores.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
     ckpt = read_checkpoint(path, map_location)
+    if expect is not None:
+        check_made_with(path, ckpt.get("made_with"), expect)
     if model is not None:
         model.load_state_dict(ckpt["model"])
     if optimizer is not None and ckpt.get("optimizer") is not None:
@@ -342,6 +398,19 @@ def _progress(iterable, enabled: bool, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
+def _holding_checkpoint_dir(train):
+    """``fit`` holds its checkpoint folder's ``output_lock`` while it runs: a second writer there is refused."""
+
+    @functools.wraps(train)
+    def run(*args, **kwargs):
+        folder = kwargs.get("checkpoint_dir")
+        with output_lock(folder) if folder is not None else contextlib.nullcontext():
+            return train(*args, **kwargs)
+
+    return run
+
+
+@_holding_checkpoint_dir
 def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimizer=None, scheduler=None,
         loss_fn=None, batch_transform=None, device=None, checkpoint_dir=None, resume=False,
         monitor: str = "val_acc", patience: int | None = None, min_delta: float = 0.0,
@@ -375,9 +444,12 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
         labels, and ``train_acc`` counts the first view.
     device : default ``get_device()``.
     checkpoint_dir : where ``last.pt`` (every epoch, for resuming) and
-        ``best.pt`` (best ``monitor`` so far) are written atomically.
+        ``best.pt`` (best ``monitor`` so far) are written atomically; ``fit``
+        holds the folder's ``helpers.paths.output_lock`` while it runs.
     resume : ``True`` to continue from ``checkpoint_dir/last.pt`` when it
-        exists, or the path of a checkpoint.
+        exists, or the path of a checkpoint. Every checkpoint stores the run
+        mode and the data sizes (``made_with``); one made in another mode or
+        on other data is refused (``CheckpointMismatch``) before anything loads.
     monitor : ``"val_acc"`` (higher is better) or ``"val_loss"`` (lower is
         better), or a train key when there is no validation set.
     patience : stop after this many epochs without an improvement of
@@ -436,8 +508,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
     # (an interruption before that loses nothing); run_id tells the two runs' files apart.
     run_id = uuid.uuid4().hex
     best_state = None
+    made = made_with(train_loader, val_loader)
     if resume_path is not None:
-        ckpt = load_checkpoint(resume_path, model, optimizer, scheduler, map_location=device)
+        ckpt = load_checkpoint(resume_path, model, optimizer, scheduler, map_location=device, expect=made)
         run_id = ckpt.get("run_id", run_id)
         history = ckpt["history"]
         start_epoch = ckpt["epoch"]
@@ -534,7 +607,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimiz
             bad_epochs += 1
         if ckpt_dir is not None:
             extra = {**(checkpoint_extra or {}), "best": best, "bad_epochs": bad_epochs, "monitor": monitor,
-                     "torch_rng": torch.get_rng_state(), "run_id": run_id, "step": step,
+                     "torch_rng": torch.get_rng_state(), "run_id": run_id, "step": step, "made_with": made,
                      "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]}
             if improved:
                 save_checkpoint(ckpt_dir / BEST_NAME, model, optimizer, scheduler, epoch + 1, history, **extra)

@@ -28,16 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from helpers.data import load_dataset, train_val_split
-from helpers.numpy_nn import SE, Linear, ReLU, Sigmoid, Tanh
 from helpers.plotting import plot_history
 
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+# The layers come from helpers.numpy_nn, the file the student writes; it is imported only where a network is built
+# or trained, so that ``collect_submission.sh`` can re-draw the figures from a saved network without running it.
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DEFAULT_CONFIG = dict(digits=(3, 8), hidden_units=128, depth=1, activation="relu",
                       learning_rate=0.5, batch_size=32, epochs=12)
 SMOKE_EPOCHS = 3
+VAL_SIZE = 0.1
 NOTEBOOK = "notebooks/02_numpy_nn.ipynb"  # what makes the hand-in figures
 TRAINING_PNG = "numpy_nn_training.png"
 CLASSIFICATION_PNG = "numpy_nn_classification.png"
+NETWORK_FILE = "numpy_nn_network.npz"     # the trained network beside the figures: what they are checked against
 
 
 def two_digit_arrays(images: np.ndarray, labels: np.ndarray, digits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,20 +63,43 @@ def two_digit_arrays(images: np.ndarray, labels: np.ndarray, digits) -> tuple[np
     return X, y, kept
 
 
-def load_two_digits(digits=DEFAULT_CONFIG["digits"], val_size: float | int = 0.1, seed: int = 0, root=None) -> dict:
+def check_config(config: dict, name=lambda key: key) -> None:
+    """Raise ``ValueError`` naming the first setting of ``config`` (keys of ``DEFAULT_CONFIG``) that cannot train.
+
+    ``name(key)`` spells a setting in the message (``--learning-rate`` on the command line).
+    """
+    import math
+
+    digits = tuple(config["digits"])
+    if len(digits) != 2 or digits[0] == digits[1] or not all(isinstance(d, (int, np.integer)) and 0 <= d <= 9
+                                                             for d in digits):
+        raise ValueError(f"{name('digits')} must be two different digits 0-9; got {digits}.")
+    rate = config["learning_rate"]
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise ValueError(f"{name('learning_rate')} must be a positive finite number; got {rate}.")
+    if config["activation"] not in ACTIVATIONS:
+        raise ValueError(f"{name('activation')} must be one of {', '.join(ACTIVATIONS)}; got {config['activation']!r}.")
+    for key, low, high in (("hidden_units", 1, 100_000), ("depth", 0, 100), ("batch_size", 1, 10_000_000),
+                           ("epochs", 1, 100_000)):
+        value = config[key]
+        if not (isinstance(value, (int, np.integer)) and low <= value <= high):
+            raise ValueError(f"{name(key)} must be a whole number from {low} to {high:,}; got {value}.")
+
+
+def load_two_digits(digits=DEFAULT_CONFIG["digits"], val_size: float | int = VAL_SIZE, seed: int = 0, root=None) -> dict:
     """Train / validation / test sets of two MNIST digits.
 
     The validation set is ``val_size`` of the training images (fraction or
     count), split off with a fixed ``seed``. Returns a dict with ``X_train``
     ``(N_tr, 784)``, ``y_train`` ``(N_tr, 1)``, ``X_val``, ``y_val``,
-    ``X_test``, ``y_test``, ``images_test`` ``(N_te, 28, 28)`` uint8 and
-    ``digits``.
+    ``X_test``, ``y_test``, ``images_test`` ``(N_te, 28, 28)`` uint8,
+    ``digits``, and ``val_size`` and ``split_seed`` (how the split was drawn).
     """
     X, y, _ = two_digit_arrays(*load_dataset("mnist", "train", root=root), digits)
     X_train, y_train, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
     X_test, y_test, images_test = two_digit_arrays(*load_dataset("mnist", "test", root=root), digits)
     return dict(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, X_test=X_test, y_test=y_test,
-                images_test=images_test, digits=tuple(int(d) for d in digits))
+                images_test=images_test, digits=tuple(int(d) for d in digits), val_size=val_size, split_seed=seed)
 
 
 def build_network(input_dim: int = 784, hidden_units: int = 64, depth: int = 1, activation: str = "relu",
@@ -83,16 +109,19 @@ def build_network(input_dim: int = 784, hidden_units: int = 64, depth: int = 1, 
     ``depth=0`` is logistic regression (``Linear -> Sigmoid``). Returns the
     list of layers, input ``(batch, input_dim)`` -> output ``(batch, 1)``.
     """
+    from helpers import numpy_nn
+
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}.")
     if depth < 0 or hidden_units < 1:
         raise ValueError(f"need depth >= 0 and hidden_units >= 1; got depth={depth}, hidden_units={hidden_units}.")
+    act = {"relu": numpy_nn.ReLU, "sigmoid": numpy_nn.Sigmoid, "tanh": numpy_nn.Tanh}[activation]
     rng = np.random.default_rng(seed)
     layers, width = [], input_dim
     for _ in range(depth):
-        layers += [Linear(width, hidden_units, rng=rng), ACTIVATIONS[activation]()]
+        layers += [numpy_nn.Linear(width, hidden_units, rng=rng), act()]
         width = hidden_units
-    return layers + [Linear(width, 1, rng=rng), Sigmoid()]
+    return layers + [numpy_nn.Linear(width, 1, rng=rng), numpy_nn.Sigmoid()]
 
 
 def forward(model: list, X: np.ndarray) -> np.ndarray:
@@ -122,6 +151,8 @@ def sgd_step(model: list, learning_rate: float) -> None:
 
 def loss_and_accuracy(model: list, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean squared error and accuracy (threshold 0.5) of ``model`` on ``X`` ``(N, D)``, ``y`` ``(N, 1)``."""
+    from helpers.numpy_nn import SE
+
     p = forward(model, X)
     return float(SE().forward(p, y).mean()), float(np.mean((p > 0.5) == (y > 0.5)))
 
@@ -138,6 +169,8 @@ def train(model: list, data: dict, learning_rate: float, batch_size: int, epochs
     ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc`` and ``train_time``
     (seconds of training so far, evaluation excluded), one entry per epoch.
     """
+    from helpers.numpy_nn import SE
+
     X, y = data["X_train"], data["y_train"]
     if batch_size < 1 or epochs < 0:
         raise ValueError(f"need batch_size >= 1 and epochs >= 0; got {batch_size} and {epochs}.")
@@ -148,17 +181,23 @@ def train(model: list, data: dict, learning_rate: float, batch_size: int, epochs
     for epoch in range(epochs):
         start = time.perf_counter()
         order = rng.permutation(len(X))
-        for i in range(0, len(X), batch_size):
-            idx = order[i:i + batch_size]
-            p = forward(model, X[idx])
-            loss.forward(p, y[idx])
-            backward(model, loss.backward())
-            sgd_step(model, learning_rate)
+        # A diverging run overflows into inf and NaN: the loss check below stops it with one line, not warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(0, len(X), batch_size):
+                idx = order[i:i + batch_size]
+                p = forward(model, X[idx])
+                loss.forward(p, y[idx])
+                backward(model, loss.backward())
+                sgd_step(model, learning_rate)
         seconds += time.perf_counter() - start
         history["epoch"].append(epoch + 1)
         history["train_time"].append(seconds)
         for split in ("train", "val"):
-            split_loss, split_acc = loss_and_accuracy(model, data[f"X_{split}"], data[f"y_{split}"])
+            with np.errstate(over="ignore", invalid="ignore"):
+                split_loss, split_acc = loss_and_accuracy(model, data[f"X_{split}"], data[f"y_{split}"])
+            if not np.isfinite(split_loss):   # nothing learns from here on: stop before any figure is made of it
+                raise FloatingPointError(f"the {split} loss became {split_loss} in epoch {epoch + 1} (learning rate "
+                                         f"{learning_rate:g}): lower the learning rate.")
             history[f"{split}_loss"].append(split_loss)
             history[f"{split}_acc"].append(split_acc)
         if callback is not None:
@@ -184,7 +223,7 @@ def run(config: dict, data: dict, seed: int = 0, verbose: bool = False) -> dict:
                     callback=report if verbose else None)
     test_loss, test_acc = loss_and_accuracy(model, data["X_test"], data["y_test"])
     return dict(model=model, history=history, test_acc=test_acc, test_loss=test_loss,
-                probs_test=forward(model, data["X_test"]), config=cfg)
+                probs_test=forward(model, data["X_test"]), config=cfg, seed=seed)
 
 
 def classification_figure(images: np.ndarray, probs: np.ndarray, y: np.ndarray, digits, n: int = 40,
@@ -214,31 +253,99 @@ def classification_figure(images: np.ndarray, probs: np.ndarray, y: np.ndarray, 
     return image_grid(images[idx], titles, ncols=ncols, highlight=wrong[idx], title=title, scale=1.2)
 
 
-def save_figures(result: dict, data: dict, out) -> dict:
-    """Write ``numpy_nn_training.png`` and ``numpy_nn_classification.png`` into folder ``out`` (atomically).
+def training_figure(history: dict, digits):
+    """The hand-in's training curves: loss (mean squared error) and accuracy per epoch of ``history``."""
+    return plot_history(history, loss_label="mean squared error", title=f"digits {digits[0]} vs {digits[1]}")
 
-    ``result`` is what ``run`` returns. Each PNG gets a record of how it was
-    made (``helpers.course.provenance``: run mode, digits, epochs, test accuracy),
-    which ``collect_submission.sh`` checks. Returns ``{"training": path,
-    "classification": path}``.
+
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "train_time")
+
+
+def network_arrays(result: dict, data: dict) -> dict:
+    """What ``NETWORK_FILE`` holds: the trained weights, how they were trained, their history and test outputs.
+
+    ``W0, b0, W1, b1, ...``: each ``Linear``'s parameters in order; ``config``: the settings as JSON
+    (``DEFAULT_CONFIG``'s keys, the seed and how the validation split was drawn); ``history_<key>``: the
+    history; ``probs_test``: ``(N_te, 1)`` the test probabilities the classification figure shows.
+    Plain arrays only, so that it is read back with ``allow_pickle=False``.
     """
+    import json
+
+    linear = [layer for layer in result["model"] if hasattr(layer, "W")]
+    config = {k: result["config"][k] for k in DEFAULT_CONFIG}
+    config.update(digits=list(data["digits"]), seed=int(result.get("seed", 0)),
+                  val_size=data.get("val_size", VAL_SIZE), split_seed=int(data.get("split_seed", 0)))
+    arrays = {"config": np.array(json.dumps(config)), "probs_test": np.asarray(result["probs_test"], np.float64)}
+    for i, layer in enumerate(linear):
+        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(layer.W, np.float64), np.asarray(layer.b, np.float64)
+    for key in HISTORY_KEYS:
+        arrays[f"history_{key}"] = np.asarray(result["history"][key])
+    return arrays
+
+
+def read_network(path) -> dict:
+    """``NETWORK_FILE`` read back as data (``allow_pickle=False``): ``{"config", "weights": [(W, b), ...],
+    "history", "probs_test"}``; ``ValueError`` naming the file when it is not one."""
+    import json
+    import zipfile
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            files = set(f.files)
+            config = json.loads(str(f["config"]))
+            layers = sum(1 for name in files if name.startswith("W"))
+            weights = [(f[f"W{i}"], f[f"b{i}"]) for i in range(layers)]
+            history = {key: f[f"history_{key}"].tolist() for key in HISTORY_KEYS}
+            probs = f["probs_test"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is not a saved two-digit network ({type(err).__name__}: {err}).") from None
+    shapes = [(np.shape(W), np.shape(b)) for W, b in weights]
+    chained = all(len(w) == 2 and b == (1, w[1]) for w, b in shapes) and all(
+        shapes[i][0][1] == shapes[i + 1][0][0] for i in range(len(shapes) - 1))
+    if not shapes or not chained or shapes[-1][0][1] != 1:
+        raise ValueError(f"{path} does not hold a chain of Linear layers ending in one output (W0 (D, H), b0 (1, H), "
+                         f"..., (H, 1)); it holds {[w for w, _ in shapes]}.")
+    return {"config": config, "weights": weights, "history": history, "probs_test": probs}
+
+
+def save_figures(result: dict, data: dict, out) -> dict:
+    """Write ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and the network into folder ``out``.
+
+    ``result`` is what ``run`` returns. The trained network goes to
+    ``NETWORK_FILE`` (``network_arrays``); each file gets a record of how it
+    was made (``helpers.course.provenance``: run mode, digits, epochs, test
+    accuracy; the PNGs' records also name the network's SHA-256). From these
+    ``collect_submission.sh`` measures the network's test accuracy and re-draws
+    both figures to check they are the ones this run made. Everything is
+    written atomically while the folder's ``output_lock`` is held. Returns
+    the figures' paths, ``{"training": path, "classification": path}`` (the
+    network is ``NETWORK_FILE`` beside them).
+    """
+    import io
+
     import matplotlib.pyplot as plt
 
-    from helpers.course.provenance import save_artefact
-    from helpers.paths import figure_bytes
+    from helpers.course.provenance import read, save_artefact
+    from helpers.paths import figure_bytes, output_lock
 
     out = Path(out)
+    facts = dict(dataset=f"mnist digits {data['digits'][0]} vs {data['digits'][1]}",
+                 epochs=len(result["history"]["train_loss"]), test_accuracy=float(result["test_acc"]))
+    buffer = io.BytesIO()
+    np.savez(buffer, **network_arrays(result, data))
     figures = {
-        "training": (plot_history(result["history"], loss_label="mean squared error", title=f"digits {data['digits'][0]} vs {data['digits'][1]}"),
-                     out / TRAINING_PNG),
+        "training": (training_figure(result["history"], data["digits"]), out / TRAINING_PNG),
         "classification": (classification_figure(data["images_test"], result["probs_test"], data["y_test"],
                                                  data["digits"]), out / CLASSIFICATION_PNG),
     }
     paths = {}
-    facts = dict(dataset=f"mnist digits {data['digits'][0]} vs {data['digits'][1]}",
-                 epochs=len(result["history"]["train_loss"]), test_accuracy=float(result["test_acc"]))
-    for key, (fig, path) in figures.items():
-        paths[key] = save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK, **facts)
+    with output_lock(out):
+        network = save_artefact(out / NETWORK_FILE, buffer.getvalue(), made_by=NOTEBOOK, **facts)
+        for key, (fig, path) in figures.items():
+            paths[key] = save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK,
+                                       network_sha256=read(network)["sha256"], **facts)
+    for fig, _ in figures.values():
         plt.close(fig)
     return paths
 
@@ -308,7 +415,7 @@ def training_ui(load_data=load_two_digits, config: dict | None = None, seed: int
         if digits not in cache:
             cache[digits] = load_data(digits)
         result = run(values, cache[digits], seed=seed)
-        plot_history(result["history"], loss_label="mean squared error", title=f"digits {digits[0]} vs {digits[1]}")
+        training_figure(result["history"], digits)
         plt.show()
         result["digits"] = digits
         return result

@@ -52,6 +52,41 @@ def _require_shape(name: str, a: np.ndarray, shape: tuple, layout: str) -> None:
         raise ValueError(f"{name} must have shape {layout} = {tuple(shape)}; got shape {np.shape(a)}.")
 
 
+def _require_array(name: str, a, layout: str) -> np.ndarray:
+    """A list or a number has no shape to check and no dtype to keep: refuse it, naming ``layout``."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array of shape {layout}; got a {type(a).__name__} "
+                        "(np.asarray(...) makes one).")
+    return a
+
+
+def _require_batch(name: str, x: np.ndarray, layout: str) -> None:
+    """An empty batch has no mean and no example to compute: refuse it rather than return NaN or nothing."""
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one example, shape {layout}; got shape {x.shape}.")
+
+
+def _require_float(name: str, *arrays: np.ndarray) -> None:
+    """Sums of integer arrays wrap around (uint8: 1800 becomes 8): at least one input must be floating point."""
+    dtype = np.result_type(*arrays)
+    if not np.issubdtype(dtype, np.inexact):
+        dtypes = ", ".join(str(np.asarray(a).dtype) for a in arrays)
+        raise TypeError(f"{name}: the inputs are all integer arrays ({dtypes}), whose sums would wrap around; "
+                        "pass floating-point arrays (e.g. x.astype(np.float64)).")
+
+
+def _require_cache(name: str, cache, kinds: tuple, made_by: str, layout: str = ""):
+    """``cache`` as ``made_by`` returns it: a tuple of ``len(kinds)`` items of those types (one line otherwise)."""
+    if (not isinstance(cache, tuple) or len(cache) != len(kinds)
+            or not all(isinstance(item, kind) for item, kind in zip(cache, kinds))):
+        got = (f"a tuple of {len(cache)} items ({', '.join(type(item).__name__ for item in cache)})"
+               if isinstance(cache, tuple) else f"a {type(cache).__name__}")
+        expected = layout or f"({', '.join(k.__name__ for k in kinds)})"
+        raise TypeError(f"{name}: cache must be what {made_by} returned, {expected}; got {got}: pass the cache of "
+                        "the matching forward pass.")
+    return cache
+
+
 def conv_output_shape(x_shape, w_shape, conv_param: dict) -> tuple[int, int, int, int]:
     """Output shape ``(N, F, H_out, W_out)`` of a convolution, after checking the parameters.
 
@@ -132,12 +167,16 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     w: ``(D, M)``; b: ``(M,)``.
     Returns ``out`` ``(N, M)`` and ``cache = (x, w, b)``.
     """
-    x = np.asarray(x)
+    _require_array("affine_forward: x", x, "(N, d_1, ..., d_k)")
+    _require_array("affine_forward: w", w, "(D, M)")
+    _require_array("affine_forward: b", b, "(M,)")
+    _require_batch("affine_forward: x", x, "(N, d_1, ..., d_k)")
     D = int(np.prod(x.shape[1:]))
     if np.ndim(w) != 2 or w.shape[0] != D or np.shape(b) != (w.shape[1],):
         raise ValueError(
             f"affine_forward needs w (D, M) and b (M,) with D = {D} (x {x.shape}); got w {np.shape(w)}, b {np.shape(b)}."
         )
+    _require_float("affine_forward", x, w, b)
     ### BEGIN SOLUTION
     out = x.reshape(x.shape[0], D) @ w + b
     ### END SOLUTION
@@ -150,7 +189,10 @@ def affine_backward(dout: np.ndarray, cache):
     dout: ``(N, M)``; cache: ``(x, w, b)`` from the forward pass.
     Returns ``dx`` (x's shape ``(N, d_1, ..., d_k)``), ``dw`` ``(D, M)``, ``db`` ``(M,)``.
     """
-    x, w, b = cache
+    x, w, b = _require_cache("affine_backward", cache, (np.ndarray, np.ndarray, np.ndarray), "affine_forward", "(x, w, b)")
+    _require_array("affine_backward: dout", dout, "(N, M)")
+    _require_shape("affine_backward: dout", dout, (x.shape[0], w.shape[1]), "(N, M)")
+    _require_float("affine_backward", dout, x, w)
     ### BEGIN SOLUTION
     x_rows = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
@@ -165,6 +207,7 @@ def relu_forward(x: np.ndarray):
 
     x: any shape. Returns ``out`` (x's shape) and ``cache = x``.
     """
+    _require_array("relu_forward: x", x, "(N, ...)")
     ### BEGIN SOLUTION
     out = np.maximum(x, 0)
     ### END SOLUTION
@@ -177,7 +220,8 @@ def relu_backward(dout: np.ndarray, cache):
     dout, cache (the input x): the same shape. Returns ``dx`` of that shape.
     (At ``x == 0`` the gradient is taken as 0, as PyTorch does.)
     """
-    x = cache
+    x = _require_array("relu_backward: cache", cache, "x's shape (the cache relu_forward returned)")
+    _require_array("relu_backward: dout", dout, "x's shape")
     _require_shape("relu_backward: dout", dout, np.shape(x), "x's shape")
     ### BEGIN SOLUTION
     dx = dout * (x > 0)
@@ -191,11 +235,15 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     x: scores ``(N, C)``; y: labels ``(N,)``, integers in ``[0, C)``.
     Returns ``loss`` (a float) and ``dx`` ``(N, C)``.
     """
+    _require_array("softmax_loss: x", x, "(N, C)")
     if np.ndim(x) != 2:
         raise ValueError(f"softmax_loss needs scores x of shape (N, C); got {np.shape(x)}.")
+    _require_batch("softmax_loss: x", x, "(N, C)")
     y = np.asarray(y)
     if y.shape != (x.shape[0],):
         raise ValueError(f"softmax_loss needs labels y of shape (N,) = ({x.shape[0]},); got {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"softmax_loss needs integer labels y (class indices); got dtype {y.dtype}.")
     if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
         raise ValueError(f"labels y must lie in [0, {x.shape[1]}); got values from {y.min()} to {y.max()}.")
     ### BEGIN SOLUTION
@@ -214,6 +262,13 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
 # Convolution
 # --------------------------------------------------------------------------- #
 
+def _check_conv_inputs(name: str, x, w, b) -> None:
+    _require_array(f"{name}: x", x, "(N, C, H, W)")
+    _require_array(f"{name}: w", w, "(F, C, HH, WW)")
+    _require_array(f"{name}: b", b, "(F,)")
+    _require_batch(f"{name}: x", x, "(N, C, H, W)")
+
+
 def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict):
     """Convolutional layer, forward pass, with explicit loops.
 
@@ -224,8 +279,10 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     ``H_out = 1 + (H + 2 * pad - HH) / stride`` (likewise ``W_out``), and
     ``cache = (x, w, b, conv_param)``.
     """
+    _check_conv_inputs("conv_forward_naive", x, w, b)
     N, F, H_out, W_out = conv_output_shape(np.shape(x), np.shape(w), conv_param)
     _require_shape("conv_forward_naive: b", b, (F,), "(F,)")
+    _require_float("conv_forward_naive", x, w, b)
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     HH, WW = w.shape[2:]
     ### BEGIN SOLUTION
@@ -248,9 +305,12 @@ def conv_backward_naive(dout: np.ndarray, cache):
     ``conv_forward_naive``. Returns ``dx`` ``(N, C, H, W)``, ``dw``
     ``(F, C, HH, WW)``, ``db`` ``(F,)``.
     """
-    x, w, b, conv_param = cache
+    x, w, b, conv_param = _require_cache("conv_backward_naive", cache, (np.ndarray, np.ndarray, np.ndarray, dict),
+                                         "conv_forward_naive", "(x, w, b, conv_param)")
     N, F, H_out, W_out = conv_output_shape(x.shape, w.shape, conv_param)
+    _require_array("conv_backward_naive: dout", dout, "(N, F, H_out, W_out)")
     _require_shape("conv_backward_naive: dout", dout, (N, F, H_out, W_out), "(N, F, H_out, W_out)")
+    _require_float("conv_backward_naive", dout, x, w)
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     HH, WW = w.shape[2:]
     H, W = x.shape[2:]
@@ -288,8 +348,10 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     ``(C * HH * WW, N * H_out * W_out)`` ("im2col", one column per output
     position) for the backward pass.
     """
+    _check_conv_inputs("conv_forward_fast", x, w, b)
     N, F, H_out, W_out = conv_output_shape(np.shape(x), np.shape(w), conv_param)
     _require_shape("conv_forward_fast: b", b, (F,), "(F,)")
+    _require_float("conv_forward_fast", x, w, b)
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     C, HH, WW = w.shape[1:]
     windows = _conv_windows(x, HH, WW, stride, pad)  # (N, C, H_out, W_out, HH, WW), a view
@@ -313,11 +375,14 @@ def conv_backward_fast(dout: np.ndarray, cache, need_dx: bool = True):
     With ``need_dx=False`` (a first layer, whose input is the data) ``dx`` is
     ``None`` and its cost, a third of the work, is saved.
     """
-    x_shape, w, cols, conv_param = cache
+    x_shape, w, cols, conv_param = _require_cache("conv_backward_fast", cache, (tuple, np.ndarray, np.ndarray, dict),
+                                                  "conv_forward_fast", "(x.shape, w, cols, conv_param)")
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     _, _, H_out, W_out = conv_output_shape(x_shape, w.shape, conv_param)
+    _require_array("conv_backward_fast: dout", dout, "(N, F, H_out, W_out)")
     _require_shape("conv_backward_fast: dout", dout, (N, F, H_out, W_out), "(N, F, H_out, W_out)")
+    _require_float("conv_backward_fast", dout, cols, w)
     stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     dout_cols = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * H_out * W_out)
     db = dout_cols.sum(axis=1)
@@ -347,6 +412,8 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
     ``H_out = 1 + (H - pool_height) / stride`` (likewise ``W_out``), and
     ``cache = (x, pool_param)``.
     """
+    _require_array("max_pool_forward_naive: x", x, "(N, C, H, W)")
+    _require_batch("max_pool_forward_naive: x", x, "(N, C, H, W)")
     N, C, H_out, W_out = pool_output_shape(np.shape(x), pool_param)
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     ### BEGIN SOLUTION
@@ -368,8 +435,10 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     maximum (the first one, in row-major order, if several are equal, as in
     PyTorch).
     """
-    x, pool_param = cache
+    x, pool_param = _require_cache("max_pool_backward_naive", cache, (np.ndarray, dict),
+                                   "max_pool_forward_naive", "(x, pool_param)")
     N, C, H_out, W_out = pool_output_shape(x.shape, pool_param)
+    _require_array("max_pool_backward_naive: dout", dout, "(N, C, H_out, W_out)")
     _require_shape("max_pool_backward_naive: dout", dout, (N, C, H_out, W_out), "(N, C, H_out, W_out)")
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     ### BEGIN SOLUTION
@@ -415,6 +484,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     (``pool_height == pool_width == stride``, the usual 2x2 / stride 2
     pooling) the slices come from a plain reshape of x.
     """
+    _require_array("max_pool_forward_fast: x", x, "(N, C, H, W)")
+    _require_batch("max_pool_forward_fast: x", x, "(N, C, H, W)")
     N, C, H_out, W_out = pool_output_shape(np.shape(x), pool_param)
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     # pool_output_shape checked the divisibility, so equal sizes mean exact tiling.
@@ -447,9 +518,12 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     Returns ``dx`` ``(N, C, H, W)``: each window's gradient goes to its first
     maximum in row-major order, as in ``max_pool_backward_naive`` and PyTorch.
     """
-    x_shape, x_dtype, argmax, pool_param, reshape_path = cache
+    x_shape, x_dtype, argmax, pool_param, reshape_path = _require_cache(
+        "max_pool_backward_fast", cache, (tuple, np.dtype, np.ndarray, dict, bool),
+        "max_pool_forward_fast", "(x.shape, x.dtype, argmax, pool_param, reshape_path)")
     N, C, H, W = x_shape
     _, _, H_out, W_out = argmax.shape
+    _require_array("max_pool_backward_fast: dout", dout, "(N, C, H_out, W_out)")
     _require_shape("max_pool_backward_fast: dout", dout, argmax.shape, "(N, C, H_out, W_out)")
     ph, pw, stride = int(pool_param["pool_height"]), int(pool_param["pool_width"]), int(pool_param["stride"])
     dtype = np.result_type(x_dtype, dout)
@@ -483,7 +557,7 @@ def conv_relu_forward(x, w, b, conv_param):
 
 def conv_relu_backward(dout, cache):
     """Backward pass of ``conv_relu_forward``. Returns ``dx, dw, db``."""
-    conv_cache, relu_cache = cache
+    conv_cache, relu_cache = _require_cache("conv_relu_backward", cache, (tuple, np.ndarray), "conv_relu_forward")
     return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache)
 
 
@@ -501,7 +575,8 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
 def conv_relu_pool_backward(dout, cache, need_dx: bool = True):
     """Backward pass of ``conv_relu_pool_forward``. Returns ``dx, dw, db`` (``dx`` None unless ``need_dx``)."""
-    conv_cache, relu_cache, pool_cache = cache
+    conv_cache, relu_cache, pool_cache = _require_cache("conv_relu_pool_backward", cache, (tuple, np.ndarray, tuple),
+                                                        "conv_relu_pool_forward")
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
     return conv_backward_fast(da, conv_cache, need_dx=need_dx)
@@ -516,5 +591,5 @@ def affine_relu_forward(x, w, b):
 
 def affine_relu_backward(dout, cache):
     """Backward pass of ``affine_relu_forward``. Returns ``dx, dw, db``."""
-    fc_cache, relu_cache = cache
+    fc_cache, relu_cache = _require_cache("affine_relu_backward", cache, (tuple, np.ndarray), "affine_relu_forward")
     return affine_backward(relu_backward(dout, relu_cache), fc_cache)

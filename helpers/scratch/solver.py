@@ -84,6 +84,8 @@ class Solver:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y) or np.ndim(y) != 1:
                 raise ValueError(f"X_{split} {np.shape(X)} and y_{split} {np.shape(y)} must hold the same number of examples, y as (N,).")
+            if len(X) == 0:
+                raise ValueError(f"X_{split} holds no examples (shape {np.shape(X)}); give at least one.")
         if not hasattr(model, "params") or not hasattr(model, "loss"):
             raise TypeError(f"model must have a 'params' dict and a 'loss(X, y)' method; got {type(model).__name__}.")
         if isinstance(update_rule, str):
@@ -164,7 +166,7 @@ class Solver:
         """Write the best parameters (and the epoch and validation accuracy) to ``path`` (``.npz``), atomically."""
         buf = io.BytesIO()
         np.savez(buf, **self.best_params, _epoch=self.best_epoch, _val_acc=self.best_val_acc)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     def train(self) -> dict:
         """Run ``num_epochs`` epochs, then put the best parameters seen into ``model.params``.

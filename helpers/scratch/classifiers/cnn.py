@@ -79,8 +79,11 @@ class ThreeLayerConvNet:
         Returns the scores ``(N, num_classes)`` when ``y`` is None, else
         ``(loss, grads)`` with ``grads[k]`` the shape of ``params[k]``.
         """
-        if X.shape[1:] != self.config["input_dim"]:
-            raise ValueError(f"X must have shape (N, {', '.join(map(str, self.config['input_dim']))}); got {X.shape}.")
+        layout = f"(N, {', '.join(map(str, self.config['input_dim']))})"
+        if not isinstance(X, np.ndarray):
+            raise TypeError(f"X must be a NumPy array of shape {layout}; got a {type(X).__name__}.")
+        if X.shape[1:] != self.config["input_dim"] or X.shape[0] == 0:
+            raise ValueError(f"X must have shape {layout} with at least one image; got {X.shape}.")
         X = X.astype(self.dtype, copy=False)
         W1, b1, W2, b2, W3, b3 = (self.params[k] for k in PARAM_NAMES)
         conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
@@ -107,13 +110,15 @@ class ThreeLayerConvNet:
 
     def predict(self, X: np.ndarray, batch_size: int = 200) -> np.ndarray:
         """Predicted labels ``(N,)`` for images ``X`` ``(N, C, H, W)``, in batches."""
+        if len(X) == 0:
+            return np.empty(0, dtype=np.int64)
         return np.concatenate([np.argmax(self.loss(X[i:i + batch_size]), axis=1) for i in range(0, len(X), batch_size)])
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters and the architecture to an ``.npz`` file, atomically."""
         buf = io.BytesIO()
         np.savez(buf, config=np.array(json.dumps(self.config)), **self.params)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike, dtype=np.float32) -> ThreeLayerConvNet:

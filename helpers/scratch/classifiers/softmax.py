@@ -29,14 +29,24 @@ def with_bias_column(X: np.ndarray) -> np.ndarray:
     return np.hstack([rows, np.ones((X.shape[0], 1), dtype=rows.dtype)])
 
 
+def check_labels(name: str, y: np.ndarray) -> None:
+    """Labels index the classes: float labels (``3.0``) cannot, and would fail deep inside NumPy; refuse them here."""
+    if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class labels, shape (N,); got dtype {np.asarray(y).dtype} "
+                        f"(use {name}.astype(np.int64) if the values are whole numbers).")
+
+
 def _check_inputs(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
     """Raise a ``ValueError`` naming the expected shapes when they do not fit."""
     if np.ndim(W) != 2:
         raise ValueError(f"W must have shape (D, C); got {np.shape(W)}.")
     if np.ndim(X) != 2 or X.shape[1] != W.shape[0]:
         raise ValueError(f"X must have shape (N, D) = (N, {W.shape[0]}) to match W {W.shape}; got {np.shape(X)}.")
+    if X.shape[0] == 0:
+        raise ValueError(f"X must hold at least one example, shape (N, D) = (N, {W.shape[0]}); got {X.shape}.")
     if np.ndim(y) != 1 or len(y) != X.shape[0]:
         raise ValueError(f"y must have shape (N,) = ({X.shape[0]},) to match X; got {np.shape(y)}.")
+    check_labels("y", y)
     if len(y) and (np.min(y) < 0 or np.max(y) >= W.shape[1]):
         raise ValueError(f"labels y must lie in 0..{W.shape[1] - 1} (C = {W.shape[1]} columns of W).")
 
@@ -136,6 +146,11 @@ class LinearSoftmax:
             raise ValueError(f"X must have shape (N, D); got {X.shape}.")
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape (N,) = ({X.shape[0]},); got {y.shape}.")
+        if X.shape[0] == 0:
+            raise ValueError(f"X must hold at least one example, shape (N, D); got {X.shape}.")
+        check_labels("y", y)
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}.")
         if not np.issubdtype(X.dtype, np.floating):
             X = X.astype(np.float64)  # integer pixels: W (created in X's dtype) would round to 0
         num_train, dim = X.shape

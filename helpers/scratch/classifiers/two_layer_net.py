@@ -21,6 +21,16 @@ import numpy as np
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
+def _check_schedule(learning_rate: float, batch_size: int, num_iters: int) -> None:
+    """The training settings ``train`` can run with: a positive finite rate, batches of at least one example."""
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number; got {learning_rate!r}.")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}.")
+    if int(num_iters) != num_iters or num_iters < 0:
+        raise ValueError(f"num_iters must be a whole number >= 0; got {num_iters!r}.")
+
+
 class TwoLayerNet:
     """Two-layer fully connected network with a ReLU hidden layer and a softmax loss.
 
@@ -53,15 +63,22 @@ class TwoLayerNet:
         D, H = self.params["W1"].shape
         return D, H, self.params["W2"].shape[1]
 
-    def _check_X(self, X: np.ndarray) -> None:
+    def _check_X(self, X: np.ndarray, name: str = "X") -> None:
         D = self.params["W1"].shape[0]
         if X.ndim != 2 or X.shape[1] != D:
-            raise ValueError(f"X must have shape (N, D) = (N, {D}); got {X.shape}. Flatten images first.")
+            raise ValueError(f"{name} must have shape (N, D) = (N, {D}); got {X.shape}. Flatten images first.")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one example, shape (N, {D}); got {X.shape}.")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, shape (N, {D}); got dtype {X.dtype}.")
 
-    def _check_y(self, X: np.ndarray, y: np.ndarray) -> None:
+    def _check_y(self, X: np.ndarray, y: np.ndarray, name: str = "y") -> None:
+        from helpers.scratch.classifiers.softmax import check_labels
+
         C = self.params["W2"].shape[1]
         if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape (N,) = ({X.shape[0]},) to match X; got {y.shape}.")
+            raise ValueError(f"{name} must have shape (N,) = ({X.shape[0]},) to match X; got {y.shape}.")
+        check_labels(name, y)
         if len(y) and (y.min() < 0 or y.max() >= C):
             raise ValueError(f"labels y must lie in 0..{C - 1} (output_size C = {C}).")
 
@@ -145,10 +162,11 @@ class TwoLayerNet:
         X, y, X_val, y_val = map(np.asarray, (X, y, X_val, y_val))
         self._check_X(X)
         self._check_y(X, y)
-        self._check_X(X_val)
-        self._check_y(X_val, y_val)
+        self._check_X(X_val, "X_val")
+        self._check_y(X_val, y_val, "y_val")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1); got {momentum!r}.")
+        _check_schedule(learning_rate, batch_size, num_iters)
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train / batch_size, 1)
         velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
@@ -191,7 +209,7 @@ class TwoLayerNet:
 
         buf = io.BytesIO()
         np.savez(buf, **self.params)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue(), hold_folder=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
