@@ -224,6 +224,7 @@ def test_refuses_with_nothing_trained(tmp_path, student):
     assert _zip_dir_is_clean(out)
 
 
+@pytest.mark.slow
 def test_refuses_smoke_artefacts_and_accepts_full_ones(tmp_path, student):
     helpers_dir, outputs = student
     out = tmp_path / "hand-in" / "rpz_submission.zip"
