@@ -86,7 +86,7 @@ CASES = [
 
 
 def _classifier_cases():
-    """The classifiers' rows; each network is built when its row runs (in the student copy, only then)."""
+    """The classifiers' rows; each network is built when its row runs (where the classifiers are still to be written, only then)."""
     from helpers.scratch.classifiers import LinearSoftmax, ThreeLayerConvNet, TwoLayerNet, softmax_loss_vectorized
 
     def net():
