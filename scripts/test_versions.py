@@ -2,14 +2,15 @@
 """Test the workbook at the corners of the versions it promises (README, "Versions"; pyproject.toml's bounds).
 
     scripts/test_versions.py                    # every corner: build its environment, unit tests + every notebook
-    scripts/test_versions.py newest --unit      # one corner, the unit tests only (what CI runs)
+    scripts/test_versions.py newest --unit      # one corner, the unit tests only, slow ones aside (what CI runs)
     scripts/test_versions.py --list             # the corners and their versions
 
 Each corner gets a virtual environment of its own, ``.venv-<corner>`` in the repository (built once,
 rebuilt when this table or requirements.txt changes), made with the corner's Python: its pins first,
 then the rest of requirements.txt (the test tools), then this repository with its declared bounds,
-which must admit the corner (pip refuses otherwise). Then pytest runs the unit tests and every
-notebook in smoke mode (nbval compares the outputs, as ``scripts/test.sh`` does). It prints a table
+which must admit the corner (pip refuses otherwise). Then pytest runs the unit tests, the slow ones
+included, and every notebook in smoke mode (nbval compares the outputs, as ``scripts/test.sh`` does);
+``--unit`` runs what ``scripts/test.sh tests`` runs (no notebooks, no slow tests). It prints a table
 of pass counts per corner and exits non-zero when any corner fails.
 
 Needs only the standard library, so any ``python3`` runs it. The corner's Python is found as
@@ -140,6 +141,8 @@ def versions(python: Path) -> str:
 def run_tests(corner: Corner, python: Path, unit_only: bool, extra: list[str], log: Path) -> tuple[bool, str]:
     """pytest in the corner's environment; (passed, pytest's summary line)."""
     paths = ["tests"] if unit_only else ["tests", "notebooks"]
+    if not unit_only and "-m" not in extra:   # a whole corner includes the slow tests; --unit (CI's) leaves them out
+        extra = ["-m", "not browser and not student_copy", *extra]
     env = dict(os.environ, VIRTUAL_ENV=str(python.parent.parent),
                PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     command = [str(python), "-m", "pytest", *paths, "-q", *extra]
