@@ -352,6 +352,14 @@ class Listener:
         self.server.close()
 
 
+def repository_state() -> str:
+    """What git sees in the checkout, ignored files included, less Python's bytecode caches (which any process run
+    from the checkout may write or a test beside this one remove: the sandboxes see the checkout read-only)."""
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True,
+                            text=True).stdout
+    return "".join(line for line in status.splitlines(keepends=True) if not line.rstrip().endswith("__pycache__/"))
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """Build the corpus, grade it with ``python -m helpers.course.grading rpz --workers 2``; the results by student."""
@@ -367,9 +375,9 @@ def batch(tmp_path_factory):
     ordinary_corpus(subs)
     hostile_corpus(subs, root, out, eval_path, listener.port)
     victim_before = (subs / "wrong_relu" / "numpy_nn.py").read_text()
-    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+    before = repository_state()
     proc = run_grader(root, subs, out, eval_path)
-    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+    after = repository_state()
     time.sleep(1)
     listener.close()
     assert proc.returncode == 0, proc.stderr

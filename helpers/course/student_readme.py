@@ -110,7 +110,9 @@ Run the notebooks that make your results in full mode, then from this folder:
   claim (your `model.pt`'s accuracy on the test set; the two PNGs drawn again
   from the network `02_numpy_nn` saved beside them) and refuses a record the
   measurement contradicts, or a network no better than guessing. It prints
-  what it packs with what it measured.
+  what it packs with what it measured. A record cannot prove how long the
+  training ran, that the curves are the path the network took, or who ran
+  it; the grader measures again on its own images.
 - `./collect_submission.sh cs7643` writes `2_pytorch.zip` (the PyTorch part on
   CIFAR-10: code, logs, plots, `outputs/extra.md` with what you tried, your
   name, email and best accuracy).
