@@ -2,7 +2,8 @@
 """Test the workbook at the corners of the versions it promises (README, "Versions"; pyproject.toml's bounds).
 
     scripts/test_versions.py                    # every corner: build its environment, unit tests + every notebook
-    scripts/test_versions.py newest --unit      # one corner, the unit tests only, slow ones aside (what CI runs)
+    scripts/test_versions.py newest --unit      # one corner, the unit tests only, slow ones aside
+    scripts/test_versions.py newest --libraries # of those, the tests of the code that calls the libraries (CI's)
     scripts/test_versions.py --list             # the corners and their versions
 
 Each corner gets a virtual environment of its own, ``.venv-<corner>`` in the repository (built once,
@@ -56,6 +57,15 @@ CORNERS = (
            "the newest torch and torchvision that install together, on the newest Python"),
 )
 BY_NAME = {c.name: c for c in CORNERS}
+
+# The tests of the course tooling: processes, sandboxes, files, archives, the student copy and the README's
+# commands. They lean on the standard library and the operating system more than on NumPy, torch or
+# matplotlib, and they start many processes, so --libraries (CI's corner, for time) leaves them out.
+TOOLING_TESTS = ("test_browser.py", "test_checks_with_solutions.py", "test_colab.py", "test_entry_points.py",
+                 "test_exercises.py", "test_file_safety.py", "test_fingerprints.py", "test_front_door.py",
+                 "test_grade.py", "test_layout.py", "test_notebooks_committed.py", "test_one_writer.py",
+                 "test_records.py", "test_release.py", "test_rerun_and_diff.py", "test_sandbox.py",
+                 "test_student_copy.py", "test_student_readme.py", "test_submission.py", "test_versions.py")
 
 
 def _package(requirement: str) -> str:
@@ -138,9 +148,13 @@ def versions(python: Path) -> str:
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.strip()
 
 
-def run_tests(corner: Corner, python: Path, unit_only: bool, extra: list[str], log: Path) -> tuple[bool, str]:
-    """pytest in the corner's environment; (passed, pytest's summary line)."""
-    paths = ["tests"] if unit_only else ["tests", "notebooks"]
+def run_tests(corner: Corner, python: Path, unit_only: bool, extra: list[str], log: Path,
+              libraries: bool = False) -> tuple[bool, str]:
+    """pytest in the corner's environment; (passed, pytest's summary line). ``libraries``: the unit tests less
+    ``TOOLING_TESTS``."""
+    paths = ["tests"] if unit_only or libraries else ["tests", "notebooks"]
+    if libraries:
+        extra = [*(f"--ignore=tests/{name}" for name in TOOLING_TESTS), *extra]
     if not unit_only and "-m" not in extra:   # a whole corner includes the slow tests; --unit (CI's) leaves them out
         extra = ["-m", "not browser and not student_copy", *extra]
     env = dict(os.environ, VIRTUAL_ENV=str(python.parent.parent),
@@ -160,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corners", nargs="*", metavar="CORNER", help=f"which corners (default: all): {', '.join(BY_NAME)}")
     parser.add_argument("--unit", action="store_true", help="the unit tests only (tests/), not the notebooks")
+    parser.add_argument("--libraries", action="store_true",
+                        help="the unit tests of the code that calls the libraries: --unit less the course tooling's "
+                             "tests (TOOLING_TESTS); what CI runs")
     parser.add_argument("--list", action="store_true", help="print the corners and their versions, build nothing")
     parser.add_argument("--logs", default="outputs/versions", help="where the logs go (default: %(default)s)")
     args, extra = parser.parse_known_args(argv)
@@ -178,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         python = build(corner, logs / f"{corner.name}-install.log")
         built = time.monotonic()
-        ok, summary = run_tests(corner, python, args.unit, extra, logs / f"{corner.name}-pytest.log")
+        ok, summary = run_tests(corner, python, args.unit, extra, logs / f"{corner.name}-pytest.log", args.libraries)
         rows.append((corner.name, versions(python), summary, ok, built - start, time.monotonic() - built))
         print(f"== {corner.name}: {'pass' if ok else 'FAIL'}: {summary}", flush=True)
     print("\n| corner | versions | result | set-up | tests |\n| --- | --- | --- | --- | --- |")
