@@ -6,6 +6,7 @@ should not, reach the network, outlive its run, kill the process that runs it, s
 
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 import threading
@@ -31,6 +32,13 @@ def isolation(request) -> sandbox.Isolation:
     if request.param == "bwrap":
         request.getfixturevalue("bubblewrap")
     return sandbox.Isolation(request.param)
+
+
+@pytest.fixture
+def sandbox_uid() -> int:
+    """A user id no grader on this machine holds (``sandbox.claimed_uid``), for the test's code to run as."""
+    with sandbox.claimed_uid() as uid:
+        yield uid
 
 
 def program(tmp_path: Path, *steps: str, header: str = "") -> Path:
@@ -212,7 +220,7 @@ def _listener():
 
 
 @needs_bwrap
-def test_isolated_code_sees_only_its_folder_and_a_read_only_system(tmp_path):
+def test_isolated_code_sees_only_its_folder_and_a_read_only_system(tmp_path, sandbox_uid):
     secret = tmp_path / "secret.txt"
     secret.write_text("the labels")
     other = folder(tmp_path, {"numpy_nn.py": "victim = True\n"})
@@ -235,7 +243,7 @@ def test_isolated_code_sees_only_its_folder_and_a_read_only_system(tmp_path):
                 written[path] = type(err).__name__
         return {{}}, {{"seen": seen, "written": written, "root": sorted(os.listdir("/")),
                      "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}}
-    """, isolation=sandbox.isolation(uid=sandbox.SANDBOX_UID))
+    """, isolation=sandbox.isolation(uid=sandbox_uid))
     meta = r.records["step0"].meta
     home_seen = meta["seen"].pop(str(home))
     # Of the home folder, only the way to a Python installed under it (pyenv, conda) shows, nothing else.
@@ -251,9 +259,10 @@ def test_isolated_code_sees_only_its_folder_and_a_read_only_system(tmp_path):
 
 
 @needs_bwrap
-@pytest.mark.parametrize("uid", [None, sandbox.SANDBOX_UID], ids=["own-user", "sandbox-user"])
-def test_isolated_code_has_no_capabilities_and_cannot_open_its_runners_channel(tmp_path, uid):
+@pytest.mark.parametrize("as_sandbox_user", [False, True], ids=["own-user", "sandbox-user"])
+def test_isolated_code_has_no_capabilities_and_cannot_open_its_runners_channel(tmp_path, as_sandbox_user, request):
     """The result channel lives in the runner, a process the step cannot trace nor open descriptors of."""
+    uid = request.getfixturevalue("sandbox_uid") if as_sandbox_user else None
     r = run(tmp_path, """
         status = open("/proc/self/status").read()
         try:
@@ -297,7 +306,7 @@ def test_isolated_code_cannot_reach_a_listener_on_this_machine(tmp_path):
 
 @needs_bwrap
 @pytest.mark.skipif(os.geteuid() != 0, reason="a user of its own needs root; otherwise it is the caller's user")
-def test_as_root_the_code_runs_as_a_user_of_its_own_with_a_process_limit(tmp_path):
+def test_as_root_the_code_runs_as_a_user_of_its_own_with_a_process_limit(tmp_path, sandbox_uid):
     r = run(tmp_path, """
         n = 0
         try:
@@ -309,15 +318,16 @@ def test_as_root_the_code_runs_as_a_user_of_its_own_with_a_process_limit(tmp_pat
         except OSError:
             pass
         return {}, {"uid": os.getuid(), "forked": n}
-    """, isolation=sandbox.isolation(uid=sandbox.SANDBOX_UID + 7), nproc=40)
+    """, isolation=sandbox.isolation(uid=sandbox_uid), nproc=40)
     meta = r.records["step0"].meta
-    assert meta["uid"] == sandbox.SANDBOX_UID + 7 and meta["forked"] < 40
+    assert meta["uid"] == sandbox_uid and meta["forked"] < 40
 
 
 @linux_only
 @pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/python3", os.X_OK),
                     reason="switching users needs root; the user must reach a Python (the system's)")
-def test_without_bubblewrap_as_root_the_code_runs_as_its_user_and_every_process_of_it_ends(tmp_path, monkeypatch):
+def test_without_bubblewrap_as_root_the_code_runs_as_its_user_and_every_process_of_it_ends(tmp_path, monkeypatch,
+                                                                                        sandbox_uid):
     """Gradescope's fallback where a container forbids namespaces: a plain process as a user of its own. The code
     kills its runner and leaves a daemon; every process of that user ends when the run does."""
     monkeypatch.setattr(sandbox.sys, "executable", "/usr/bin/python3")   # one the sandbox's user may run
@@ -325,7 +335,7 @@ def test_without_bubblewrap_as_root_the_code_runs_as_its_user_and_every_process_
     secret.write_text("labels")
     secret.chmod(0o600)
     token = f"gradescope-{uuid.uuid4().hex}"
-    uid = sandbox.SANDBOX_UID + 11
+    uid = sandbox_uid
     r = sandbox.run(program(tmp_path, f"""
         try:
             open({str(secret)!r}).read()
@@ -349,6 +359,31 @@ def test_the_staged_runner_is_never_the_callers_copy_to_edit(tmp_path):
             isolation=sandbox.isolation())
     assert not r.records["step0"].ok or sandbox.isolation().kind == "none"
     assert "def run_step" in sandbox.RUNNER.read_text()
+
+
+def test_each_grader_claims_a_uid_no_other_holds_and_frees_it_when_it_ends(tmp_path):
+    """Two graders on one machine once shared uid 64000: each ended the other's processes and filled its process
+    cap. A uid is claimed by a lock no other process (or claim) shares, and freed when its holder ends."""
+    first = 64000 + 900 + os.getpid() % 50   # a range of this test's own, away from any grader's
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from helpers.course import sandbox
+with sandbox.claimed_uid({first}, 3) as uid:
+    print(uid, flush=True)
+    time.sleep(60)
+"""], stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    try:
+        assert holder.stdout.readline().strip() == str(first)
+        with sandbox.claimed_uid(first, 3) as a, sandbox.claimed_uid(first, 3) as b:
+            assert (a, b) == (first + 1, first + 2)
+            with pytest.raises(RuntimeError, match="held by another grader"):
+                with sandbox.claimed_uid(first, 3):
+                    pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with sandbox.claimed_uid(first, 3) as again:   # the holder died: its uid is free
+        assert again == first
 
 
 def test_without_bubblewrap_isolation_is_refused_unless_not_required(monkeypatch):

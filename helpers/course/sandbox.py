@@ -33,6 +33,7 @@ in every process that runs student code).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -52,8 +53,10 @@ RUNNER = Path(__file__).with_name("runner.py")
 CHECK_MEMORY = 16 * 2**30
 # What a check may write (files and printed output together), and the size of its /tmp under bubblewrap.
 CHECK_OUTPUT = 64 * 2**20
-# The first user id the code runs as when the caller is root (one per grading worker: SANDBOX_UID + worker).
+# The first user id the code runs as when the caller is root; each grading worker claims one of its own from
+# SANDBOX_UID on (claimed_uid), so that ending a uid's processes never reaches another worker or grader.
 SANDBOX_UID = 64000
+SANDBOX_UIDS = 1000
 MOUNT_FOLDER, MOUNT_RUNNER = "/submission", "/runner"
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime")
@@ -327,6 +330,34 @@ def _limits(memory: int | None, output: int | None):
             resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply if os.name == "posix" else None
+
+
+@contextlib.contextmanager
+def claimed_uid(first: int = SANDBOX_UID, count: int = SANDBOX_UIDS):
+    """A user id for sandboxed code that no other worker or grader on this machine holds, until the block ends.
+
+    Every run ends all processes of its user (``end_processes_of``), and the process cap counts them all, so two
+    graders on one machine must never share a uid. The claim is a lock file under the system's temporary folder,
+    released when the block ends or the process dies; the uid's leftover processes (a grader that was killed)
+    are ended first. ``RuntimeError`` when all ``count`` uids from ``first`` are held.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(tempfile.gettempdir()) / "workbook-sandbox-uids"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for uid in range(first, first + count):
+        lock = FileLock(str(folder / f"{uid}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        try:
+            end_processes_of(uid)
+            yield uid
+        finally:
+            lock.release()
+        return
+    raise RuntimeError(f"every sandbox user id from {first} to {first + count - 1} is held by another grader")
 
 
 def end_processes_of(uid: int, rounds: int = 200) -> int:

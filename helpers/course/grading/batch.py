@@ -3,13 +3,14 @@
 The main process never runs a hand-in: workers do (``--workers 1`` too),
 one hand-in at a time, each with the sandbox's isolation
 (``helpers.course.sandbox``) and, as root, a user of its own per worker
-(``SANDBOX_UID + worker``). A worker that dies or overruns the hand-in's
+(``sandbox.claimed_uid``: one no other worker or grader on the machine holds). A worker that dies or overruns the hand-in's
 budget costs that hand-in its result (with the reason) and is replaced;
 the batch goes on and ends with a result for every student.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -68,13 +69,17 @@ def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isola
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[slot]})
     runner.die_with_parent()   # a grader killed mid-batch takes its workers along (and they their sandboxes)
     runner.adopt_orphans()     # what a hand-in's runner leaves when it is killed comes here, and ends below
-    uid = sandbox.SANDBOX_UID + slot
-    if course == "cs7643":   # its hand-ins are read as files: no student code runs
-        isolation = sandbox.Isolation("none")
-    elif isolated:
-        isolation = sandbox.isolation(required=True, uid=uid)
-    else:   # --no-isolation: a plain process of this user, with the limits
-        isolation = sandbox.Isolation("none")
+    # cs7643's hand-ins are read as files (no student code runs); --no-isolation: a plain process of this user.
+    sandboxed = isolated and course != "cs7643"
+    with sandbox.claimed_uid() if sandboxed else contextlib.nullcontext() as uid:
+        isolation = sandbox.isolation(required=True, uid=uid) if sandboxed else sandbox.Isolation("none")
+        _serve(conn, course, config, data, isolation)
+
+
+def _serve(conn, course: str, config: dict, data: GradingData, isolation) -> None:
+    """The worker's loop: grade what comes through ``conn`` with ``isolation`` until the pipe closes."""
+    from helpers.course import runner
+
     while True:
         try:
             item = conn.recv()

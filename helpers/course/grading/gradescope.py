@@ -126,12 +126,13 @@ def _gradescope_student(root: Path) -> str:
         return "submission"
 
 
-def gradescope_isolation() -> sandbox.Isolation:
-    """bubblewrap as ``SANDBOX_UID`` where the container allows it; else a plain process as that user (as root)."""
-    return sandbox.isolation(uid=sandbox.SANDBOX_UID)
-
-
 def gradescope_run(course: str) -> dict:
+    """``grade_in_gradescope`` as a user of its own (``sandbox.claimed_uid``: in Gradescope's container, 64000)."""
+    with sandbox.claimed_uid() as uid:
+        return grade_in_gradescope(course, sandbox.isolation(uid=uid))
+
+
+def grade_in_gradescope(course: str, isolation: sandbox.Isolation) -> dict:
     """Grade ``<root>/autograder/submission`` with the bundle's config and data; write ``<root>/autograder/results/results.json``.
 
     The results file is written after every process of the sandbox's user has
@@ -141,7 +142,6 @@ def gradescope_run(course: str) -> dict:
     root = Path(os.environ.get(GRADESCOPE_ROOT_VARIABLE) or "/") / "autograder"
     source = root / "source"
     results_dir = root / "results"
-    isolation = gradescope_isolation()
     if sandbox.is_root():   # the grader's files (reference solutions, labels) are root's alone
         os.chmod(source, 0o700)
     results_dir.mkdir(parents=True, exist_ok=True)
