@@ -155,7 +155,7 @@ def run_tests(corner: Corner, python: Path, unit_only: bool, extra: list[str], l
     paths = ["tests"] if unit_only or libraries else ["tests", "notebooks"]
     if libraries:
         extra = [*(f"--ignore=tests/{name}" for name in TOOLING_TESTS), *extra]
-    if not unit_only and "-m" not in extra:   # a whole corner includes the slow tests; --unit (CI's) leaves them out
+    if not (unit_only or libraries) and "-m" not in extra:   # a whole corner includes the slow tests, --unit not
         extra = ["-m", "not browser and not student_copy", *extra]
     env = dict(os.environ, VIRTUAL_ENV=str(python.parent.parent),
                PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
