@@ -1133,7 +1133,7 @@ if os.fork() == 0:
 
 
 def test_the_grader_is_withheld_from_the_student_copy():
-    from helpers.course.release import is_withheld
+    from helpers.course.release.files import is_withheld
 
     for path in ("helpers/course/grading/cli.py", "helpers/course/grading/runners/numpy_layers.py",
                  "helpers/course/grading/make_eval_set.py", "helpers/course/grading/rpz.json",

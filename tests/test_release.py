@@ -23,6 +23,13 @@ import nbformat
 import pytest
 
 from helpers.course import release
+from helpers.course.release.files import is_withheld, tracked_files
+from helpers.course.release.leaks import instructor_talk, markdown_leaks, regions_to_hide, solution_leaks
+from helpers.course.release.markers import BEGIN_SOL, END_SOL, check_other_file, find_regions
+from helpers.course.release.notebook_stubs import TEXT_STUB, student_notebook
+from helpers.course.release.python_stubs import STUB_MESSAGE, enclosing_functions, function_at, student_python
+from helpers.course.release.solution_names import solution_modules
+from helpers.course.release.student_copy import MANIFEST
 from helpers.paths import REPO_ROOT
 
 # Built from pieces: this file must not hold marker lines itself.
@@ -201,7 +208,7 @@ def test_only_tracked_files_and_no_weights(copies):
     copied = set(_all_files(student))
     assert "untracked.txt" not in copied
     assert not {"assets/models/net.pt", "assets/extra.pth"} & copied
-    manifest = json.loads((student / release.MANIFEST).read_text())
+    manifest = json.loads((student / MANIFEST).read_text())
     assert sorted(manifest["withheld"]) == ["assets/extra.pth", "assets/models/net.pt"]
     assert {"README.md", "helpers/layers.py", "tests/test_layers.py", "notebooks/01_demo.ipynb"} <= copied
     assert os.access(student / "collect_submission.sh", os.X_OK), "the executable bit is kept"
@@ -293,7 +300,7 @@ def test_marker_errors_name_file_and_line():
     }
     for text, message in cases.items():
         with pytest.raises(release.MarkerError, match=re.escape(message)):
-            release.student_python(text, "x.py")
+            student_python(text, "x.py")
 
 
 def test_broken_markers_stop_the_release_and_write_nothing(tmp_path):
@@ -336,13 +343,13 @@ def test_the_student_copy_of_this_repository_gives_nothing_away(this_copy):
     file), no answer of a notebook, no instructor talk, no table of results, no reference design."""
     out, report = this_copy
     contents = {name: (out / name).read_bytes() for name in _all_files(out)}
-    assert len(contents) > 100 and not [n for n in report.copied if release.is_withheld(n)]
-    code, prose = release._regions_to_hide(REPO_ROOT, release.tracked_files(REPO_ROOT))
+    assert len(contents) > 100 and not [n for n in report.copied if is_withheld(n)]
+    code, prose = regions_to_hide(REPO_ROOT, tracked_files(REPO_ROOT))
     assert len(code) >= 50 and len(prose) >= 15, "the fingerprints cover the solution regions and the answers"
-    assert release.solution_leaks(contents, code, prose) == []
-    assert release.instructor_talk(contents) == []
+    assert solution_leaks(contents, code, prose) == []
+    assert instructor_talk(contents) == []
     for path in sorted((out / "notebooks").glob("*.ipynb")):
-        assert release.markdown_leaks(nbformat.read(path, as_version=4), path.name) == []
+        assert markdown_leaks(nbformat.read(path, as_version=4), path.name) == []
     readme = (out / "README.md").read_text()
     table_rows = [line for line in readme.splitlines() if line.startswith("|") and re.search(r"\b\d+\.\d+\b", line)]
     assert not table_rows, table_rows
@@ -367,9 +374,9 @@ def test_the_student_copy_of_this_repository_runs_and_clones_the_student_reposit
             assert not _marker_lines(path), name
     assert "helpers.course.student_checks" in (out / "conftest.py").read_text()
     # The same tests, less those of what the student copy leaves out (the instructor's side).
-    kept = [i for i in collected_ids(REPO_ROOT, "tests") if not release.is_withheld(i.split("::")[0])]
+    kept = [i for i in collected_ids(REPO_ROOT, "tests") if not is_withheld(i.split("::")[0])]
     assert collected_ids(out, "tests") == kept
-    for withheld in ("helpers/course/grade.py", "helpers/course/grading", "helpers/course/release.py",
+    for withheld in ("helpers/course/grade.py", "helpers/course/grading", "helpers/course/release",
                      "helpers/course/fingerprints.py", "tests/test_release.py", ".ci"):
         assert not (out / withheld).exists(), withheld
     # The module map lists only what the copy holds.
@@ -385,7 +392,7 @@ def test_the_student_copy_of_this_repository_runs_and_clones_the_student_reposit
     for answer in ("*answer.*", "what the curves say", "reading the table", "answered by the numbers",
                    "best accuracy: 91", "53.5%", "no gpu was lent", "np.logaddexp"):
         assert answer not in markdown, answer
-    assert markdown.count(release.TEXT_STUB.lower()) >= 16
+    assert markdown.count(TEXT_STUB.lower()) >= 16
     assert "- email:" in markdown and "- best accuracy:" in markdown, "07 keeps the extra.md template"
     # Colab in the copy clones the student repository, from the one place the copy sets it, and the README links
     # every notebook in Colab there.
@@ -407,7 +414,7 @@ def test_release_docs_match_the_plugin():
     """The stub message the release writes is the one the pytest plugin recognises."""
     from helpers.course import student_checks
 
-    message = release.STUB_MESSAGE.format(what="Linear.forward", where="helpers/numpy_nn.py")
+    message = STUB_MESSAGE.format(what="Linear.forward", where="helpers/numpy_nn.py")
     assert student_checks.stub_message(NotImplementedError(message)) == (
         "Linear.forward in helpers/numpy_nn.py is not written yet: write the code at '# YOUR CODE HERE'.")
     assert student_checks.stub_message(NotImplementedError("something else")) is None
@@ -416,7 +423,7 @@ def test_release_docs_match_the_plugin():
 
 def test_cells_using_a_solution_through_a_re_export_are_cleared(copies):
     solution, _ = copies
-    names = release.solution_modules(solution, release.tracked_files(solution))
+    names = solution_modules(solution, tracked_files(solution))
     assert names == {"layers", "relu", "Linear"}
     v4 = nbformat.v4
     out = [v4.new_output("stream", name="stdout", text="x\n")]
@@ -425,7 +432,7 @@ def test_cells_using_a_solution_through_a_re_export_are_cleared(copies):
         v4.new_code_cell("from helpers.classifiers import Linear\nprint('x')", outputs=out),
         v4.new_code_cell("print('x')", outputs=out),
     ])
-    student, regions = release.student_notebook(nb, "notebooks/x.ipynb", names)
+    student, regions = student_notebook(nb, "notebooks/x.ipynb", names)
     assert regions == 0
     assert [len(c.outputs) for c in student.cells] == [1, 0, 0]
     assert [len(c.outputs) for c in nb.cells] == [1, 1, 1], "the solution notebook is left untouched"
@@ -450,7 +457,7 @@ def test_check_finds_results_stated_outside_solution_markers():
         "ReLU works best.",                                                         # 6: in words: not detectable
         solution_cell="**Answer.** 97% with one layer.",                            # 7: an nbgrader solution cell
     )
-    problems = release.markdown_leaks(nb, "notebooks/x.ipynb")
+    problems = markdown_leaks(nb, "notebooks/x.ipynb")
     assert [p.split(":")[0] for p in problems] == [f"notebooks/x.ipynb cell {i}" for i in (1, 2, 3, 4)]
     assert all("\n" not in p and "outside solution markers" in p for p in problems)
     assert "53.5%" in problems[2] and "0.9142" in problems[3]
@@ -477,7 +484,7 @@ def test_a_helper_that_uses_a_solution_clears_what_it_shows(tmp_path):
         "from helpers.layers import relu\n\n\ndef step(x):\n    return relu(x)\n\n\n"
         "def run(x):\n    return step(x)\n\n\ndef load(x):\n    run = x  # a local name, not the function\n    return run\n")
     files = ["helpers/layers.py", "helpers/trainer.py"]
-    names = release.solution_modules(tmp_path, files)
+    names = solution_modules(tmp_path, files)
     assert {"trainer.step", "trainer.run"} <= names and "trainer.load" not in names
     v4 = nbformat.v4
     out = [v4.new_output("stream", name="stdout", text="x\n")]
@@ -487,7 +494,7 @@ def test_a_helper_that_uses_a_solution_clears_what_it_shows(tmp_path):
         v4.new_code_cell("print(tr.run(1))", outputs=out),
         v4.new_code_cell("print('after')", outputs=out),
     ])
-    student, _ = release.student_notebook(nb, "notebooks/x.ipynb", names)
+    student, _ = student_notebook(nb, "notebooks/x.ipynb", names)
     assert [len(c.outputs) for c in student.cells] == [1, 1, 0, 0]
 
 
@@ -713,9 +720,9 @@ def test_every_solution_region_belongs_to_exactly_one_exercise():
     for path in sorted((REPO_ROOT / "helpers").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         where = path.relative_to(REPO_ROOT).as_posix()
-        found = release.find_regions(text.splitlines(keepends=True), release._BEGIN_SOL, release._END_SOL, where)
-        functions = release._enclosing_functions(text) if found else []
-        regions += [(where, release._function_at(functions, r.begin + 1)) for r in found]
+        found = find_regions(text.splitlines(keepends=True), BEGIN_SOL, END_SOL, where)
+        functions = enclosing_functions(text) if found else []
+        regions += [(where, function_at(functions, r.begin + 1)) for r in found]
     assert len(regions) > 40
     for path, name in regions:
         owners = [e.name for e in EXERCISES if f"{path}:{name}" in e.functions]
@@ -747,7 +754,7 @@ def test_markers_in_files_release_copies_as_they_are_are_refused(tmp_path, name,
 
 
 def test_the_readme_may_quote_markers_in_prose():
-    release.check_other_file(f"Mark answers with `{B}` / `{E}` in helpers.\n".encode(), "README.md")
+    check_other_file(f"Mark answers with `{B}` / `{E}` in helpers.\n".encode(), "README.md")
 
 
 def test_tracked_symlinks_are_never_followed(tmp_path):
@@ -768,7 +775,7 @@ def test_tracked_symlinks_are_never_followed(tmp_path):
     assert not (out / "helpers" / "answers.py").exists() and not (out / "docs" / "layers.py").exists()
     assert not any(p.is_symlink() for p in out.rglob("*"))
     assert not any(_SOLUTION in p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
-    assert "helpers/answers.py" in (out / release.MANIFEST).read_text()
+    assert "helpers/answers.py" in (out / MANIFEST).read_text()
 
 
 def test_release_check_names_a_truncated_notebook(tmp_path):
@@ -814,7 +821,7 @@ def test_a_full_disk_leaves_no_partial_copy_and_the_rerun_works(tmp_path, monkey
 def test_the_plugin_and_the_release_agree_on_the_manifest():
     from helpers.course import student_checks
 
-    assert student_checks.MANIFEST == release.MANIFEST
+    assert student_checks.MANIFEST == MANIFEST
 
 
 @pytest.mark.parametrize("data, words", [

@@ -28,6 +28,8 @@ import pytest
 
 from helpers.course import release
 from helpers.course.exercises import EXERCISES, run_check
+from helpers.course.release.markers import BEGIN_SOL, END_SOL, find_regions
+from helpers.course.release.python_stubs import CODE_STUB_COMMENT, STUB_PATTERN, enclosing_functions, function_at
 from helpers.paths import REPO_ROOT
 
 pytestmark = pytest.mark.student_copy
@@ -39,9 +41,9 @@ def solution_bodies(path: str, qualname: str) -> list[list[str]]:
     """The lines inside each solution region of function ``qualname`` in the solution's ``path``, in order."""
     text = (REPO_ROOT / path).read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
-    regions = release.find_regions(lines, release._BEGIN_SOL, release._END_SOL, path)
-    functions = release._enclosing_functions(text)
-    return [lines[r.begin + 1:r.end] for r in regions if release._function_at(functions, r.begin + 1) == qualname]
+    regions = find_regions(lines, BEGIN_SOL, END_SOL, path)
+    functions = enclosing_functions(text)
+    return [lines[r.begin + 1:r.end] for r in regions if function_at(functions, r.begin + 1) == qualname]
 
 
 def restore(student: Path, function: str) -> int:
@@ -52,9 +54,9 @@ def restore(student: Path, function: str) -> int:
     bodies = iter(solution_bodies(path, qualname))
     out, i, count = [], 0, 0
     while i < len(lines):
-        match = release.STUB_PATTERN.search(lines[i])
+        match = STUB_PATTERN.search(lines[i])
         if (match and match["what"] == qualname and match["where"] == path and out
-                and out[-1].strip() == release.CODE_STUB_COMMENT):
+                and out[-1].strip() == CODE_STUB_COMMENT):
             out.pop()  # the "# YOUR CODE HERE" line above the raise
             out.extend(next(bodies))
             count += 1
@@ -97,7 +99,7 @@ def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
     # every notebook.
     for path in {f.split(":")[0] for e in EXERCISES for f in e.functions}:
         solution = [line for line in (REPO_ROOT / path).read_text().splitlines(keepends=True)
-                    if not (release._BEGIN_SOL.match(line) or release._END_SOL.match(line))]
+                    if not (BEGIN_SOL.match(line) or END_SOL.match(line))]
         assert (student / path).read_text() == "".join(solution), path
     # The copy's whole unit suite, and every notebook run in smoke mode under nbval. The copy's notebooks had
     # their solution-dependent outputs cleared, so they are run, not compared (--nbval-lax): no cell may fail.
