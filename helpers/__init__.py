@@ -48,7 +48,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 - ``helpers.course.runner``: the runner's child side: runs a program's steps (``helpers/course/runners/``), each forked, one record each.
 - ``helpers.course.pdf_export``: notebooks to one PDF, offline.
 - ``helpers.course.colab``: the Google Colab set-up cell.
-- ``helpers.course.release``: the student copy (``python -m helpers.course.release``; withheld from it, as are the next three).
+- ``helpers.course.release``: the student copy, one module per step: which files, the markers, the ``.py`` and notebook stubs, the leak checks, the copy written (``python -m helpers.course.release``; withheld from it, as are the next three).
 - ``helpers.course.fingerprints``: fingerprints of code and answers, to find a solution anywhere in the student copy.
 - ``helpers.course.student_readme``: the student copy's README.
 - ``helpers.course.grading``: the instructor's grader, leaderboard and ``make_eval_set`` (``python -m helpers.course.grading``; withheld from the student copy).

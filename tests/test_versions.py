@@ -1,6 +1,6 @@
 """The version corners (``scripts/test_versions.py``): their table agrees with pyproject.toml's bounds and the README.
 
-Instructor-side, like the script: the student copy has neither (helpers/course/release.py).
+Instructor-side, like the script: the student copy has neither (INSTRUCTOR_ONLY in helpers/course/release/files.py).
 """
 
 from __future__ import annotations
