@@ -14,6 +14,7 @@ from helpers.paths import REPO_ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``student`` or ``check`` with ``argv`` (default: the process's arguments); returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m helpers.course.release", description=release.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
