@@ -9,11 +9,13 @@ uses that
 - every later exercise still fails, each failure being the one line
   "... is not written yet: write the code at '# YOUR CODE HERE'."
 
-At the end the student's files equal the solution's, the student copy's
-whole unit suite passes, and every notebook of the copy runs in smoke mode
-under nbval without a failing cell. Slow (minutes: one pytest process per exercise), so
-it runs only when asked: ``pytest -m student_copy tests/test_student_copy.py``
-(``.ci/run`` does).
+At the end the student's files equal the solution's. A second test takes the
+copy with every exercise written and runs its whole unit suite and every
+notebook in smoke mode under nbval, without a failing cell: what a student who
+has finished sees. Slow (minutes each: one pytest process per exercise; the
+copy's whole suite), so they run only when asked:
+``pytest -m student_copy tests/test_student_copy.py`` (``.ci/run`` runs the two
+side by side).
 """
 
 from __future__ import annotations
@@ -75,9 +77,20 @@ def assert_not_written_yet(results, names):
         assert NOT_WRITTEN.match(message), f"{name} fails for another reason than its stub:\n{result.summary()}"
 
 
+def write_student_copy(student: Path) -> None:
+    release.write_student_version(REPO_ROOT, student, repo_url="https://github.com/course-2027/workbook-student")
+
+
+def assert_modules_are_the_solutions(student: Path) -> None:
+    for path in {f.split(":")[0] for e in EXERCISES for f in e.functions}:
+        solution = [line for line in (REPO_ROOT / path).read_text().splitlines(keepends=True)
+                    if not (BEGIN_SOL.match(line) or END_SOL.match(line))]
+        assert (student / path).read_text() == "".join(solution), path
+
+
 def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
     student = tmp_path / "student"
-    release.write_student_version(REPO_ROOT, student, repo_url="https://github.com/course-2027/workbook-student")
+    write_student_copy(student)
     names = [e.name for e in EXERCISES]
 
     # Nothing written yet: every exercise fails, with the one-line message.
@@ -95,12 +108,16 @@ def test_the_student_works_through_every_exercise_in_course_order(tmp_path):
         assert results[exercise.name].ok, results[exercise.name].summary()
         assert_not_written_yet(results, later)
 
-    # Every exercise written: the student's modules are the solution's, the whole unit suite passes and so does
-    # every notebook.
-    for path in {f.split(":")[0] for e in EXERCISES for f in e.functions}:
-        solution = [line for line in (REPO_ROOT / path).read_text().splitlines(keepends=True)
-                    if not (BEGIN_SOL.match(line) or END_SOL.match(line))]
-        assert (student / path).read_text() == "".join(solution), path
+    # Every exercise written: the student's modules are the solution's.
+    assert_modules_are_the_solutions(student)
+
+
+def test_the_finished_copy_passes_its_whole_suite_and_runs_every_notebook(tmp_path):
+    student = tmp_path / "student"
+    write_student_copy(student)
+    restored = sum(restore(student, f) for e in EXERCISES for f in e.functions)
+    assert restored >= sum(len(e.functions) for e in EXERCISES), "a stub was not found"
+    assert_modules_are_the_solutions(student)
     # The copy's whole unit suite, and every notebook run in smoke mode under nbval. The copy's notebooks had
     # their solution-dependent outputs cleared, so they are run, not compared (--nbval-lax): no cell may fail.
     suite = subprocess.run([sys.executable, "-m", "pytest", "tests", "notebooks", "-q", "-x", "-p", "no:cacheprovider",
