@@ -1,4 +1,8 @@
-"""The workbook's helpers: the code the notebooks teach and use, in three wings over a small base.
+"""The workbook's helpers: the code the notebooks teach and use, a stack of layers (tests/test_layout.py).
+
+The base and the deliverables at the bottom; over them the two wings (NumPy from scratch, PyTorch), which do not
+import each other; over those the course tooling; at the top the command lines. A module imports only from its own
+layer or below.
 
 Import modules by their full name (``from helpers.data import load_dataset``).
 Every module, one line each:
@@ -8,6 +12,7 @@ Base (used by every wing)
 - ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
 - ``helpers.device``: picks cuda, mps or cpu once.
 - ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
+- ``helpers.provenance``: how a hand-in file was made (a record beside it).
 - ``helpers.plotting``: image grids, filter grids and the one ``plot_history`` for every training history.
 - ``helpers.widgets``: the one hyperparameter panel (controls, a Train button, the result) of 02, 04 and 06.
 - ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line.
@@ -19,7 +24,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 ``helpers.scratch``: the from-scratch NumPy wing (notebooks 01-05)
 - ``helpers.scratch.gradient_check``: numeric gradients by central differences and ``rel_error``.
 - ``helpers.scratch.layer_check``: the layer notebooks' checks: numeric gradients and PyTorch autograd.
-- ``helpers.scratch.binary_mnist``: the two-digit MNIST network of notebook 02: data, training, figures, widgets.
+- ``helpers.scratch.binary_mnist``: the two-digit MNIST network of notebook 02: data, training, figures, widgets; the command line of ``python -m helpers.numpy_nn``.
 - ``helpers.scratch.classifiers``: softmax regression, the two-layer net and the three-layer ConvNet.
 - ``helpers.scratch.layers``: CS231n's modular layers: affine, ReLU, softmax, conv and pool (naive and fast).
 - ``helpers.scratch.optim``: the update rules (SGD, momentum, Adam).
@@ -41,7 +46,6 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 ``helpers.course``: the course tooling
 - ``helpers.course.exercises``: the exercises in course order and ``check(name)``.
 - ``helpers.course.student_checks``: the pytest plugin that names a function still to be written ("write this function", not a traceback).
-- ``helpers.course.provenance``: how a hand-in file was made (a record beside it).
 - ``helpers.course.verify``: what collect measures of the records' claims (model accuracy, figures drawn again).
 - ``helpers.course.submission``: the hand-in checks and zips (``collect_submission.sh``).
 - ``helpers.course.sandbox``: the one runner of student code (checks, hand-in, grader): isolated by bubblewrap, limited, every process ended.

@@ -1,10 +1,11 @@
 """A neural network in pure NumPy: the layers of the RPZ lab (the MNIST and Fashion-MNIST years).
 
 This file is a deliverable: an upload system imports it on its own, so it
-imports nothing but NumPy at module level. ``main()`` (run it with
-``python -m helpers.numpy_nn``) trains the two-digit MNIST classifier and
-writes ``numpy_nn_training.png`` and ``numpy_nn_classification.png``; only
-that function reaches for matplotlib and the workbook's helpers.
+imports nothing but NumPy. Run as a program (``python -m helpers.numpy_nn``),
+it trains the two-digit MNIST classifier and writes ``numpy_nn_training.png``
+and ``numpy_nn_classification.png``: that command line is
+``helpers.scratch.binary_mnist.main``, which builds its network from these
+layers.
 
 Every layer has ``forward`` and ``backward``:
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ReLU", "Linear", "Sigmoid", "Tanh", "SE", "main"]
+__all__ = ["ReLU", "Linear", "Sigmoid", "Tanh", "SE"]
 
 
 def _shape_error(what: str, expected: str, actual: tuple) -> ValueError:
@@ -233,76 +234,10 @@ class SE:
         ### END SOLUTION
 
 
-def main(argv=None) -> dict:
-    """Train the two-digit MNIST classifier and write the two figures the lab asks for.
-
-    ``python -m helpers.numpy_nn --help`` lists the options (digit pair,
-    architecture, learning rate, batch size, epochs, output folder). The
-    figures go to ``--out`` or, by default, the workbook's output folder.
-    Returns a dict with the test accuracy, the history and the figure paths.
-    Settings that cannot train (a NaN or negative rate, equal digits, an
-    ``--out`` that is a file) exit with status 2 and one line; a run that
-    fails (no data, a loss that became NaN) with status 1 and one line,
-    before any figure is written.
-    """
-    import argparse
-    from pathlib import Path
-
-    from helpers.paths import OutputClash, output_dir, output_lock, writable_folder_problem
-    from helpers.runtime import by_mode, setup
-
-    # Lazy imports: the deliverable itself stays numpy-only.
-    from helpers.scratch import binary_mnist as bm
-
-    d = bm.DEFAULT_CONFIG
-    parser = argparse.ArgumentParser(prog="python -m helpers.numpy_nn",
-                                     description="Train the NumPy network on two MNIST digits and save the figures.")
-    parser.add_argument("--digits", type=int, nargs=2, default=list(d["digits"]), metavar=("NEG", "POS"))
-    parser.add_argument("--hidden-units", type=int, default=d["hidden_units"])
-    parser.add_argument("--depth", type=int, default=d["depth"], help="number of hidden layers")
-    parser.add_argument("--activation", choices=bm.ACTIVATIONS, default=d["activation"])
-    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--epochs", type=int, default=None,
-                        help=f"default: {d['epochs']} (full mode) / {bm.SMOKE_EPOCHS} (smoke mode)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-root", type=Path, default=None, help="data root (default: $WORKBOOK_DATA, see helpers.data)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the workbook's outputs/)")
-    args = parser.parse_args(argv)
-
-    config = dict(digits=tuple(args.digits), hidden_units=args.hidden_units, depth=args.depth,
-                  activation=args.activation, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                  epochs=args.epochs if args.epochs is not None else by_mode(full=d["epochs"], smoke=bm.SMOKE_EPOCHS))
-    try:
-        bm.check_config(config, name=lambda key: "--" + key.replace("_", "-"))
-    except ValueError as err:
-        parser.error(str(err))
-    if not 0 <= args.seed < 2**32:
-        parser.error(f"--seed must be in [0, 2**32); got {args.seed}.")
-    if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
-        parser.error(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
-    if args.out is not None and (why := writable_folder_problem(args.out)):
-        parser.error(f"--out {args.out}: {why}")
-
-    setup(seed=args.seed)
-    out = Path(args.out) if args.out is not None else output_dir()
-    try:
-        with output_lock(out):   # held from the start: a second writer there is refused before any training
-            data = bm.load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
-            print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, "
-                  f"{len(data['X_test'])} test")
-            result = bm.run(config, data, seed=args.seed, verbose=True)
-            paths = bm.save_figures(result, data, out)
-    except OutputClash as err:
-        parser.exit(2, f"{parser.prog}: refused: --out {err}\n")
-    except (OSError, ValueError, RuntimeError, FloatingPointError) as err:  # no data, a NaN loss, a full disk
-        parser.exit(1, f"{parser.prog}: failed, nothing written: {type(err).__name__}: {err}\n")
-    print(f"test accuracy: {result['test_acc']:.4f}")
-    for p in paths.values():
-        print(f"wrote {p}")
-    print(f"and beside them {bm.NETWORK_FILE}, the network they show (collect_submission.sh checks them against it)")
-    return {"test_acc": result["test_acc"], "history": result["history"], "paths": paths}
-
-
 if __name__ == "__main__":
-    main()
+    # `python -m helpers.numpy_nn` trains the two-digit classifier, as the lab asks of this file. The command line
+    # lives with the two-digit network (helpers.scratch.binary_mnist), above this file: run as a program, not
+    # imported, so the deliverable still imports nothing but NumPy.
+    import runpy
+
+    runpy.run_module("helpers.scratch.binary_mnist", run_name="__main__", alter_sys=True)

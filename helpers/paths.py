@@ -216,7 +216,7 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
     Every writer of an output folder takes it: ``python -m helpers.train``,
     ``helpers.predict`` and ``helpers.numpy_nn``, the training loop (its
     checkpoint folder), the runs of notebooks 02, 06 and 07 and every file
-    saved with a record (``helpers.course.provenance``). ``with
+    saved with a record (``helpers.provenance``). ``with
     output_lock(out): ...`` raises ``OutputClash`` at once when another
     process holds it, or a folder above it (a run's ``--out`` covers its
     ``models/`` and ``checkpoints/``), naming that process (``holder``,

@@ -148,7 +148,7 @@ def test_uint8_convolution_would_have_wrapped():
 
 def test_a_nan_loss_stops_the_numpy_network_before_any_figure(tmp_path, capsys):
     """The probe: --learning-rate nan trained on NaN, wrote both hand-in PNGs and printed 'test accuracy 0.5000'."""
-    from helpers.numpy_nn import main
+    from helpers.scratch.binary_mnist import main
 
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_info:

@@ -150,13 +150,13 @@ def test_save_figures(data, tmp_path):
     assert sorted(paths) == ["classification", "training"]   # what notebook 02 shows, one image each
     for key in ("training", "classification"):
         assert paths[key].read_bytes()[:4] == b"\x89PNG"
-    # Each file (and the network beside them) with the record of how it was made (helpers.course.provenance),
+    # Each file (and the network beside them) with the record of how it was made (helpers.provenance),
     # which collect_submission.sh checks.
     network = tmp_path / "new" / bm.NETWORK_FILE
     made = [p.name for p in paths.values()] + [network.name]
     expected = made + [name + ".provenance.json" for name in made]
     assert sorted(p.name for p in (tmp_path / "new").iterdir() if not p.name.startswith(".")) == sorted(expected)
-    from helpers.course import provenance
+    from helpers import provenance
 
     network_sha = provenance.read(network)["sha256"]
     for p in [*paths.values(), network]:

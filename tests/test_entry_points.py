@@ -82,7 +82,7 @@ def _module(name: str):
     return main
 
 
-TRAIN, PREDICT, NUMPY_NN = _module("helpers.train"), _module("helpers.predict"), _module("helpers.numpy_nn")
+TRAIN, PREDICT, NUMPY_NN = _module("helpers.train"), _module("helpers.predict"), _module("helpers.scratch.binary_mnist")
 COLLECT, COLAB = _module("helpers.course.submission"), _module("helpers.course.colab")
 RUN_NOTEBOOKS, RERUN = _script("scripts/run_notebooks.py"), _script("scripts/rerun_and_diff.py")
 MAKE_SUBSETS, TEST_VERSIONS = _script("scripts/make_subsets.py"), _script("scripts/test_versions.py")

@@ -34,7 +34,7 @@ def test_a_run_writes_its_log_plots_and_weights(tmp_path):
 
 
 def test_every_file_of_a_run_has_its_record_and_a_smoke_run_keeps_a_full_runs_files(tmp_path):
-    from helpers.course import provenance
+    from helpers import provenance
 
     data = load_tensors("cifar10", val_size=100)
     names = ("softmax.log", "softmax_lossvstrain.png", "softmax_valaccuracy.png", "models/softmax.pt")

@@ -1,5 +1,14 @@
-"""The package's architecture (helpers/__init__.py): a base, three wings, the deliverables and the command-line
-entry points; no library module imports a command-line module, no import cycle, every module on the map."""
+"""The package's architecture (helpers/__init__.py), as one rule with no exception: a stack of layers.
+
+    command lines    helpers.train, helpers.predict              (nothing imports them)
+    course tooling   helpers.course.*
+    two wings        helpers.scratch.*, helpers.pytorch.*        (neither imports the other)
+    base             paths, settings, runtime, device, data, provenance, plotting, widgets, cli;
+                     and the deliverables numpy_nn and pytorch_cnn, which import no helpers at all
+
+A module imports only from its own layer or the layers under it, there is no import cycle, and every module is on
+the map.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,9 @@ import pytest
 from helpers.paths import REPO_ROOT
 
 HELPERS = REPO_ROOT / "helpers"
-# Command-line entry points: only ``python -m`` runs them; nothing in the library may import them.
 COMMAND_LINE = {"helpers.train", "helpers.predict"}
 DELIVERABLES = {"helpers.numpy_nn": {"numpy"}, "helpers.pytorch_cnn": {"torch"}}
+WINGS = ("helpers.scratch", "helpers.pytorch")
 
 
 def _module_name(path) -> str:
@@ -24,19 +33,24 @@ def _module_name(path) -> str:
 MODULES = {_module_name(p): p for p in sorted(HELPERS.rglob("*.py"))}
 
 
-def imports_of(name: str) -> set[str]:
-    """The helpers modules ``name`` imports, anywhere in its code but a ``main()``.
+def layer(name: str) -> tuple[int, str]:
+    """``(height, group)`` of a module in the stack: 0 base (and the deliverables), 1 a wing, 2 the course tooling,
+    3 the command lines."""
+    if name in COMMAND_LINE:
+        return 3, "command line"
+    if name.startswith("helpers.course"):
+        return 2, "course"
+    for wing in WINGS:
+        if name == wing or name.startswith(wing + "."):
+            return 1, wing
+    return 0, "base"
 
-    A ``main()`` is a command-line entry point, which may use the library lazily: the RPZ lab asks that
-    ``numpy_nn.py`` trains the network when run, so its ``main()`` imports ``helpers.scratch.binary_mnist``,
-    which imports the layers of ``numpy_nn``.
-    """
+
+def imports_of(name: str) -> set[str]:
+    """The helpers modules ``name`` imports, anywhere in its code."""
     tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
-    entry_points = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
-    skipped = {id(inner) for fn in entry_points for inner in ast.walk(fn)}
-    nodes = [n for n in ast.walk(tree) if id(n) not in skipped]
     found = set()
-    for node in nodes:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -93,14 +107,19 @@ def test_there_is_no_import_cycle():
             visit(name, [name])
 
 
-def test_the_base_imports_no_wing_and_the_wings_import_no_course_tooling_but_provenance():
-    base = {"helpers.paths", "helpers.runtime", "helpers.device", "helpers.data", "helpers.plotting", "helpers.widgets"}
-    for name in base:
-        assert not {m for m in imports_of(name) if m.count(".") > 1 or m in COMMAND_LINE}, name
+def test_every_module_imports_only_its_own_layer_or_the_layers_under_it():
+    upward = {}
     for name in MODULES:
-        if name.startswith(("helpers.scratch", "helpers.pytorch")):
-            used = {m for m in imports_of(name) if m.startswith("helpers.course")}
-            assert used <= {"helpers.course.provenance"}, f"{name} imports {used}"
+        height, group = layer(name)
+        for used in imports_of(name):
+            used_height, used_group = layer(used)
+            if used_height > height or (used_height == height == 1 and used_group != group):
+                upward.setdefault(name, []).append(used)
+    assert not upward, upward
+
+
+def test_the_deliverables_import_no_helpers():
+    assert not {name: imports_of(name) for name in DELIVERABLES if imports_of(name)}
 
 
 @pytest.mark.parametrize("name", sorted(DELIVERABLES))

@@ -83,8 +83,8 @@ def test_fit_into_a_checkpoint_folder_another_run_holds_is_refused(held):
 
 
 def test_a_file_saved_with_its_record_into_a_held_folder_is_refused(held):
-    """Notebooks 02, 06 and 08 save through helpers.course.provenance: refused there too."""
-    from helpers.course.provenance import save_artefact
+    """Notebooks 02, 06 and 08 save through helpers.provenance: refused there too."""
+    from helpers.provenance import save_artefact
 
     with pytest.raises(OutputClash) as refused:
         save_artefact(held / "model.pt", b"weights", made_by="notebooks/06_pytorch_fc_cnn.ipynb")
@@ -99,7 +99,7 @@ def test_command_lines_into_a_held_folder_are_refused(held, capsys, command):
 
         status = main(["--model", "softmax", "--epochs", "1", "--no-progress", "--out", str(held)])
     elif command == "numpy_nn":
-        from helpers.numpy_nn import main
+        from helpers.scratch.binary_mnist import main
 
         with pytest.raises(SystemExit) as exit_info:
             main(["--epochs", "1", "--out", str(held)])
@@ -119,7 +119,7 @@ def test_command_lines_into_a_held_folder_are_refused(held, capsys, command):
 
 def test_a_real_shell_run_is_named_to_a_notebook_writer(tmp_path):
     """The first writer is ``python -m helpers.train`` itself: a notebook's run is told its command line."""
-    from helpers.course.provenance import save_artefact
+    from helpers.provenance import save_artefact
 
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
@@ -165,7 +165,7 @@ def test_a_file_where_the_folder_should_be_is_one_line(tmp_path):
 
 def test_a_run_holds_what_is_below_its_folder(held):
     """A shell run's --out covers its models/ and checkpoints/: a notebook saving there is refused too."""
-    from helpers.course.provenance import save_artefact
+    from helpers.provenance import save_artefact
 
     with pytest.raises(OutputClash) as refused:
         save_artefact(held / "models" / "mynet_mnist.pt", b"weights", made_by="notebooks/06_pytorch_fc_cnn.ipynb")

@@ -1,10 +1,10 @@
-"""Records of how hand-in files were made (helpers.course.provenance)."""
+"""Records of how hand-in files were made (helpers.provenance)."""
 
 from __future__ import annotations
 
 import json
 
-from helpers.course import provenance
+from helpers import provenance
 
 
 def test_record_ties_the_facts_to_the_file_content(tmp_path, monkeypatch):

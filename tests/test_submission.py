@@ -158,12 +158,12 @@ def _make_student(root: Path) -> tuple[Path, Path]:
 
 
 def record_run(outputs: Path, mode: str, **changes) -> None:
-    """Records of how the made files were made (helpers.course.provenance), as notebooks 02 and 06 write them.
+    """Records of how the made files were made (helpers.provenance), as notebooks 02 and 06 write them.
 
     "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes; the
     facts (test accuracies) are the real ones of the small runs. ``changes``: facts to write instead.
     """
-    from helpers.course import provenance
+    from helpers import provenance
     from helpers.scratch.binary_mnist import NETWORK_FILE
 
     made = trained_outputs()
@@ -421,8 +421,8 @@ def make_cs7643_outputs(outputs: Path, run_mode: str = "full") -> Path:
     """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs (each with its record), extra.md."""
     from PIL import Image
 
-    from helpers.course.provenance import record
     from helpers.course.submission import cs7643_outputs as needed
+    from helpers.provenance import record
 
     outputs.mkdir()
     for i, name in enumerate(needed()):

@@ -22,7 +22,7 @@ Before anything is written it checks, as the upload system will:
    upload system does not have it;
 3. ``numpy_nn_training.png``, ``numpy_nn_classification.png`` and
    ``model.pt`` (and the network notebook 02 saves beside its figures)
-   carry a record of how they were made (``helpers.course.provenance``); one
+   carry a record of how they were made (``helpers.provenance``); one
    made in smoke mode, or without a record, is refused, naming the notebook
    to run again in full mode;
 4. what the records claim is measured (``helpers.course.verify``):
@@ -243,13 +243,13 @@ def _refuse_input_as_output(out: Path, inputs) -> None:
 
 
 def check_provenance(paths: dict[str, Path]) -> None:
-    """Refuse files made by a notebook without a full-mode record (``helpers.course.provenance``).
+    """Refuse files made by a notebook without a full-mode record (``helpers.provenance``).
 
     The network notebook 02 saves beside its figures (``numpy_nn_network.npz``: not handed in, but what the
     figures are measured against) needs one too. Raises ``SubmissionError`` with one line per file, naming
     the notebook to re-run in full mode.
     """
-    from helpers.course import provenance
+    from helpers import provenance
     from helpers.scratch.binary_mnist import NETWORK_FILE
 
     problems = []
@@ -298,7 +298,8 @@ def measure_rpz(paths: dict[str, Path]) -> list[str]:
     accuracy on the test set (or a network at chance level), and the two PNGs against the network their run
     trained.
     """
-    from helpers.course import provenance, verify
+    from helpers import provenance
+    from helpers.course import verify
     from helpers.data import DATASETS
 
     problems, lines = [], []
@@ -472,7 +473,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     ``helpers.course.pdf_export.export_pdf``). Raises ``SubmissionError`` listing
     every problem (nothing written) when a file is missing or fails its check.
     """
-    from helpers.course import provenance
+    from helpers import provenance
 
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())

@@ -1,6 +1,6 @@
 """What ``collect_submission.sh`` measures of a hand-in instead of taking its records at their word.
 
-A record (``helpers.course.provenance``) says how a file was made: the run
+A record (``helpers.provenance``) says how a file was made: the run
 mode, the data set, the accuracy reached, the file's SHA-256. Anyone can write
 one, so at collect time the tool measures what it can and refuses, naming the
 file, a claim the measurement contradicts:
@@ -142,7 +142,7 @@ def check_numpy_nn(training_png: Path, classification_png: Path, notebook: str) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from helpers.course import provenance
+    from helpers import provenance
     from helpers.data import load_dataset, train_val_split
     from helpers.paths import figure_bytes
     from helpers.scratch import binary_mnist as bm

@@ -114,12 +114,12 @@ def log_lines(name: str, history: dict, test_acc: float | None, settings: str) -
 def save_plots(name: str, history: dict, out_dir, show: bool = False, made_by: str = NOTEBOOK, **facts) -> dict:
     """Write ``<name>_lossvstrain.png`` and ``<name>_valaccuracy.png`` into ``out_dir``; returns their paths.
 
-    Each gets a record of how it was made (``helpers.course.provenance``: ``made_by``, the run mode, ``facts``).
+    Each gets a record of how it was made (``helpers.provenance``: ``made_by``, the run mode, ``facts``).
     """
     import matplotlib.pyplot as plt
 
-    from helpers.course.provenance import save_figure
     from helpers.plotting import plot_history
+    from helpers.provenance import save_figure
 
     window = max(1, min(len(history["iter_loss"]) // 20, 50))
     figs = {"lossvstrain": plot_history(history, f"{name}: loss", smooth=window, panels="loss",
@@ -145,7 +145,7 @@ def epoch_logger(name: str, out_dir, settings: str):
 
     A smoke run never replaces the log of a full run (``provenance.keep_full``: it writes ``<name>.smoke.log``).
     """
-    from helpers.course.provenance import keep_full
+    from helpers.provenance import keep_full
 
     log_path = keep_full(Path(out_dir) / f"{name}.log")
 
@@ -162,12 +162,12 @@ def finish_run(name: str, model, history: dict, test_acc: float, settings: str, 
 
     Writes ``<name>_lossvstrain.png``, ``<name>_valaccuracy.png``, ``<name>.log`` and
     ``models/<weights_name or name.pt>`` into ``out_dir``, each with its record
-    (``helpers.course.provenance``: ``made_by``, the run mode, the data set, the
+    (``helpers.provenance``: ``made_by``, the run mode, the data set, the
     epochs and the test accuracy), which ``collect_submission.sh cs7643`` checks.
     A smoke run writes ``*.smoke.*`` beside the files of a full run instead of
     replacing them. Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
     """
-    from helpers.course.provenance import save_artefact
+    from helpers.provenance import save_artefact
     from helpers.pytorch.registry import weights_bytes
 
     out = Path(out_dir)

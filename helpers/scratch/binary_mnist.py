@@ -22,13 +22,18 @@ outputs ``(N, 1)`` probabilities of the second digit.
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
+from helpers import provenance
 from helpers.data import load_dataset, train_val_split
-from helpers.plotting import plot_history
+from helpers.paths import OutputClash, figure_bytes, output_dir, output_lock, writable_folder_problem
+from helpers.plotting import image_grid, plot_history
+from helpers.runtime import by_mode, setup
+from helpers.widgets import train_panel
 
 # The layers come from helpers.numpy_nn, the file the student writes; it is imported only where a network is built
 # or trained, so that ``collect_submission.sh`` can re-draw the figures from a saved network without running it.
@@ -234,7 +239,6 @@ def classification_figure(images: np.ndarray, probs: np.ndarray, y: np.ndarray, 
     y: ``(N, 1)`` 0/1 targets. Shows ``n`` images drawn with ``seed``: the
     mistakes first (at most half of the grid), the rest correct ones.
     """
-    from helpers.plotting import image_grid
 
     probs, y = np.asarray(probs).reshape(-1), np.asarray(y).reshape(-1)
     if not len(images) == len(probs) == len(y):
@@ -314,7 +318,7 @@ def save_figures(result: dict, data: dict, out) -> dict:
 
     ``result`` is what ``run`` returns. The trained network goes to
     ``NETWORK_FILE`` (``network_arrays``); each file gets a record of how it
-    was made (``helpers.course.provenance``: run mode, digits, epochs, test
+    was made (``helpers.provenance``: run mode, digits, epochs, test
     accuracy; the PNGs' records also name the network's SHA-256). From these
     ``collect_submission.sh`` measures the network's test accuracy and re-draws
     both figures to check they are the ones this run made. Everything is
@@ -325,9 +329,6 @@ def save_figures(result: dict, data: dict, out) -> dict:
     import io
 
     import matplotlib.pyplot as plt
-
-    from helpers.course.provenance import read, save_artefact
-    from helpers.paths import figure_bytes, output_lock
 
     out = Path(out)
     facts = dict(dataset=f"mnist digits {data['digits'][0]} vs {data['digits'][1]}",
@@ -341,10 +342,10 @@ def save_figures(result: dict, data: dict, out) -> dict:
     }
     paths = {}
     with output_lock(out):
-        network = save_artefact(out / NETWORK_FILE, buffer.getvalue(), made_by=NOTEBOOK, **facts)
+        network = provenance.save_artefact(out / NETWORK_FILE, buffer.getvalue(), made_by=NOTEBOOK, **facts)
         for key, (fig, path) in figures.items():
-            paths[key] = save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK,
-                                       network_sha256=read(network)["sha256"], **facts)
+            paths[key] = provenance.save_artefact(path, figure_bytes(fig), made_by=NOTEBOOK,
+                                       network_sha256=provenance.read(network)["sha256"], **facts)
     for fig, _ in figures.values():
         plt.close(fig)
     return paths
@@ -391,8 +392,6 @@ def training_ui(load_data=load_two_digits, config: dict | None = None, seed: int
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
-    from helpers.widgets import train_panel
-
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     controls = {
         "learning_rate": w.FloatLogSlider(value=cfg["learning_rate"], base=10, min=-4, max=1, step=0.25,
@@ -425,3 +424,70 @@ def training_ui(load_data=load_two_digits, config: dict | None = None, seed: int
                 f"{result['history']['train_time'][-1]:.1f} s of training")
 
     return train_panel(controls, train, columns=2, summary=summary)
+
+
+def main(argv=None) -> dict:
+    """Train the two-digit MNIST classifier and write the two figures the lab asks for.
+
+    The command line of ``python -m helpers.numpy_nn`` (the lab's file, run as a program, starts this one).
+    ``python -m helpers.numpy_nn --help`` lists the options (digit pair,
+    architecture, learning rate, batch size, epochs, output folder). The
+    figures go to ``--out`` or, by default, the workbook's output folder.
+    Returns a dict with the test accuracy, the history and the figure paths.
+    Settings that cannot train (a NaN or negative rate, equal digits, an
+    ``--out`` that is a file) exit with status 2 and one line; a run that
+    fails (no data, a loss that became NaN) with status 1 and one line,
+    before any figure is written.
+    """
+    d = DEFAULT_CONFIG
+    parser = argparse.ArgumentParser(prog="python -m helpers.numpy_nn",
+                                     description="Train the NumPy network on two MNIST digits and save the figures.")
+    parser.add_argument("--digits", type=int, nargs=2, default=list(d["digits"]), metavar=("NEG", "POS"))
+    parser.add_argument("--hidden-units", type=int, default=d["hidden_units"])
+    parser.add_argument("--depth", type=int, default=d["depth"], help="number of hidden layers")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default=d["activation"])
+    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: {d['epochs']} (full mode) / {SMOKE_EPOCHS} (smoke mode)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-root", type=Path, default=None, help="data root (default: $WORKBOOK_DATA, see helpers.data)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the workbook's outputs/)")
+    args = parser.parse_args(argv)
+
+    config = dict(digits=tuple(args.digits), hidden_units=args.hidden_units, depth=args.depth,
+                  activation=args.activation, learning_rate=args.learning_rate, batch_size=args.batch_size,
+                  epochs=args.epochs if args.epochs is not None else by_mode(full=d["epochs"], smoke=SMOKE_EPOCHS))
+    try:
+        check_config(config, name=lambda key: "--" + key.replace("_", "-"))
+    except ValueError as err:
+        parser.error(str(err))
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be in [0, 2**32); got {args.seed}.")
+    if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
+        parser.error(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
+    if args.out is not None and (why := writable_folder_problem(args.out)):
+        parser.error(f"--out {args.out}: {why}")
+
+    setup(seed=args.seed)
+    out = Path(args.out) if args.out is not None else output_dir()
+    try:
+        with output_lock(out):   # held from the start: a second writer there is refused before any training
+            data = load_two_digits(config["digits"], seed=args.seed, root=args.data_root)
+            print(f"digits {config['digits']}: {len(data['X_train'])} train, {len(data['X_val'])} val, "
+                  f"{len(data['X_test'])} test")
+            result = run(config, data, seed=args.seed, verbose=True)
+            paths = save_figures(result, data, out)
+    except OutputClash as err:
+        parser.exit(2, f"{parser.prog}: refused: --out {err}\n")
+    except (OSError, ValueError, RuntimeError, FloatingPointError) as err:  # no data, a NaN loss, a full disk
+        parser.exit(1, f"{parser.prog}: failed, nothing written: {type(err).__name__}: {err}\n")
+    print(f"test accuracy: {result['test_acc']:.4f}")
+    for p in paths.values():
+        print(f"wrote {p}")
+    print(f"and beside them {NETWORK_FILE}, the network they show (collect_submission.sh checks them against it)")
+    return {"test_acc": result["test_acc"], "history": result["history"], "paths": paths}
+
+
+if __name__ == "__main__":
+    main()
