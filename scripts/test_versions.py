@@ -3,7 +3,8 @@
 
     scripts/test_versions.py                    # every corner: build its environment, unit tests + every notebook
     scripts/test_versions.py newest --unit      # one corner, the unit tests only, slow ones aside
-    scripts/test_versions.py newest --libraries # of those, the tests of the code that calls the libraries (CI's)
+    scripts/test_versions.py newest --finished-copy  # the student copy, every exercise written: its whole unit
+                                                     # suite and every notebook, in the corner (what CI runs)
     scripts/test_versions.py --list             # the corners and their versions
 
 Each corner gets a virtual environment of its own, ``.venv-<corner>`` in the repository (built once,
@@ -57,15 +58,6 @@ CORNERS = (
            "the newest torch and torchvision that install together, on the newest Python"),
 )
 BY_NAME = {c.name: c for c in CORNERS}
-
-# The tests of the course tooling: processes, sandboxes, files, archives, the student copy and the README's
-# commands. They lean on the standard library and the operating system more than on NumPy, torch or
-# matplotlib, and they start many processes, so --libraries (CI's corner, for time) leaves them out.
-TOOLING_TESTS = ("test_browser.py", "test_checks_with_solutions.py", "test_colab.py", "test_entry_points.py",
-                 "test_exercises.py", "test_file_safety.py", "test_fingerprints.py", "test_front_door.py",
-                 "test_grade.py", "test_layout.py", "test_notebooks_committed.py", "test_one_writer.py",
-                 "test_records.py", "test_release.py", "test_rerun_and_diff.py", "test_sandbox.py",
-                 "test_student_copy.py", "test_student_readme.py", "test_submission.py", "test_versions.py")
 
 
 def _package(requirement: str) -> str:
@@ -149,13 +141,14 @@ def versions(python: Path) -> str:
 
 
 def run_tests(corner: Corner, python: Path, unit_only: bool, extra: list[str], log: Path,
-              libraries: bool = False) -> tuple[bool, str]:
-    """pytest in the corner's environment; (passed, pytest's summary line). ``libraries``: the unit tests less
-    ``TOOLING_TESTS``."""
-    paths = ["tests"] if unit_only or libraries else ["tests", "notebooks"]
-    if libraries:
-        extra = [*(f"--ignore=tests/{name}" for name in TOOLING_TESTS), *extra]
-    if not (unit_only or libraries) and "-m" not in extra:   # a whole corner includes the slow tests, --unit not
+              finished_copy: bool = False) -> tuple[bool, str]:
+    """pytest in the corner's environment; (passed, pytest's summary line). ``finished_copy``: the test that
+    writes the student copy, puts every solution back and runs the copy's whole unit suite and every notebook
+    (tests/test_student_copy.py), with the corner's Python."""
+    paths = ["tests"] if unit_only else ["tests", "notebooks"]
+    if finished_copy:
+        paths, extra = ["tests/test_student_copy.py"], ["-m", "student_copy", "-k", "finished_copy", *extra]
+    elif not unit_only and "-m" not in extra:   # a whole corner includes the slow tests, --unit not
         extra = ["-m", "not browser and not student_copy", *extra]
     env = dict(os.environ, VIRTUAL_ENV=str(python.parent.parent),
                PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -174,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corners", nargs="*", metavar="CORNER", help=f"which corners (default: all): {', '.join(BY_NAME)}")
     parser.add_argument("--unit", action="store_true", help="the unit tests only (tests/), not the notebooks")
-    parser.add_argument("--libraries", action="store_true",
-                        help="the unit tests of the code that calls the libraries: --unit less the course tooling's "
-                             "tests (TOOLING_TESTS); what CI runs")
+    parser.add_argument("--finished-copy", action="store_true",
+                        help="the student copy with every exercise written: its whole unit suite and every notebook "
+                             "in smoke mode, run with the corner's Python (what CI runs)")
     parser.add_argument("--list", action="store_true", help="print the corners and their versions, build nothing")
     parser.add_argument("--logs", default="outputs/versions", help="where the logs go (default: %(default)s)")
     args, extra = parser.parse_known_args(argv)
@@ -195,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         python = build(corner, logs / f"{corner.name}-install.log")
         built = time.monotonic()
-        ok, summary = run_tests(corner, python, args.unit, extra, logs / f"{corner.name}-pytest.log", args.libraries)
+        ok, summary = run_tests(corner, python, args.unit, extra, logs / f"{corner.name}-pytest.log",
+                                 args.finished_copy)
         rows.append((corner.name, versions(python), summary, ok, built - start, time.monotonic() - built))
         print(f"== {corner.name}: {'pass' if ok else 'FAIL'}: {summary}", flush=True)
     print("\n| corner | versions | result | set-up | tests |\n| --- | --- | --- | --- | --- |")
