@@ -10,7 +10,7 @@ Base (used by every wing)
 - ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
 - ``helpers.plotting``: image grids, filter grids and the one ``plot_history`` for every training history.
 - ``helpers.widgets``: the one hyperparameter panel (controls, a Train button, the result) of 02, 04 and 06.
-- ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line.
+- ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line, and ``Refused``.
 
 The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` only torch)
 - ``helpers.numpy_nn``: the RPZ lab's NumPy layers (Linear, ReLU, Sigmoid, SE, Tanh).
