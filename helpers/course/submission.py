@@ -64,7 +64,7 @@ from pathlib import Path
 
 from helpers.course import sandbox
 from helpers.course.sandbox import check_memory
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
+from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, atomic_writer, output_dir
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
 CNN_NOTEBOOK = "notebooks/06_pytorch_fc_cnn.ipynb"
@@ -218,18 +218,9 @@ def write_zip(entries: dict[str, Path], out: Path) -> Path:
     Raises ``SubmissionError`` when ``out`` is one of the files it would hold.
     """
     _refuse_input_as_output(out, entries.values())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, path in entries.items():
-                archive.write(path, arcname=name)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in entries.items():
+            archive.write(path, arcname=name)
     return out
 
 
