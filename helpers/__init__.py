@@ -4,6 +4,7 @@ Import modules by their full name (``from helpers.data import load_dataset``).
 Every module, one line each:
 
 Base (used by every wing)
+- ``helpers.settings``: every ``WORKBOOK_*`` environment variable in one table (default, meaning) and the one way to read them.
 - ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes (``atomic_writer``, JSON too), the one output lock, notebooks read with one-line errors.
 - ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
 - ``helpers.device``: picks cuda, mps or cpu once.

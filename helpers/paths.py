@@ -15,7 +15,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from helpers.settings import path_setting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
@@ -29,7 +33,7 @@ def output_dir(*parts: str) -> Path:
 
     The output root is ``$WORKBOOK_OUTPUT`` if set, else ``<repo>/outputs``.
     """
-    root = Path(os.environ.get("WORKBOOK_OUTPUT") or REPO_ROOT / "outputs")
+    root = path_setting("WORKBOOK_OUTPUT") or REPO_ROOT / "outputs"
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -46,8 +50,8 @@ def display_path(path: str | os.PathLike) -> str:
     path = Path(path).expanduser().absolute()
     bases = [("", REPO_ROOT)]
     for variable in ("WORKBOOK_OUTPUT", "WORKBOOK_DATA"):
-        if os.environ.get(variable):
-            bases.append((f"${variable}", Path(os.environ[variable]).expanduser().absolute()))
+        if (base := path_setting(variable)) is not None:
+            bases.append((f"${variable}", base.absolute()))
     bases.append(("~", Path.home()))
     for label, base in bases:
         if path == base:
@@ -59,7 +63,7 @@ def display_path(path: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike):
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Write ``path`` atomically: yield a binary file to write into, renamed into place when the block ends.
 
     The file is a temporary one beside ``path`` (``.NAME.*.tmp``). When the

@@ -94,9 +94,11 @@ def test_there_is_no_import_cycle():
 
 
 def test_the_base_imports_no_wing_and_the_wings_import_no_course_tooling_but_provenance():
-    base = {"helpers.paths", "helpers.runtime", "helpers.device", "helpers.data", "helpers.plotting", "helpers.widgets"}
+    base = {"helpers.settings", "helpers.paths", "helpers.runtime", "helpers.device", "helpers.data", "helpers.plotting",
+            "helpers.widgets", "helpers.cli"}
     for name in base:
         assert not {m for m in imports_of(name) if m.count(".") > 1 or m in COMMAND_LINE}, name
+    assert not imports_of("helpers.settings"), "the settings table is the bottom of the base: it imports no module"
     for name in MODULES:
         if name.startswith(("helpers.scratch", "helpers.pytorch")):
             used = {m for m in imports_of(name) if m.startswith("helpers.course")}

@@ -65,6 +65,7 @@ from pathlib import Path
 from helpers.course import sandbox
 from helpers.course.sandbox import check_memory
 from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, atomic_writer, output_dir
+from helpers.settings import path_setting
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
 CNN_NOTEBOOK = "notebooks/06_pytorch_fc_cnn.ipynb"
@@ -337,7 +338,7 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     Raises ``SubmissionError`` (nothing written) when a file is missing, fails
     its check, or was made without a full-mode record. Prints what it packs.
     """
-    helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
+    helpers_dir = Path(helpers_dir or path_setting("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
     check_out(out)  # before the slow check
