@@ -8,14 +8,15 @@ Import modules by their full name (``from helpers.data import load_dataset``).
 Every module, one line each:
 
 Base (used by every wing)
-- ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes, the one output lock, notebooks read with one-line errors.
+- ``helpers.settings``: every ``WORKBOOK_*`` environment variable in one table (default, meaning) and the one way to read them.
+- ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes (``atomic_writer``, JSON too), the one output lock, notebooks read with one-line errors.
 - ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
 - ``helpers.device``: picks cuda, mps or cpu once.
 - ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
 - ``helpers.provenance``: how a hand-in file was made (a record beside it).
 - ``helpers.plotting``: image grids, filter grids and the one ``plot_history`` for every training history.
 - ``helpers.widgets``: the one hyperparameter panel (controls, a Train button, the result) of 02, 04 and 06.
-- ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line.
+- ``helpers.cli``: what the command lines share: number types that refuse NaN, negative and huge values in one line, and ``Refused``.
 
 The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` only torch)
 - ``helpers.numpy_nn``: the RPZ lab's NumPy layers (Linear, ReLU, Sigmoid, SE, Tanh).

@@ -1,16 +1,24 @@
-"""What the command lines share: argparse types that refuse a NaN, a negative or a huge number in one line.
+"""What the command lines share: argparse types that refuse a NaN, a negative or a huge number in one line, and
+``Refused``, a setting a command cannot start with.
 
     parser.add_argument("--repeats", type=number(int, 1, 10_000), default=10)
     parser.add_argument("--lr", type=number(float, 0, 10, above=True), default=4e-3)
 
 argparse turns the ``ArgumentTypeError`` into its usual one-line refusal
 (``error: argument --lr: ...``) and exit status 2, before anything runs.
+The checks argparse cannot make (one option against another, a file, a
+device) raise ``Refused``; the command prints its usage line and
+``<prog>: refused: <message>`` and exits with status 2, as argparse does.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+
+
+class Refused(ValueError):
+    """A setting or file a command cannot start with; the message says which and why."""
 
 
 def number(kind: type = float, low: float | None = None, high: float | None = None, *, above: bool = False):

@@ -45,6 +45,7 @@ import numpy as np
 
 from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
 from helpers.runtime import is_smoke
+from helpers.settings import float_setting, path_setting
 
 DATA_VARIABLE = "WORKBOOK_DATA"
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
@@ -86,10 +87,12 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         return Path(root).expanduser()
     if is_smoke():
         return SUBSET_DATA_DIR
-    env = os.environ.get(DATA_VARIABLE)
-    if env:
-        return Path(env).expanduser()
-    return REPO_ROOT / "data"
+    return full_data_root()
+
+
+def full_data_root() -> Path:
+    """Where the full data sets are, whatever the run mode: ``$WORKBOOK_DATA``, else ``<repo>/data``."""
+    return path_setting(DATA_VARIABLE) or REPO_ROOT / "data"
 
 
 def _check_name_split(name: str, split: str) -> None:
@@ -239,20 +242,12 @@ def _read(name: str, split: str, files: list[Path]) -> tuple[np.ndarray, np.ndar
 
 
 DOWNLOAD_TIMEOUT_VARIABLE = "WORKBOOK_DOWNLOAD_TIMEOUT"
-DEFAULT_DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer from the server before a download gives up
 _DOWNLOAD_SIZES = {"mnist": "about 12 MB", "fashion_mnist": "about 30 MB", "cifar10": "about 170 MB"}
 
 
 def download_timeout() -> float:
     """Seconds a download waits for each answer from the server: ``$WORKBOOK_DOWNLOAD_TIMEOUT``, else 60."""
-    value = os.environ.get(DOWNLOAD_TIMEOUT_VARIABLE)
-    try:
-        timeout = float(value) if value else DEFAULT_DOWNLOAD_TIMEOUT
-    except ValueError:
-        timeout = -1.0
-    if not timeout > 0:
-        raise ValueError(f"{DOWNLOAD_TIMEOUT_VARIABLE} must be a positive number of seconds; got {value!r}.")
-    return timeout
+    return float_setting(DOWNLOAD_TIMEOUT_VARIABLE)
 
 
 def _download(name: str, root: Path) -> None:

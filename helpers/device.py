@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from helpers.settings import setting
+
 DEVICE_VARIABLE = "WORKBOOK_DEVICE"
 
 
@@ -27,8 +29,8 @@ def get_device(preferred: str | None = None, verbose: bool = False):
     """
     import torch
 
-    from_env = not preferred and bool(os.environ.get(DEVICE_VARIABLE))
-    name = preferred or os.environ.get(DEVICE_VARIABLE) or None
+    from_env = not preferred and setting(DEVICE_VARIABLE) is not None
+    name = preferred or setting(DEVICE_VARIABLE)
     source = f"{DEVICE_VARIABLE}={name!r}" if from_env else f"device {name!r}"
     if name is None:
         if torch.cuda.is_available():

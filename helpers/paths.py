@@ -9,12 +9,17 @@ or overwritten by an update of the workbook.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from helpers.settings import path_setting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
@@ -28,7 +33,7 @@ def output_dir(*parts: str) -> Path:
 
     The output root is ``$WORKBOOK_OUTPUT`` if set, else ``<repo>/outputs``.
     """
-    root = Path(os.environ.get("WORKBOOK_OUTPUT") or REPO_ROOT / "outputs")
+    root = path_setting("WORKBOOK_OUTPUT") or REPO_ROOT / "outputs"
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -45,8 +50,8 @@ def display_path(path: str | os.PathLike) -> str:
     path = Path(path).expanduser().absolute()
     bases = [("", REPO_ROOT)]
     for variable in ("WORKBOOK_OUTPUT", "WORKBOOK_DATA"):
-        if os.environ.get(variable):
-            bases.append((f"${variable}", Path(os.environ[variable]).expanduser().absolute()))
+        if (base := path_setting(variable)) is not None:
+            bases.append((f"${variable}", base.absolute()))
     bases.append(("~", Path.home()))
     for label, base in bases:
         if path == base:
@@ -57,23 +62,26 @@ def display_path(path: str | os.PathLike) -> str:
     return str(path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, hold_folder: bool = False) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file, then a rename.
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Write ``path`` atomically: yield a binary file to write into, renamed into place when the block ends.
 
-    A crash or Ctrl-C half-way leaves the old file (or no file), never a
-    truncated one. ``hold_folder``: hold the folder's ``output_lock`` while
-    writing (what a notebook's save into an output folder does: refused while
-    another process writes there).
+    The file is a temporary one beside ``path`` (``.NAME.*.tmp``). When the
+    block ends without an error it is flushed to disk, given the usual
+    permissions and renamed to ``path`` in one step; on an error (a crash, a
+    full disk, Ctrl-C) it is removed and ``path`` is left as it was: the old
+    file or none, never a truncated one. Every atomic write in the workbook
+    goes through it::
+
+        with atomic_writer(out) as f, zipfile.ZipFile(f, "w") as archive:
+            ...
     """
     path = Path(path)
-    if hold_folder:
-        with output_lock(path.parent):
-            return atomic_write_bytes(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600); give it the usual permissions.
@@ -84,7 +92,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, hold_folder: bool =
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, hold_folder: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically (``atomic_writer``): the old file or the new one, never half of it.
+
+    ``hold_folder``: hold the folder's ``output_lock`` while writing (what a
+    notebook's save into an output folder does: refused while another process
+    writes there).
+    """
+    path = Path(path)
+    if hold_folder:
+        with output_lock(path.parent):
+            return atomic_write_bytes(path, data)
+    with atomic_writer(path) as f:
+        f.write(data)
     return path
+
+
+def json_bytes(value, indent: int | None = 1) -> bytes:
+    """``value`` as the bytes of a JSON file: ``indent`` spaces per level (``None``: one line), a final newline."""
+    return (json.dumps(value, indent=indent) + "\n").encode()
+
+
+def atomic_write_json(path: str | os.PathLike, value, indent: int | None = 1) -> Path:
+    """Write ``value`` as a JSON file (``json_bytes``) atomically; returns ``path``."""
+    return atomic_write_bytes(path, json_bytes(value, indent))
 
 
 def figure_bytes(fig, fmt: str = "png", **savefig_kwargs) -> bytes:
@@ -162,7 +195,7 @@ def refuse_overwriting_inputs(out: str | os.PathLike, inputs, what: str = "--out
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the ``.NAME.*.tmp`` files ``atomic_write_bytes`` leaves when a process is killed mid-write.
+    """Delete the ``.NAME.*.tmp`` files ``atomic_writer`` leaves when a process is killed mid-write.
 
     Call it only while no other process writes into ``folder`` (see ``output_lock``).
     """

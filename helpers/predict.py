@@ -22,12 +22,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from helpers.cli import Refused
 from helpers.data import DATASETS
 from helpers.pytorch.registry import MODELS, WeightsError, load_trained_model
-
-
-class Refused(ValueError):
-    """A setting or file predict cannot start with; the message says which and why."""
 
 
 def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_size: int = 1000):

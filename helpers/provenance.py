@@ -27,7 +27,7 @@ import json
 import os
 from pathlib import Path
 
-from helpers.paths import atomic_write_bytes, output_lock
+from helpers.paths import atomic_write_bytes, atomic_write_json, output_lock
 from helpers.runtime import mode
 
 SUFFIX = ".provenance.json"
@@ -57,7 +57,7 @@ def record(path: str | os.PathLike, made_by: str | None, run_mode: str | None = 
     path = Path(path)
     entry = {"file": path.name, "sha256": _sha256(path), "mode": run_mode or mode(), "made_by": made_by,
              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **facts}
-    return atomic_write_bytes(sidecar(path), (json.dumps(entry, indent=1) + "\n").encode())
+    return atomic_write_json(sidecar(path), entry)
 
 
 def read(path: str | os.PathLike) -> dict | None:

@@ -28,6 +28,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from helpers.settings import SETTINGS, choice_setting, int_setting
+
 MODES = ("full", "smoke")
 MODE_VARIABLE = "WORKBOOK_MODE"
 DEFAULT_SEED = 0
@@ -42,12 +44,7 @@ def mode() -> str:
 
     Raises ``ValueError`` naming the variable when it holds anything else.
     """
-    value = os.environ.get(MODE_VARIABLE, "full").strip().lower() or "full"
-    if value not in MODES:
-        raise ValueError(
-            f"{MODE_VARIABLE}={value!r} is not a run mode; expected one of {MODES}."
-        )
-    return value
+    return choice_setting(MODE_VARIABLE, MODES)
 
 
 def is_smoke() -> bool:
@@ -73,19 +70,10 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-# NumPy's BLAS always runs on one thread (see ``set_threads``).
-BLAS_THREADS = 1
 # Overrides of the policy's counts, for measuring how far printed numbers move with them (README).
 THREADS_VARIABLE, BLAS_THREADS_VARIABLE = "WORKBOOK_THREADS", "WORKBOOK_BLAS_THREADS"
-
-
-def _count_from(variable: str, default: int) -> int:
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{variable}={value!r} is not a thread count; expected a whole number of at least 1.")
-    return int(value)
+# NumPy's BLAS always runs on one thread (see ``set_threads``); the settings table holds the number.
+BLAS_THREADS = int(SETTINGS[BLAS_THREADS_VARIABLE].default)
 
 
 def cpu_cores() -> int:
@@ -114,13 +102,13 @@ def set_threads(num_threads: int | None = None) -> int:
     numbers move). Returns the torch thread count set.
     """
     if num_threads is None:
-        num_threads = _count_from(THREADS_VARIABLE, cpu_cores())
+        num_threads = int_setting(THREADS_VARIABLE) or cpu_cores()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # Colab and other environments without it: NumPy keeps its default
         pass
     else:
-        threadpool_limits(limits=_count_from(BLAS_THREADS_VARIABLE, BLAS_THREADS), user_api="blas")
+        threadpool_limits(limits=int_setting(BLAS_THREADS_VARIABLE), user_api="blas")
     try:
         import torch
     except ImportError:

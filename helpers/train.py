@@ -58,6 +58,7 @@ def catch_interruptions() -> None:
 if __name__ == "__main__":
     catch_interruptions()   # from the first moment: importing torch below takes a second or two
 try:
+    from helpers.cli import Refused
     from helpers.data import DATASETS
     from helpers.pytorch.models import MyModel
     from helpers.pytorch.mymodel_recipe import FastConfig
@@ -101,10 +102,6 @@ HIDDEN = {
 # one; the training loop also compares the data sizes).
 _RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
              "hidden_sizes", "kernel_size", "val_size", "seed", "mode")
-
-
-class Refused(ValueError):
-    """A setting the run cannot start with; the message says which and why."""
 
 
 def _defaults_help(key: str, fmt=str) -> str:

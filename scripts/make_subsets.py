@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.data import DatasetError, DatasetNotFoundError, encode_cifar_batch, encode_idx, load_dataset  # noqa: E402
 from helpers.paths import SUBSET_DATA_DIR, atomic_write_bytes, writable_folder_problem  # noqa: E402
+from helpers.settings import path_setting  # noqa: E402
 
 # Images per split; per class it is a tenth of these.
 SIZES = {
@@ -81,7 +81,7 @@ def write_cifar(source: Path, dest: Path, rng: np.random.Generator) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, default=os.environ.get("WORKBOOK_DATA"),
+    parser.add_argument("--source", type=Path, default=path_setting("WORKBOOK_DATA"),
                         help="data root holding the full sets (default: $WORKBOOK_DATA)")
     parser.add_argument("--dest", type=Path, default=SUBSET_DATA_DIR, help=f"where to write (default: {SUBSET_DATA_DIR})")
     args = parser.parse_args(argv)

@@ -78,6 +78,7 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from helpers.paths import NotebookError, read_notebook
+    from helpers.settings import path_setting
 
     try:
         committed = read_notebook(args.notebook)
@@ -86,8 +87,8 @@ def main(argv=None) -> int:
         return 2
     # The copy runs from notebooks/: a data root given relative to where this command started must still point there.
     for variable in ("WORKBOOK_DATA", "WORKBOOK_OUTPUT"):
-        if os.environ.get(variable):
-            os.environ[variable] = str(Path(os.environ[variable]).resolve())
+        if (value := path_setting(variable)) is not None:
+            os.environ[variable] = str(value.resolve())
     with tempfile.TemporaryDirectory(prefix="workbook-rerun-") as tmp:
         copy = Path(tmp) / args.notebook.name
         shutil.copy2(args.notebook, copy)

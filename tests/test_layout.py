@@ -3,7 +3,7 @@
     command lines    helpers.train, helpers.predict              (nothing imports them)
     course tooling   helpers.course.*
     two wings        helpers.scratch.*, helpers.pytorch.*        (neither imports the other)
-    base             paths, settings, runtime, device, data, provenance, plotting, widgets, cli;
+    base             settings, paths, runtime, device, data, provenance, plotting, widgets, cli;
                      and the deliverables numpy_nn and pytorch_cnn, which import no helpers at all
 
 A module imports only from its own layer or the layers under it, there is no import cycle, and every module is on
@@ -116,6 +116,10 @@ def test_every_module_imports_only_its_own_layer_or_the_layers_under_it():
             if used_height > height or (used_height == height == 1 and used_group != group):
                 upward.setdefault(name, []).append(used)
     assert not upward, upward
+
+
+def test_the_settings_table_is_the_bottom_of_the_base():
+    assert not imports_of("helpers.settings"), "the settings table imports no helpers module"
 
 
 def test_the_deliverables_import_no_helpers():

@@ -37,11 +37,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.settings import SETTINGS, setting
+
 # The clone URL, set once here (``python -m helpers.course.colab set-url URL`` keeps the notebooks' first cells in step).
 DEFAULT_REPO_URL = "https://github.com/workbook-course/workbook"
-REPO_URL = os.environ.get("WORKBOOK_REPO", DEFAULT_REPO_URL)
+REPO_URL = setting("WORKBOOK_REPO") or DEFAULT_REPO_URL
 READY_VARIABLE = "WORKBOOK_COLAB_READY"
-DRIVE_HOME = Path("/content/drive/MyDrive/workbook")  # kept across runtimes
+DRIVE_HOME = Path(SETTINGS["WORKBOOK_COLAB_HOME"].default)  # kept across runtimes
 COLAB_ROOT = Path("/content/workbook")  # without Drive: lost with the runtime
 COLAB_DATA = Path("/content/data")
 
@@ -202,7 +204,7 @@ def setup_colab(repo: Path = DRIVE_HOME, data_root: Path = COLAB_DATA, run=None,
     Does nothing outside Colab, or when this runtime is set up already.
     ``run`` is ``subprocess.run`` unless a test passes a recorder.
     """
-    if not in_colab() or os.environ.get(READY_VARIABLE):
+    if not in_colab() or setting(READY_VARIABLE):
         return []
     run = run or subprocess.run
     commands = install_commands(repo)

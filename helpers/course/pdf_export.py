@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers.settings import setting
+
 CHROMIUM_NAMES = (
     "chromium",
     "chromium-browser",
@@ -80,7 +82,7 @@ class ToolMissing(RuntimeError):
 
 def find_chromium() -> str:
     """Path of a Chromium (or Chrome) executable: ``$WORKBOOK_CHROMIUM``, else the first on ``PATH``."""
-    explicit = os.environ.get("WORKBOOK_CHROMIUM")
+    explicit = setting("WORKBOOK_CHROMIUM")
     if explicit:
         if shutil.which(explicit):
             return shutil.which(explicit)
@@ -98,7 +100,7 @@ def find_chromium() -> str:
 
 def find_mathjax() -> Path:
     """Path of a local ``MathJax.js`` (version 2): ``$WORKBOOK_MATHJAX``, else the Debian location."""
-    explicit = os.environ.get("WORKBOOK_MATHJAX")
+    explicit = setting("WORKBOOK_MATHJAX")
     places = (explicit,) if explicit else MATHJAX_PLACES
     for place in places:
         if place and Path(place).is_file():

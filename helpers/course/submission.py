@@ -64,7 +64,8 @@ from pathlib import Path
 
 from helpers.course import sandbox
 from helpers.course.sandbox import check_memory
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, output_dir
+from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, atomic_writer, output_dir
+from helpers.settings import path_setting
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
 CNN_NOTEBOOK = "notebooks/06_pytorch_fc_cnn.ipynb"
@@ -218,18 +219,9 @@ def write_zip(entries: dict[str, Path], out: Path) -> Path:
     Raises ``SubmissionError`` when ``out`` is one of the files it would hold.
     """
     _refuse_input_as_output(out, entries.values())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, path in entries.items():
-                archive.write(path, arcname=name)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in entries.items():
+            archive.write(path, arcname=name)
     return out
 
 
@@ -347,7 +339,7 @@ def collect_rpz(helpers_dir: Path | None = None, outputs: Path | None = None, ou
     Raises ``SubmissionError`` (nothing written) when a file is missing, fails
     its check, or was made without a full-mode record. Prints what it packs.
     """
-    helpers_dir = Path(helpers_dir or os.environ.get("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
+    helpers_dir = Path(helpers_dir or path_setting("WORKBOOK_DELIVERABLES") or REPO_ROOT / "helpers")
     outputs = Path(outputs or output_dir())
     out = Path(out or REPO_ROOT / RPZ_ZIP)
     check_out(out)  # before the slow check

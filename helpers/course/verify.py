@@ -30,13 +30,12 @@ accuracies are measured), nor who ran it.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
+from helpers.paths import SUBSET_DATA_DIR
 
 # A network this close to guessing (in accuracy points above 1 / classes) is not a trained one.
 CHANCE_MARGIN = 0.05
@@ -64,9 +63,9 @@ class MeasurementSet:
 
 def measurement_set(dataset: str) -> MeasurementSet:
     """Where ``dataset``'s test set is read from for a measurement: never downloaded."""
-    from helpers.data import DATA_VARIABLE, DatasetNotFoundError, load_dataset
+    from helpers.data import DatasetNotFoundError, full_data_root, load_dataset
 
-    root = Path(os.environ.get(DATA_VARIABLE) or REPO_ROOT / "data")
+    root = full_data_root()
     try:
         load_dataset(dataset, "test", root=root, download=False)
         return MeasurementSet(root, True, dataset)

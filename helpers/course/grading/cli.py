@@ -39,7 +39,7 @@ from helpers.course.grading.config import COURSES, DEFAULT_LIMITS, GradingError,
 from helpers.course.grading.data import load_grading_data
 from helpers.course.grading.gradescope import gradescope_bundle, gradescope_run
 from helpers.course.grading.reports import check_output_folder, write_reports, write_result
-from helpers.paths import atomic_write_bytes
+from helpers.paths import atomic_write_bytes, json_bytes
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             student = args.student or student_id(args.submission)
             [result] = grade_all(args.course, [(student, args.submission)], config, data, 1, progress=False,
                                  isolated=not args.no_isolation)
-            text = json.dumps(result, indent=1) + "\n"
+            text = json_bytes(result)
             if args.json:
-                atomic_write_bytes(args.json, text.encode())
+                atomic_write_bytes(args.json, text)
             else:
-                sys.stdout.write(text)
+                sys.stdout.write(text.decode())
         elif args.command == "combine":
             config = load_config(args.course, args.config)
             files = [f for p in args.results for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]

@@ -24,7 +24,7 @@ import numpy as np
 from helpers.course import sandbox
 from helpers.course.grading.batch import grade_submission
 from helpers.course.grading.data import GradingData, load_image_set, with_split
-from helpers.paths import REPO_ROOT, atomic_write_bytes
+from helpers.paths import REPO_ROOT, atomic_write_bytes, atomic_write_json, json_bytes
 
 GRADESCOPE_ROOT_VARIABLE = "GRADESCOPE_ROOT"
 
@@ -96,7 +96,7 @@ def gradescope_bundle(course: str, out: Path, config: dict, data: GradingData) -
         if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             entries[path.relative_to(REPO_ROOT).as_posix()] = path.read_bytes()
     entries["requirements.txt"] = (REPO_ROOT / "requirements.txt").read_bytes()
-    entries["grading_data/config.json"] = (json.dumps(config, indent=1) + "\n").encode()
+    entries["grading_data/config.json"] = json_bytes(config)
     for name, part in (("test", data.test), ("eval", data.eval)):
         if part is not None:
             buffer = io.BytesIO()
@@ -161,6 +161,6 @@ def grade_in_gradescope(course: str, isolation: sandbox.Isolation) -> dict:
     finally:
         if isolation.uid is not None:
             sandbox.end_processes_of(isolation.uid)
-    atomic_write_bytes(results_dir / "results.json", (json.dumps(results, indent=1) + "\n").encode())
+    atomic_write_json(results_dir / "results.json", results)
     return results
 

@@ -16,14 +16,13 @@ import hashlib
 import hmac
 import html
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from helpers.course.grading.archive import safe_name
 from helpers.course.grading.config import GradingError
-from helpers.paths import atomic_write_bytes
+from helpers.paths import atomic_write_bytes, atomic_write_json
 
 
 def pseudonym(student: str, config: dict) -> str:
@@ -196,8 +195,7 @@ def summary_text(results: list[dict], ordered: list[dict], seconds: float, worke
 
 def write_result(result: dict, out: Path) -> Path:
     """One student's result as ``results/<student>.json`` (written as soon as it is known)."""
-    return atomic_write_bytes(Path(out) / "results" / f"{safe_name(result['student'])}.json",
-                              (json.dumps(result, indent=1) + "\n").encode())
+    return atomic_write_json(Path(out) / "results" / f"{safe_name(result['student'])}.json", result)
 
 
 def write_reports(results: list[dict], config: dict, out: Path, seconds: float = 0.0, workers: int = 1,

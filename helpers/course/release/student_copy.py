@@ -9,7 +9,6 @@ are none, into a temporary folder next to the target that is then renamed into p
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ from helpers.course.release.markers import MarkerError, check_other_file
 from helpers.course.release.notebook_stubs import read_notebook, student_notebook, unparsable_cells, write_notebook
 from helpers.course.release.python_stubs import student_python
 from helpers.course.release.solution_names import solution_modules
+from helpers.paths import json_bytes
 
 MANIFEST = ".student_version.json"  # helpers.course.student_checks reads it too (MANIFEST there; keep the two in step)
 PLUGIN = "helpers.course.student_checks"
@@ -172,7 +172,7 @@ def _build(source: Path, repo_url: str | None) -> _Build:
     # The conftest names the plugin: make sure the copy has it, tracked or not.
     contents.setdefault("helpers/course/student_checks.py", (Path(__file__).parents[1] / "student_checks.py").read_bytes())
     manifest = {"withheld": report.withheld, "stubbed": report.stubbed}
-    contents[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode("utf-8")
+    contents[MANIFEST] = json_bytes(manifest)
     # What the files hold, whatever route it took: solutions (by content, not by markers) and instructor talk.
     problems += solution_leaks(contents, *regions_to_hide(source, files))
     problems += instructor_talk(contents)
