@@ -26,15 +26,23 @@ from helpers.cli import Refused
 from helpers.data import DATASETS
 from helpers.pytorch.registry import MODELS, WeightsError, load_trained_model
 
+_TTA_MODELS = [name for name, spec in MODELS.items() if spec.tta]
+_TTA_ONLY = f"--tta applies to --model {' or '.join(_TTA_MODELS)} only."
+
 
 def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_size: int = 1000):
-    """Class indices ``(N,)`` (int64 tensor) for uint8 test images as ``load_dataset`` gives them."""
-    if model == "mymodel":
+    """Class indices ``(N,)`` (int64 tensor) for uint8 test images ``(N, H, W[, C])`` as ``load_dataset`` gives them.
+
+    A model that takes pixels (``MODELS[model].pixels``) normalises them itself; the others get images
+    standardised with the training-set statistics, as in training.
+    """
+    spec = MODELS[model]
+    if tta and not spec.tta:
+        raise Refused(_TTA_ONLY)
+    if spec.pixels:
         from helpers.pytorch.mymodel_recipe import cifar_uint8, predict_logits
 
         return predict_logits(net, cifar_uint8(images), tta_level=tta, batch_size=batch_size).argmax(1)
-    if tta:
-        raise Refused("--tta applies to --model mymodel only.")
     from helpers.pytorch.experiments import standardize
     from helpers.pytorch.training import predict_classes
 
@@ -59,14 +67,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder holding the data sets (default: $WORKBOOK_DATA, else ./data; see the README)")
     p.add_argument("--out", type=Path, help="the CSV to write (default: predictions.csv in the output folder)")
     p.add_argument("--tta", type=int, default=0, choices=(0, 1, 2),
-                   help="mymodel's test-time augmentation: 0 none, 1 mirror, 2 mirror and shifts (default: 0)")
+                   help=f"{' / '.join(_TTA_MODELS)}'s test-time augmentation: 0 none, 1 mirror, 2 mirror and shifts "
+                        "(default: 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     args = p.parse_args(argv)
     try:
-        if args.model == "mymodel" and args.dataset != "cifar10":
-            raise Refused(f"--model mymodel classifies CIFAR-10 images; it cannot take --dataset {args.dataset}.")
-        if args.tta and args.model != "mymodel":
-            raise Refused("--tta applies to --model mymodel only.")
+        spec = MODELS[args.model]
+        if args.dataset not in spec.datasets:
+            raise Refused(f"--model {args.model} classifies {spec.images}; it cannot take --dataset {args.dataset}.")
+        if args.tta and not spec.tta:
+            raise Refused(_TTA_ONLY)
         if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
             raise Refused(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
         if args.out is not None and args.out.is_dir():

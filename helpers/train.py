@@ -35,7 +35,6 @@ use by another run), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import shlex
 import signal
@@ -56,12 +55,10 @@ def catch_interruptions() -> None:
 
 
 if __name__ == "__main__":
-    catch_interruptions()   # from the first moment: importing torch below takes a second or two
+    catch_interruptions()   # from the first moment: importing torch (on the first use) takes a second or two
 try:
     from helpers.cli import Refused
     from helpers.data import DATASETS
-    from helpers.pytorch.models import MyModel
-    from helpers.pytorch.mymodel_recipe import FastConfig
     from helpers.pytorch.registry import MODELS, build_model
 except KeyboardInterrupt:
     if __name__ != "__main__":
@@ -71,41 +68,31 @@ except KeyboardInterrupt:
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 MADE_BY = "python -m helpers.train (scripts/run_<model>.sh)"   # named in the records of the files a run writes
-# MyModel's recipe: FastConfig's defaults and MyModel's default widths, read from them so they cannot drift.
-_FAST = dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
-             weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
-             hidden_sizes=tuple(inspect.signature(MyModel).parameters["widths"].default))
-
-# The tuned settings of notebook 07 (scripts/run_<model>.sh give them explicitly).
-DEFAULTS = {
-    "softmax": dict(epochs=6, lr=2e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                    hidden_sizes=()),
-    "twolayernn": dict(epochs=8, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                       hidden_sizes=(512,)),
-    "convnet": dict(epochs=6, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                    hidden_sizes=(32,)),
-    "mlp": dict(epochs=8, lr=2e-4, batch_size=200, weight_decay=1e-4, momentum=0.9, optimizer="adam",
-                hidden_sizes=(512,)),
-    "mymodel": _FAST,
-}
 # Beyond these a run cannot fit in memory or would not end: refused with the others, before anything loads.
 MAX_EPOCHS, MAX_BATCH, MAX_WIDTH = 100_000, 1_000_000, 65_536
-# How many --hidden-sizes each model takes, and what they mean.
-HIDDEN = {
-    "softmax": ((0, 0), "softmax has no hidden layer"),
-    "twolayernn": ((1, 1), "twolayernn takes one value: the hidden layer's width"),
-    "convnet": ((1, 1), "convnet takes one value: the number of convolution filters"),
-    "mlp": ((1, 16), "mlp takes one width per hidden layer (1 to 16 layers)"),
-    "mymodel": ((3, 3), "mymodel takes three values: the widths of its three convolution groups"),
-}
 # Settings that must match when a run is resumed (the run mode, WORKBOOK_MODE, too: a smoke run never becomes a full
 # one; the training loop also compares the data sizes).
 _RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
              "hidden_sizes", "kernel_size", "val_size", "seed", "mode")
 
 
+# What trains a model with ``own_recipe`` (the refusal of another --optimizer names it).
+_RECIPE = "its own recipe (Nesterov SGD, helpers.pytorch.mymodel_recipe)"
+
+
 def _defaults_help(key: str, fmt=str) -> str:
-    return "default per model: " + ", ".join(f"{m} {fmt(DEFAULTS[m][key])}" for m in MODELS)
+    return "default per model: " + ", ".join(f"{m} {fmt(spec.defaults[key])}" for m, spec in MODELS.items())
+
+
+def _lr_meanings() -> str:
+    """What --lr counts, per model: "per batch for softmax, ...; per 1024 examples for mymodel, see ..."."""
+    names = {}
+    for name, spec in MODELS.items():
+        names.setdefault(spec.lr_per, []).append(name)
+    # Only the recipe counts per examples: its FastConfig says how (decoupled from batch size and momentum).
+    return "; ".join(f"per {unit} for {', '.join(models)}"
+                     + ("" if unit == "batch" else ", see helpers.pytorch.mymodel_recipe.FastConfig")
+                     for unit, models in names.items())
 
 
 def _sizes(value) -> str:
@@ -115,24 +102,27 @@ def _sizes(value) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The per-model parts of the help, read off the specs.
+    specs = MODELS.values()
+    narrow = "".join(f"; {s.name} takes {', '.join(s.datasets)} only" for s in specs if set(s.datasets) < set(DATASETS))
+    fixed = "".join(f"; {s.name}: {s.defaults['optimizer']} only, its recipe" for s in specs if s.own_recipe)
+    hidden = ", ".join(f"{s.name} {s.hidden_help}" for s in specs if s.hidden_help)
+    kernel = " / ".join(s.name for s in specs if s.kernel_size)
     p.add_argument("--model", required=True, choices=MODELS, help="which network to train (required)")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS,
-                   help="data set (default: cifar10; mymodel takes cifar10 only)")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS, help=f"data set (default: cifar10{narrow})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({_defaults_help('epochs')})")
-    p.add_argument("--lr", type=float, help="learning rate, > 0; for mymodel per 1024 examples, see "
-                   f"helpers.pytorch.mymodel_recipe.FastConfig ({_defaults_help('lr', lambda v: f'{v:g}')})")
+    p.add_argument("--lr", type=float,
+                   help=f"learning rate, > 0: {_lr_meanings()} ({_defaults_help('lr', lambda v: f'{v:g}')})")
     p.add_argument("--batch-size", type=int, help=f"examples per step ({_defaults_help('batch_size')})")
     p.add_argument("--weight-decay", type=float,
                    help=f"L2 weight decay, >= 0 ({_defaults_help('weight_decay', lambda v: f'{v:g}')})")
     p.add_argument("--momentum", type=float,
                    help=f"SGD momentum in [0, 1) ({_defaults_help('momentum', lambda v: f'{v:g}')})")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help=f"sgd (with momentum), adam or adamw; mymodel: sgd only, its recipe "
-                        f"({_defaults_help('optimizer')})")
+                   help=f"sgd (with momentum), adam or adamw{fixed} ({_defaults_help('optimizer')})")
     p.add_argument("--hidden-sizes", type=int, nargs="*", metavar="N",
-                   help="hidden widths: twolayernn one width, convnet the number of filters, mlp one width "
-                        f"per hidden layer, mymodel three group widths ({_defaults_help('hidden_sizes', _sizes)})")
-    p.add_argument("--kernel-size", type=int, default=5, help="convnet's filter size, odd (default: 5)")
+                   help=f"hidden widths: {hidden} ({_defaults_help('hidden_sizes', _sizes)})")
+    p.add_argument("--kernel-size", type=int, default=5, help=f"{kernel}'s filter size, odd (default: 5)")
     p.add_argument("--val-size", type=float, default=0.1,
                    help="validation part of the training set: a fraction in (0, 1) or a count (default: 0.1)")
     p.add_argument("--device", default="auto",
@@ -154,14 +144,14 @@ def run_name(model: str, dataset: str) -> str:
 
 def resolve(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the per-model defaults and check every setting; raises ``Refused`` naming the first bad one."""
-    for key, value in DEFAULTS[args.model].items():
+    spec = MODELS[args.model]
+    for key, value in spec.defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.hidden_sizes = tuple(args.hidden_sizes)
-    if args.model == "mymodel" and args.dataset != "cifar10":
-        raise Refused(f"--model mymodel is the CIFAR-10 challenge network (3x32x32 images, whitening layer); "
-                      f"it cannot take --dataset {args.dataset}. For MNIST / Fashion-MNIST use another model, "
-                      "or notebook 06's MyNet.")
+    if args.dataset not in spec.datasets:
+        raise Refused(f"--model {args.model} is {spec.datasets_why}; it cannot take --dataset {args.dataset}. "
+                      f"{spec.datasets_instead}")
     if not 1 <= args.epochs <= MAX_EPOCHS:
         raise Refused(f"--epochs must be from 1 to {MAX_EPOCHS:,}; got {args.epochs}.")
     if not (math.isfinite(args.lr) and args.lr > 0):
@@ -172,12 +162,11 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         raise Refused(f"--weight-decay must be 0 or more; got {args.weight_decay:g}.")
     if not 0 <= args.momentum < 1:
         raise Refused(f"--momentum must be in [0, 1); got {args.momentum:g}.")
-    if args.model == "mymodel" and args.optimizer != "sgd":
-        raise Refused("--model mymodel trains with its own recipe (Nesterov SGD, helpers.pytorch.mymodel_recipe); "
-                      f"--optimizer {args.optimizer} does not apply.")
-    (low, high), meaning = HIDDEN[args.model]
+    if spec.own_recipe and args.optimizer != spec.defaults["optimizer"]:
+        raise Refused(f"--model {args.model} trains with {_RECIPE}; --optimizer {args.optimizer} does not apply.")
+    low, high = spec.hidden_count
     if not low <= len(args.hidden_sizes) <= high:
-        raise Refused(f"--hidden-sizes: {meaning}; got {len(args.hidden_sizes)} value(s) "
+        raise Refused(f"--hidden-sizes: {args.model} {spec.hidden_rule}; got {len(args.hidden_sizes)} value(s) "
                       f"({_sizes(args.hidden_sizes)}).")
     if any(not 1 <= size <= MAX_WIDTH for size in args.hidden_sizes):
         raise Refused(f"--hidden-sizes must all be from 1 to {MAX_WIDTH:,}; got {_sizes(args.hidden_sizes)}.")
@@ -258,16 +247,17 @@ def _show(value) -> str:
 
 
 def settings_line(args) -> str:
+    spec = MODELS[args.model]
     parts = [f"dataset {args.dataset}", f"epochs {args.epochs}", f"batch {args.batch_size}"]
-    if args.model == "mymodel":
-        parts.append(f"fast recipe (Nesterov SGD) lr {args.lr:g} per 1024 examples, momentum {args.momentum:g}, "
+    if spec.own_recipe:
+        parts.append(f"fast recipe (Nesterov SGD) lr {args.lr:g} per {spec.lr_per}, momentum {args.momentum:g}, "
                      f"weight decay {args.weight_decay:g}")
     else:
         parts.append(f"{args.optimizer} lr {args.lr:g}" + (f" momentum {args.momentum:g}" if args.optimizer == "sgd" else "")
                      + f" weight decay {args.weight_decay:g}")
     if args.hidden_sizes:
         parts.append(f"hidden sizes {_sizes(args.hidden_sizes)}")
-    if args.model == "convnet":
+    if spec.kernel_size:
         parts.append(f"kernel {args.kernel_size}")
     parts += [f"validation {args.val_size}", f"seed {args.seed}", f"device {args.device}"]
     return "; ".join(parts)
@@ -292,8 +282,8 @@ def train(args) -> dict:
     args.checkpoint_extra = {"settings": {k: _setting(args, k) for k in _RUN_KEYS}}
     print(f"{args.run}: {settings_line(args)}", flush=True)
     model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
-    if args.model == "mymodel":
-        return _train_mymodel(model, args)
+    if MODELS[args.model].own_recipe:
+        return _train_by_recipe(model, args)
     from helpers.pytorch.experiments import load_tensors, run_experiment
 
     data = load_tensors(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
@@ -308,8 +298,9 @@ def train(args) -> dict:
     return result
 
 
-def _train_mymodel(model, args) -> dict:
-    """MyModel through ``helpers.pytorch.mymodel_recipe.run_mymodel``: the pipeline notebook 07 runs."""
+def _train_by_recipe(model, args) -> dict:
+    """A model with its own recipe (MyModel) through ``helpers.pytorch.mymodel_recipe.run_mymodel``: the pipeline
+    notebook 07 runs."""
     from helpers.pytorch.mymodel_recipe import FastConfig, run_mymodel
 
     config = FastConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,

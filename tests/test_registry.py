@@ -32,6 +32,32 @@ def test_every_model_builds_for_its_images_and_reloads_from_its_weights(tmp_path
         assert not again.training and torch.equal(again(x), net(x))
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_every_spec_agrees_with_its_network(name):
+    """The table's entries hold together: the signature and the filter layer are the network's, the default
+    hidden sizes are as many as --hidden-sizes takes, the data sets are known."""
+    spec = MODELS[name]
+    assert spec.name == name and set(spec.datasets) <= set(IMAGE_SHAPES)
+    low, high = spec.hidden_count
+    assert low <= len(spec.defaults["hidden_sizes"]) <= high and bool(spec.hidden_help) == (high > 0)
+    state = build_model(name, spec.datasets[0], spec.defaults["hidden_sizes"]).state_dict()
+    assert spec.signature in state and (not spec.filter_layer or spec.filter_layer in state)
+    assert spec.lr_per == ("1024 examples" if spec.own_recipe else "batch")
+
+
+def test_mymodel_defaults_are_its_recipe_and_network_defaults():
+    """Written out in the registry (which imports no torch), they must stay FastConfig's and MyModel's own."""
+    import inspect
+
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.mymodel_recipe import FastConfig
+
+    assert dict(MODELS["mymodel"].defaults) == dict(
+        epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
+        weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
+        hidden_sizes=tuple(inspect.signature(MyModel).parameters["widths"].default))
+
+
 def test_unknown_names_and_mymodel_on_grey_images_are_refused():
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         build_model("resnet", "cifar10")

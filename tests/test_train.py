@@ -233,11 +233,11 @@ def _script_settings(model: str) -> dict:
 
 @pytest.mark.parametrize("model", ["softmax", "twolayernn", "convnet", "mymodel"])
 def test_run_scripts_hold_the_tuned_settings(model):
-    from helpers.train import DEFAULTS
+    from helpers.pytorch.registry import MODELS
 
     settings = _script_settings(model)
     assert settings.pop("model") == [model] and settings.pop("dataset") == ["cifar10"]
-    for key, value in DEFAULTS[model].items():
+    for key, value in MODELS[model].defaults.items():
         if key == "hidden_sizes":
             assert [int(v) for v in settings.get(key, [])] == list(value), key
         elif key == "optimizer":

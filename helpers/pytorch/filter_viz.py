@@ -5,6 +5,8 @@
 - ``conv_filters``: a convolution weight ``(F, C, k, k)`` as a NumPy array;
 - ``numpy_templates`` / ``numpy_conv_filters``: the same for the NumPy models
   of notebooks 04 and 05 (CS231n layouts);
+- ``first_layer_filters(name, model)``: the weights of the layer the model's spec
+  names (``registry.MODELS[name].filter_layer``), as templates or filters;
 - ``load_or_train(name)``: a trained model from ``output_dir("models")``, or a
   quickly trained one when notebook 07 has not been run.
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.paths import display_path, output_dir
+from helpers.paths import MODELS_DIR, display_path, output_dir
+from helpers.pytorch.registry import IMAGE_SHAPES, MODELS, ModelSpec, build_model, load_trained_model
 
 
 def _numpy(w) -> np.ndarray:
@@ -57,6 +60,23 @@ def numpy_conv_filters(W1) -> np.ndarray:
     return conv_filters(np.asarray(W1))
 
 
+def first_layer_filters(name: str, model, dataset: str = "cifar10") -> np.ndarray:
+    """The weights of ``MODELS[name].filter_layer`` of ``model`` as ``(F, C, H, W)``: a fully connected layer's
+    rows as templates of ``dataset``'s images, a convolution's filters as they are."""
+    layer = _drawn_spec(name).filter_layer
+    weight = model.get_parameter(layer)
+    return dense_templates(weight, IMAGE_SHAPES[dataset]) if weight.ndim == 2 else conv_filters(weight)
+
+
+def _drawn_spec(name: str) -> ModelSpec:
+    """``MODELS[name]`` for a model with a filter layer; ``ValueError`` naming those models for another name."""
+    spec = MODELS.get(name)
+    if spec is None or not spec.filter_layer:
+        drawn = [repr(m) for m, s in MODELS.items() if s.filter_layer]
+        raise ValueError(f"unknown model {name!r}; expected {', '.join(drawn[:-1])} or {drawn[-1]}.")
+    return spec
+
+
 def _quick_train(model, epochs: int = 1):
     """Train ``model`` briefly (SGD, ``epochs`` on the current mode's CIFAR-10) so that its filters show structure."""
     from helpers.pytorch.experiments import load_cifar_tensors
@@ -70,28 +90,21 @@ def _quick_train(model, epochs: int = 1):
 
 
 def load_or_train(name: str):
-    """``(model, how)`` for ``"twolayernn"``, ``"convnet"`` or ``"mymodel"``.
+    """``(model, how)`` for a model with a filter layer: ``"twolayernn"``, ``"convnet"`` or ``"mymodel"``.
 
-    Loads ``output_dir("models") / f"{name}.pt"`` (``cifar10_mymodel.pt`` for
-    MyModel) when it exists, building the model with the sizes the saved
-    weights have; otherwise trains one epoch here (the two-layer net and
-    the ConvNet) or loads the shipped ``assets/models/cifar10_mymodel.pt``.
+    Loads ``output_dir("models") / f"{name}.pt"`` (the spec's ``weights_file``,
+    ``cifar10_mymodel.pt``, for MyModel) when it exists, building the model with
+    the sizes the saved weights have; otherwise loads the weights the course
+    ships (``assets/models/<weights_file>``) or, for a model without them (the
+    two-layer net and the ConvNet), trains one epoch here with its default sizes.
     ``how`` says which happened.
     """
-    from helpers.pytorch.models import ConvNet, TwoLayerNN
-    from helpers.pytorch.registry import MYMODEL_WEIGHTS, load_trained_model
-
-    if name == "mymodel":
-        from helpers.paths import MODELS_DIR
-
-        path = output_dir("models") / MYMODEL_WEIGHTS
-        if not path.exists():
-            path = MODELS_DIR / MYMODEL_WEIGHTS
-        return load_trained_model(name, path), f"loaded {display_path(path)}"
-    if name not in ("twolayernn", "convnet"):
-        raise ValueError(f"unknown model {name!r}; expected 'twolayernn', 'convnet' or 'mymodel'.")
-    path = output_dir("models") / f"{name}.pt"
+    spec = _drawn_spec(name)
+    path = output_dir("models") / (spec.weights_file or f"{name}.pt")
     if path.exists():
         return load_trained_model(name, path), f"loaded {display_path(path)}"
-    model = TwoLayerNN(hidden_dim=512) if name == "twolayernn" else ConvNet(hidden_dim=32, kernel_size=5)
+    if spec.weights_file:
+        shipped = MODELS_DIR / spec.weights_file
+        return load_trained_model(name, shipped), f"loaded {display_path(shipped)}"
+    model = build_model(name, "cifar10", spec.defaults["hidden_sizes"])
     return _quick_train(model), f"{display_path(path)} not found (run notebook 07): trained for one epoch here"

@@ -1,6 +1,23 @@
-"""The PyTorch models by name: build one for a data set, save its weights, load weights back.
+"""The PyTorch models by name: one spec per model; build one for a data set, save its weights, load weights back.
 
-- ``MODELS``: the names ``python -m helpers.train --model`` takes.
+``MODELS`` maps each name ``python -m helpers.train --model`` takes to its ``ModelSpec``, the one place that
+says what the command lines, ``predict``, the filter pictures and the notebooks need to know of that model:
+
+- ``build`` and ``architecture``: the ``helpers.pytorch.models`` network for an image shape, hidden sizes and
+  kernel size, and those sizes read back off a state dict (``signature``: a parameter only its state dicts hold);
+- ``datasets``: the data sets it takes (MyModel: CIFAR-10 only; ``datasets_why`` / ``datasets_instead`` say why);
+- ``defaults``: ``train``'s settings; ``hidden_count`` / ``hidden_help`` / ``hidden_rule``: what
+  ``--hidden-sizes`` means for it; ``kernel_size``: whether ``--kernel-size`` shapes it;
+- ``own_recipe`` and ``lr_per``: trained by its own recipe (``helpers.pytorch.mymodel_recipe``, its optimizer
+  fixed) or by the one loop with ``--optimizer``; ``--lr`` per batch, or per 1024 examples;
+- ``pixels`` and ``tta``: ``predict``'s input (pixels the network normalises itself, or standardised images) and
+  whether ``--tta`` applies;
+- ``weights_file``: the file name its runs write and the course ships (``MYMODEL_WEIGHTS``), else ``<run>.pt``;
+- ``filter_layer``: the weight notebook 08 draws as filters (``helpers.pytorch.filter_viz``).
+
+The rest of the module:
+
+- ``model_spec(name)``: ``MODELS[name]``, or a ``ValueError`` naming the models.
 - ``IMAGE_SHAPES``: ``(C, H, W)`` of one image of each data set.
 - ``build_model(name, dataset, hidden_sizes, kernel_size)``: a fresh network of ``helpers.pytorch.models``.
 - ``architecture_of(name, state, dataset)``: the ``build_model`` arguments a state dict's shapes imply.
@@ -16,49 +33,164 @@ Bad weights raise ``WeightsError`` with one line naming the file and what it hol
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
-MODELS = ("softmax", "twolayernn", "convnet", "mlp", "mymodel")
 IMAGE_SHAPES = {"cifar10": (3, 32, 32), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
-# The file name notebook 07, ``python -m helpers.train --model mymodel`` and the shipped weights use.
-MYMODEL_WEIGHTS = "cifar10_mymodel.pt"
-# The parameter each model's state dict must hold (how a file is told to be that model's).
-_SIGNATURE = {"softmax": "linear.weight", "twolayernn": "fc1.weight", "convnet": "conv.weight",
-              "mlp": "layers.0.weight", "mymodel": "whiten.weight"}
+_TITLES = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 class WeightsError(ValueError):
     """A weights file that does not exist, is not a state dict, or does not fit the model asked for."""
 
 
-def _check_name(name: str, dataset: str) -> None:
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """What the code knows about one model (``MODELS[name]``); the module docstring groups the fields by user."""
+
+    name: str
+    # (image shape (C, H, W), hidden sizes, kernel size) -> a fresh network.
+    build: Callable[[tuple, tuple, int], Any]
+    # A parameter every state dict of this model holds: tells its weights files from another model's.
+    signature: str
+    # (state dict, data set) -> build's hidden_sizes (and kernel_size); raises WeightsError for other images.
+    architecture: Callable[[Mapping, str], dict]
+    # train's settings: epochs, lr, batch_size, weight_decay, momentum, optimizer, hidden_sizes (read-only).
+    defaults: Mapping[str, Any]
+    # --hidden-sizes: how many values it takes (fewest, most); what they are in the help ("": it has none)
+    # and as the refusal of a wrong count says it.
+    hidden_count: tuple[int, int]
+    hidden_help: str
+    hidden_rule: str
+    datasets: tuple[str, ...] = tuple(IMAGE_SHAPES)
+    # What it is and what to use instead: train's refusal of a data set outside ``datasets`` says both.
+    datasets_why: str = ""
+    datasets_instead: str = ""
+    kernel_size: bool = False   # --kernel-size shapes it (and the settings line names it)
+    # Trained by helpers.pytorch.mymodel_recipe (its own Nesterov SGD and schedule), not by the one loop:
+    # --optimizer is then fixed to defaults["optimizer"].
+    own_recipe: bool = False
+    # What --lr counts: "batch" (the optimizer's own rate on a batch's mean loss) or "1024 examples"
+    # (the recipe's rate, decoupled from batch size and momentum: mymodel_recipe.FastConfig).
+    lr_per: str = "batch"
+    # predict's input: uint8 pixels the network normalises itself (mymodel_recipe.predict_logits), else
+    # images standardised with the training-set statistics (experiments.standardize).
+    pixels: bool = False
+    tta: bool = False   # predict --tta (mirror and shifts, mymodel_recipe.predict_logits) applies
+    # The weights' file name its runs write under models/ and the course ships in assets/models/;
+    # "": runs write models/<run>.pt and nothing is shipped.
+    weights_file: str = ""
+    # The parameter whose weights notebook 08 draws as filters ("": none drawn).
+    filter_layer: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+
+    @property
+    def images(self) -> str:
+        """What it classifies, e.g. ``"CIFAR-10 images"`` (the refusals of other data sets say it)."""
+        return " / ".join(_TITLES[d] for d in self.datasets) + " images"
+
+    def image_shape(self, dataset: str) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the images of ``dataset``; ``ValueError`` for a data set it does not take."""
+        if dataset not in IMAGE_SHAPES:
+            raise ValueError(f"unknown data set {dataset!r}; expected one of {tuple(IMAGE_SHAPES)}.")
+        if dataset not in self.datasets:
+            raise ValueError(f"{self.name} classifies {self.images}; it cannot take {dataset}.")
+        return IMAGE_SHAPES[dataset]
+
+
+def _models():
+    """``helpers.pytorch.models``, imported on first use: torch takes seconds to import, and the command lines'
+    ``--help`` and refusals need only the specs."""
+    from helpers.pytorch import models
+
+    return models
+
+
+def _convnet_architecture(state, dataset: str) -> dict:
+    filters, channels, k, _ = state["conv.weight"].shape
+    if channels != IMAGE_SHAPES[dataset][0]:
+        raise WeightsError(f"this convnet takes {channels}-channel images, but {dataset} has "
+                           f"{IMAGE_SHAPES[dataset][0]}-channel images.")
+    return {"hidden_sizes": (filters,), "kernel_size": k}
+
+
+def _mlp_architecture(state, dataset: str) -> dict:
+    linear = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"layers\.(\d+)\.weight", k)))
+    return {"hidden_sizes": tuple(state[f"layers.{i}.weight"].shape[0] for i in linear[:-1])}
+
+
+# One spec per model, in the order the command lines list them. ``defaults`` are the settings notebook 07 was
+# tuned with (scripts/run_<model>.sh give them explicitly).
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec(
+        "softmax", build=lambda im_size, hidden, k: _models().SoftmaxClassifier(im_size),
+        signature="linear.weight", architecture=lambda state, dataset: {"hidden_sizes": ()},
+        defaults=dict(epochs=6, lr=2e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                      hidden_sizes=()),
+        hidden_count=(0, 0), hidden_help="", hidden_rule="has no hidden layer"),
+    ModelSpec(
+        "twolayernn", build=lambda im_size, hidden, k: _models().TwoLayerNN(im_size, hidden_dim=hidden[0]),
+        signature="fc1.weight", architecture=lambda state, dataset: {"hidden_sizes": (state["fc1.weight"].shape[0],)},
+        defaults=dict(epochs=8, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                      hidden_sizes=(512,)),
+        hidden_count=(1, 1), hidden_help="one width", hidden_rule="takes one value: the hidden layer's width",
+        filter_layer="fc1.weight"),
+    ModelSpec(
+        "convnet", build=lambda im_size, hidden, k: _models().ConvNet(im_size, hidden_dim=hidden[0], kernel_size=k),
+        signature="conv.weight", architecture=_convnet_architecture,
+        defaults=dict(epochs=6, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
+                      hidden_sizes=(32,)),
+        hidden_count=(1, 1), hidden_help="the number of filters",
+        hidden_rule="takes one value: the number of convolution filters", kernel_size=True, filter_layer="conv.weight"),
+    ModelSpec(
+        "mlp", build=lambda im_size, hidden, k: _models().MultiLayerPerceptron(
+            im_size[0] * im_size[1] * im_size[2], list(hidden)),
+        signature="layers.0.weight", architecture=_mlp_architecture,
+        defaults=dict(epochs=8, lr=2e-4, batch_size=200, weight_decay=1e-4, momentum=0.9, optimizer="adam",
+                      hidden_sizes=(512,)),
+        hidden_count=(1, 16), hidden_help="one width per hidden layer",
+        hidden_rule="takes one width per hidden layer (1 to 16 layers)"),
+    ModelSpec(
+        "mymodel", build=lambda im_size, hidden, k: _models().MyModel(widths=hidden) if hidden else _models().MyModel(),
+        signature="whiten.weight",
+        architecture=lambda state, dataset: {
+            "hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))},
+        # FastConfig's defaults and MyModel's default widths, written out so that this module needs no torch;
+        # tests/test_registry.py holds them equal.
+        defaults=dict(epochs=18, lr=11.5, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
+                      hidden_sizes=(64, 256, 256)),
+        hidden_count=(3, 3), hidden_help="three group widths",
+        hidden_rule="takes three values: the widths of its three convolution groups",
+        datasets=("cifar10",), datasets_why="the CIFAR-10 challenge network (3x32x32 images, whitening layer)",
+        datasets_instead="For MNIST / Fashion-MNIST use another model, or notebook 06's MyNet.",
+        own_recipe=True, lr_per="1024 examples", pixels=True, tta=True,
+        weights_file="cifar10_mymodel.pt", filter_layer="whiten.weight"),
+)}
+# The file name notebook 07, ``python -m helpers.train --model mymodel`` and the shipped weights use.
+MYMODEL_WEIGHTS = MODELS["mymodel"].weights_file
+
+
+def model_spec(name: str) -> ModelSpec:
+    """``MODELS[name]``; ``ValueError`` naming the models for another name."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; expected one of {MODELS}.")
-    if dataset not in IMAGE_SHAPES:
-        raise ValueError(f"unknown data set {dataset!r}; expected one of {tuple(IMAGE_SHAPES)}.")
-    if name == "mymodel" and dataset != "cifar10":
-        raise ValueError(f"mymodel classifies CIFAR-10 images; it cannot take {dataset}.")
+        raise ValueError(f"unknown model {name!r}; expected one of {tuple(MODELS)}.")
+    return MODELS[name]
 
 
 def build_model(name: str, dataset: str = "cifar10", hidden_sizes=(), kernel_size: int = 5):
     """A fresh ``helpers.pytorch.models`` network called ``name`` for ``dataset``'s images.
 
-    ``hidden_sizes``: the hidden width (``twolayernn``), the filter count (``convnet``), one width per
-    hidden layer (``mlp``) or the three group widths (``mymodel``, default its own).
+    ``hidden_sizes``: what ``MODELS[name].hidden_help`` says: the hidden width (``twolayernn``), the filter
+    count (``convnet``), one width per hidden layer (``mlp``) or the three group widths (``mymodel``, default
+    its own).
     """
-    from helpers.pytorch.models import ConvNet, MultiLayerPerceptron, MyModel, SoftmaxClassifier, TwoLayerNN
-
-    _check_name(name, dataset)
-    im_size = IMAGE_SHAPES[dataset]
-    if name == "softmax":
-        return SoftmaxClassifier(im_size)
-    if name == "twolayernn":
-        return TwoLayerNN(im_size, hidden_dim=hidden_sizes[0])
-    if name == "convnet":
-        return ConvNet(im_size, hidden_dim=hidden_sizes[0], kernel_size=kernel_size)
-    if name == "mlp":
-        return MultiLayerPerceptron(im_size[0] * im_size[1] * im_size[2], list(hidden_sizes))
-    return MyModel(widths=tuple(hidden_sizes)) if hidden_sizes else MyModel()
+    spec = model_spec(name)
+    return spec.build(spec.image_shape(dataset), tuple(hidden_sizes), kernel_size)
 
 
 def architecture_of(name: str, state: dict, dataset: str = "cifar10") -> dict:
@@ -66,25 +198,12 @@ def architecture_of(name: str, state: dict, dataset: str = "cifar10") -> dict:
 
     Raises ``WeightsError`` when the weights are not ``name``'s or not for ``dataset``'s images.
     """
-    _check_name(name, dataset)
-    expected = _SIGNATURE[name]
-    if expected not in state:
-        raise WeightsError(f"this file does not hold a {name} state dict (no {expected!r}; it has "
+    spec = model_spec(name)
+    spec.image_shape(dataset)
+    if spec.signature not in state:
+        raise WeightsError(f"this file does not hold a {name} state dict (no {spec.signature!r}; it has "
                            f"{', '.join(list(state)[:6])}{', ...' if len(state) > 6 else ''}).")
-    if name == "softmax":
-        return {"hidden_sizes": ()}
-    if name == "twolayernn":
-        return {"hidden_sizes": (state["fc1.weight"].shape[0],)}
-    if name == "convnet":
-        filters, channels, k, _ = state["conv.weight"].shape
-        if channels != IMAGE_SHAPES[dataset][0]:
-            raise WeightsError(f"this convnet takes {channels}-channel images, but {dataset} has "
-                               f"{IMAGE_SHAPES[dataset][0]}-channel images.")
-        return {"hidden_sizes": (filters,), "kernel_size": k}
-    if name == "mlp":
-        linear = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"layers\.(\d+)\.weight", k)))
-        return {"hidden_sizes": tuple(state[f"layers.{i}.weight"].shape[0] for i in linear[:-1])}
-    return {"hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))}
+    return spec.architecture(state, dataset)
 
 
 def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
