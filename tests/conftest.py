@@ -47,3 +47,20 @@ def bubblewrap() -> None:
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     problem = sandbox.bwrap_problem() or (as_root and sandbox.bwrap_problem(drop=True))
     require_system_packages(f"isolating student code needs bubblewrap: {problem}" if problem else "")
+
+
+@pytest.fixture
+def student(tmp_path):
+    """A student's work (``tests._submissions.make_student``): (``helpers`` with the two modules to hand in,
+    ``outputs`` with what the notebooks wrote, each with its record)."""
+    from tests._submissions import make_student
+
+    return make_student(tmp_path)
+
+
+@pytest.fixture
+def cs7643_outputs(tmp_path):
+    """An output folder with every file the CS7643 hand-in needs, made in full mode (``make_cs7643_outputs``)."""
+    from tests._submissions import make_cs7643_outputs
+
+    return make_cs7643_outputs(tmp_path / "cs7643-outputs")

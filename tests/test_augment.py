@@ -4,14 +4,7 @@ import pytest
 import torch
 
 from helpers.pytorch import augment as A
-
-
-def _batch(n=16, c=1, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    # Digit-like images: dark background, a bright blob.
-    x = torch.zeros(n, c, 28, 28)
-    x[:, :, 8:20, 10:18] = torch.rand(n, c, 12, 8, generator=g) * 0.5 + 0.5
-    return x
+from tests._images import digit_batch
 
 
 def _gen(seed):
@@ -43,16 +36,16 @@ FUNCTIONS = [
 @pytest.mark.parametrize("fn", FUNCTIONS)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_functions_keep_shape_range_and_are_reproducible(fn, channels):
-    x = _batch(c=channels)
+    x = digit_batch(c=channels)
     out = fn(x, _gen(1))
     assert out.shape == x.shape and out.dtype == x.dtype
     assert out.min() >= 0 and out.max() <= 1
     assert torch.equal(out, fn(x, _gen(1)))
-    assert torch.equal(x, _batch(c=channels)), "the input must not be modified"
+    assert torch.equal(x, digit_batch(c=channels)), "the input must not be modified"
 
 
 def test_camera_augment_shape_range_reproducibility_and_variety():
-    x = _batch(64)
+    x = digit_batch(64)
     aug = A.CameraAugment()
     a, b = aug(x, generator=_gen(3)), aug(x, generator=_gen(3))
     assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
@@ -64,11 +57,11 @@ def test_camera_augment_shape_range_reproducibility_and_variety():
     # Per-image corruption: images differ in how far they moved from the original.
     change = (a - x).abs().mean(dim=(1, 2, 3))
     assert change.std() > 0.01
-    assert torch.equal(x, _batch(64))
+    assert torch.equal(x, digit_batch(64))
 
 
 def test_camera_augment_probability_and_strength():
-    x = _batch(128)
+    x = digit_batch(128)
     none = A.CameraAugment(p=0.0, geometric=False)(x, generator=_gen(0))
     torch.testing.assert_close(none, x)
     mild = (A.CameraAugment(strength=0.3, geometric=False)(x, generator=_gen(0)) - x).abs().mean()
@@ -78,7 +71,7 @@ def test_camera_augment_probability_and_strength():
 
 def test_camera_augment_restores_thread_count():
     before = torch.get_num_threads()
-    A.CameraAugment()(_batch(4), generator=_gen(0))
+    A.CameraAugment()(digit_batch(4), generator=_gen(0))
     assert torch.get_num_threads() == before
 
 
@@ -92,7 +85,7 @@ def test_bad_input_is_rejected(bad, error):
 
 
 def test_elongated_blur_spreads_a_point_along_its_direction_and_a_round_one_is_gaussian_blur():
-    x = _batch(8)
+    x = digit_batch(8)
     torch.testing.assert_close(A.anisotropic_blur(x, 1.2, 1.2, 0.7), A.gaussian_blur(x, 1.2))
     dot = torch.zeros(2, 1, 28, 28)
     dot[:, :, 14, 14] = 1.0
@@ -111,14 +104,14 @@ def test_correlated_noise_is_correlated_between_neighbours_and_cell_one_is_white
 
 
 def test_resample_keeps_the_full_size_and_removes_detail_finer_than_its_pixels():
-    x = _batch(4)
+    x = digit_batch(4)
     torch.testing.assert_close(A.resample(x, 28), x)
     checkerboard = ((torch.arange(28).view(-1, 1) + torch.arange(28)) % 2).float().expand(2, 1, 28, 28).contiguous()
     assert float(A.resample(checkerboard, 7).std()) < 0.05 < float(checkerboard.std())
 
 
 def test_camera_augment_general_stages_change_the_images_and_check_their_probability():
-    x = _batch(64)
+    x = digit_batch(64)
     plain = A.CameraAugment(p=1.0, geometric=False)
     general = A.CameraAugment(p=1.0, geometric=False, elongated_blur=True, correlated_noise=True, resample_p=0.5)
     assert not torch.equal(plain(x, generator=_gen(0)), general(x, generator=_gen(0)))

@@ -147,7 +147,7 @@ def test_uint8_convolution_would_have_wrapped():
 
 
 def test_a_nan_loss_stops_the_numpy_network_before_any_figure(tmp_path, capsys):
-    """The probe: --learning-rate nan trained on NaN, wrote both hand-in PNGs and printed 'test accuracy 0.5000'."""
+    """Weights that overflow to NaN stop the run with one line and write no hand-in PNG; --learning-rate nan is refused."""
     from helpers.scratch.binary_mnist import main
 
     out = tmp_path / "out"

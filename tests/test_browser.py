@@ -520,7 +520,7 @@ def test_student_edits_a_helper_in_jupyterlab_and_reruns_the_cell(tmp_path, brow
     """In the student copy: a cell fails on an unwritten function; the student opens helpers/numpy_nn.py in
     JupyterLab's editor, writes it, saves, re-runs the cell and its check, and both pass in the same kernel."""
     from helpers.course import release
-    from tests.test_student_copy import restore
+    from tests._solutions import restore
 
     student = tmp_path / "student"
     release.write_student_version(REPO_ROOT, student, keep_solution_url=True)

@@ -325,8 +325,8 @@ def test_the_table_covers_every_entry_point_the_readme_lists():
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/<pid>/maps (Linux)")
 def test_ctrl_c_in_the_first_second_stops_the_run(tmp_path):
-    """The probe: Ctrl-C while the run starts (importing torch) was ignored where the shell ignores SIGINT for
-    background jobs, and the run completed. Now it stops at once with one line and status 130."""
+    """Ctrl-C while the run starts (importing torch) stops it at once with one line and status 130, even where
+    the shell ignores SIGINT for background jobs (the run then must not go on to complete)."""
     import signal
     import subprocess
     import sys

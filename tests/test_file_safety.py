@@ -16,13 +16,8 @@ import pytest
 import torch
 
 from helpers.paths import REPO_ROOT
-from tests.test_submission import make_cs7643_outputs
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+from tests._commands import repo_env, run_predict, train_main
+from tests._submissions import NUMPY_NN
 
 
 class Payload:
@@ -35,16 +30,10 @@ class Payload:
         return (open, (self.marker, "w"))
 
 
-def train_main(*args: str, out: Path) -> int:
-    from helpers.train import main
-
-    return main(list(args) + ["--out", str(out), "--no-progress"])
-
-
 SOFTMAX = ("--model", "softmax", "--epochs", "1")
 
 
-# --------------------------------------------------------------------------- checkpoints (items 4, 5, 7)
+# --------------------------------------------------------------------------- checkpoints (helpers.pytorch.training)
 
 
 def test_the_payload_really_runs_when_unpickled_plainly(tmp_path):
@@ -91,7 +80,7 @@ def test_a_damaged_checkpoint_is_named_on_resume(tmp_path, capsys, content):
 
 
 def test_a_new_run_keeps_the_earlier_checkpoints_until_its_first_epoch(tmp_path, monkeypatch, capsys):
-    """Item 4: re-running without --resume, interrupted before its first epoch, loses nothing (twice over)."""
+    """Re-running without --resume, interrupted before its first epoch, loses nothing (twice over)."""
     import helpers.pytorch.training as training
 
     out = tmp_path / "run"
@@ -116,7 +105,7 @@ def test_a_new_run_keeps_the_earlier_checkpoints_until_its_first_epoch(tmp_path,
 
 
 def test_settings_of_a_run_stopped_before_training_do_not_bless_the_old_checkpoint(tmp_path, monkeypatch, capsys):
-    """Item 7: a fresh run with another lr that fails before training; --resume with that lr must be refused."""
+    """A fresh run with another lr that fails before training; --resume with that lr must be refused."""
     import helpers.pytorch.experiments as experiments
 
     out = tmp_path / "run"
@@ -144,7 +133,7 @@ def test_stale_temporary_files_of_a_killed_write_are_removed(tmp_path):
     assert not list(folder.glob(".*.tmp"))
 
 
-# --------------------------------------------------------------------------- one run per --out (item 8)
+# --------------------------------------------------------------------------- one run per --out (output_lock)
 
 
 def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys):
@@ -153,7 +142,7 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom helpers.paths import output_lock\n"
          "with output_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n", str(out)],
-        env=_env(), stdout=subprocess.PIPE, text=True)
+        env=repo_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -212,19 +201,14 @@ def test_a_full_disk_during_training_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1 and "No space left on device" in err and "best.pt" in err
 
 
-# --------------------------------------------------------------------------- outputs never replace inputs (1-3)
-
-
-def _predict(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers.predict", *args], env=_env(), capture_output=True,
-                          text=True, timeout=300)
+# --------------------------------------------------------------------------- outputs never replace inputs
 
 
 def test_predict_refuses_to_write_over_its_weights(tmp_path):
     weights = tmp_path / "w.pt"
     weights.write_bytes((REPO_ROOT / "assets" / "models" / "cifar10_mymodel.pt").read_bytes())
     before = weights.read_bytes()
-    result = _predict("--model", "mymodel", "--weights", str(weights), "--out", str(weights))
+    result = run_predict("--model", "mymodel", "--weights", str(weights), "--out", str(weights))
     assert result.returncode == 2
     assert f"--out {weights} is the input {weights}" in result.stderr and "Traceback" not in result.stderr
     assert weights.read_bytes() == before
@@ -242,11 +226,10 @@ def test_pdf_refuses_to_write_over_a_notebook(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("target", ["model.pt", "numpy_nn.py"])
-def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
+def test_rpz_refuses_an_out_that_is_one_of_its_files(target, student):
     from helpers.course.submission import SubmissionError, collect_rpz
-    from tests.test_submission import _make_student
 
-    helpers_dir, outputs = _make_student(tmp_path)
+    helpers_dir, outputs = student
     victim = (outputs if target == "model.pt" else helpers_dir) / target
     before = victim.read_bytes()
     with pytest.raises(SubmissionError, match="is the input"):
@@ -254,30 +237,28 @@ def test_rpz_refuses_an_out_that_is_one_of_its_files(tmp_path, target):
     assert victim.read_bytes() == before
 
 
-def test_cs7643_refuses_an_out_that_is_one_of_its_files(tmp_path):
+def test_cs7643_refuses_an_out_that_is_one_of_its_files(cs7643_outputs):
     from helpers.course.submission import SubmissionError, collect_cs7643
 
-    outputs = make_cs7643_outputs(tmp_path / "outputs")
-    extra = outputs / "extra.md"
+    extra = cs7643_outputs / "extra.md"
     before = extra.read_bytes()
 
     def export(*args):
         raise AssertionError("refused before the PDF export")
 
     with pytest.raises(SubmissionError, match="is the input"):
-        collect_cs7643(outputs, extra, export=export)
+        collect_cs7643(cs7643_outputs, extra, export=export)
     assert extra.read_bytes() == before
 
 
-# --------------------------------------------------------------------------- the rpz check (item 10)
+# --------------------------------------------------------------------------- what collect_submission.sh accepts
 
 
-def test_rpz_check_cannot_be_passed_by_a_line_printed_at_exit(tmp_path):
+def test_rpz_check_cannot_be_passed_by_a_line_printed_at_exit(tmp_path, student):
     """numpy_nn.py fails to import but prints a forged passing result from an atexit handler."""
     from helpers.course.submission import SubmissionError, collect_rpz
-    from tests.test_submission import NUMPY_NN, _make_student
 
-    helpers_dir, outputs = _make_student(tmp_path)
+    helpers_dir, outputs = student
     forged = ('import atexit\natexit.register(lambda: print(\'@@CHECK {"ok": true, "labels": [0, 0, 0, 0, 0, 0, 0, 0]}\', '
               'flush=True))\nraise ImportError("broken on purpose")\n')
     (helpers_dir / "numpy_nn.py").write_text(forged + NUMPY_NN)
@@ -302,11 +283,10 @@ def _outside_png(tmp_path: Path) -> Path:
     ("signature_only", "is not a readable image"),
     ("symlink_outside", "is a symbolic link"),
 ])
-def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
+def test_rpz_checks_the_two_pngs(tmp_path, kind, words, student):
     from helpers.course.submission import SubmissionError, collect_rpz
-    from tests.test_submission import _make_student
 
-    helpers_dir, outputs = _make_student(tmp_path)
+    helpers_dir, outputs = student
     png = outputs / "numpy_nn_training.png"
     png.unlink()
     if kind == "empty":
@@ -325,39 +305,36 @@ def test_rpz_checks_the_two_pngs(tmp_path, kind, words):
     assert not out.exists()
 
 
-def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path):
+def test_cs7643_refuses_symlinks_and_fake_pngs(tmp_path, cs7643_outputs):
     from helpers.course.submission import SubmissionError, collect_cs7643
 
-    outputs = make_cs7643_outputs(tmp_path / "outputs")
-    (outputs / "extra.md").unlink()
+    (cs7643_outputs / "extra.md").unlink()
     secret = tmp_path / "elsewhere.md"
     secret.write_text("someone else's notes")
-    (outputs / "extra.md").symlink_to(secret)
-    (outputs / "convnet_valaccuracy.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    (cs7643_outputs / "extra.md").symlink_to(secret)
+    (cs7643_outputs / "convnet_valaccuracy.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
     with pytest.raises(SubmissionError) as raised:
-        collect_cs7643(outputs, tmp_path / "2_pytorch.zip", export=lambda *a: None)
+        collect_cs7643(cs7643_outputs, tmp_path / "2_pytorch.zip", export=lambda *a: None)
     lines = str(raised.value).splitlines()
     assert any(line.startswith("extra.md:") and "symbolic link" in line for line in lines), lines
     assert any(line.startswith("convnet_valaccuracy.png:") and "not a readable image" in line for line in lines)
 
 
 @pytest.mark.slow
-def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(tmp_path):
+def test_a_hanging_numpy_nn_is_blamed_on_numpy_nn(student):
     from helpers.course.submission import SubmissionError, check_isolated, locate
-    from tests.test_submission import NUMPY_NN, _make_student
 
-    helpers_dir, outputs = _make_student(tmp_path)
+    helpers_dir, outputs = student
     (helpers_dir / "numpy_nn.py").write_text("import time\ntime.sleep(120)\n" + NUMPY_NN)
     with pytest.raises(SubmissionError) as raised:
         check_isolated(locate(helpers_dir, outputs), timeout=20)
     assert str(raised.value).startswith("numpy_nn.py: importing it took more than 20 s")
 
 
-def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, monkeypatch):
+def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, monkeypatch, student):
     from helpers.course.submission import SubmissionError, check_isolated, locate
-    from tests.test_submission import _make_student
 
-    helpers_dir, outputs = _make_student(tmp_path)
+    helpers_dir, outputs = student
     # A Python like this one, but where `import torch` fails (the sandbox runs `python -I RUNNER SETUP`).
     fake = tmp_path / "python-without-torch"
     fake.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.modules['torch'] = None\nscript = sys.argv[2]\n"
@@ -371,7 +348,7 @@ def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, mon
     assert "numpy_nn.py" not in message and "pytorch_cnn.py" not in message
 
 
-# --------------------------------------------------------------------------- data sets (items 6, 13, 14)
+# --------------------------------------------------------------------------- data sets (helpers.data)
 
 
 def _cifar_folder(root: Path, labels=None) -> Path:
@@ -502,7 +479,7 @@ def test_predict_without_its_data_set_says_where_to_put_it(tmp_path, monkeypatch
     assert len(err.splitlines()) == 1 and "cifar10 data set" in err and "WORKBOOK_DATA" in err
 
 
-# --------------------------------------------------------------------------- shapes and dtypes (items 11, 12)
+# --------------------------------------------------------------------------- shapes and dtypes as documented
 
 
 def _pool_cache(fast: bool):

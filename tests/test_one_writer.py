@@ -58,7 +58,7 @@ def _tiny_data():
 
 
 def test_run_experiment_into_a_folder_a_shell_run_holds_is_refused(held):
-    """The probe: a notebook-07-style run_experiment into the shell run's --out replaced its log and weights."""
+    """A notebook-07-style run_experiment into a shell run's --out is refused and leaves its log and weights."""
     from helpers.pytorch.experiments import run_experiment
     from helpers.pytorch.registry import build_model
 

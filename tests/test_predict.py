@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers.paths import MODELS_DIR
-from tests.test_train import _env, _test_accuracy, train_main
+from tests._commands import logged_test_accuracy, run_predict, train_main
 
 # --------------------------------------------------------------------------- predict
-
-
-def _predict(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers.predict", *args], env=_env(), capture_output=True,
-                          text=True, timeout=300)
 
 
 def _read_predictions(path: Path) -> list[dict]:
@@ -37,7 +30,7 @@ def test_predict_writes_one_row_per_test_image_and_matches_the_log(tmp_path):
     out = tmp_path / "run"
     assert train_main("--model", "convnet", "--hidden-sizes", "8", "--epochs", "1", out=out) == 0
     csv_path = tmp_path / "convnet_predictions.csv"
-    result = _predict("--model", "convnet", "--weights", str(out / "models" / "convnet.pt"), "--out", str(csv_path))
+    result = run_predict("--model", "convnet", "--weights", str(out / "models" / "convnet.pt"), "--out", str(csv_path))
     assert result.returncode == 0, result.stderr
     _, labels = load_dataset("cifar10", "test")
     rows = _read_predictions(csv_path)
@@ -45,7 +38,7 @@ def test_predict_writes_one_row_per_test_image_and_matches_the_log(tmp_path):
     assert [int(r["id"]) for r in rows] == list(range(len(labels)))
     assert all(0 <= int(r["label"]) <= 9 for r in rows)
     printed = float(re.search(r"accuracy on the \d+ cifar10 test images: (\d\.\d{4})", result.stdout).group(1))
-    assert printed == _test_accuracy(out / "convnet.log")
+    assert printed == logged_test_accuracy(out / "convnet.log")
     assert printed == pytest.approx(sum(int(r["label"]) == y for r, y in zip(rows, labels)) / len(labels), abs=1e-4)
 
 
@@ -54,8 +47,8 @@ def test_predict_with_the_shipped_mymodel(tmp_path):
     if not weights.is_file():  # a FileNotFoundError: a copy without the trained weights reports a skip
         raise FileNotFoundError(f"{weights} is missing: train MyModel in notebook 07 (full mode)")
     csv_path = tmp_path / "predictions.csv"
-    result = _predict("--model", "mymodel", "--weights", str(MODELS_DIR / "cifar10_mymodel.pt"), "--out", str(csv_path),
-                      "--tta", "2")
+    result = run_predict("--model", "mymodel", "--weights", str(MODELS_DIR / "cifar10_mymodel.pt"),
+                         "--out", str(csv_path), "--tta", "2")
     assert result.returncode == 0, result.stderr
     accuracy = float(re.search(r"test images: (\d\.\d{4})", result.stdout).group(1))
     assert accuracy >= 0.85, result.stdout
@@ -77,7 +70,7 @@ def test_predict_refuses_bad_input_and_writes_nothing(tmp_path, args, words):
     (tmp_path / "notweights.pt").write_text("hello")
     paths = {"convnet": weights, "missing": tmp_path / "nope.pt", "notweights": tmp_path / "notweights.pt"}
     csv_path = tmp_path / "out.csv"
-    result = _predict(*[a.format(**paths) for a in args], "--out", str(csv_path))
+    result = run_predict(*[a.format(**paths) for a in args], "--out", str(csv_path))
     assert result.returncode == 2 and words in result.stderr, result.stderr
     assert not csv_path.exists()
 

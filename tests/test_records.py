@@ -18,20 +18,14 @@ import pytest
 import torch
 
 from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
-from tests.test_submission import _make_student, _zip_dir_is_clean, collect, trained_outputs
-
-
-def train_main(*args: str, out: Path) -> int:
-    from helpers.train import main
-
-    return main(list(args) + ["--out", str(out), "--no-progress"])
-
+from tests._commands import train_main
+from tests._submissions import collect, trained_outputs, zip_dir_is_clean
 
 # --------------------------------------------------------------------------- checkpoints
 
 
 def test_a_smoke_checkpoint_never_becomes_a_full_one(tmp_path, monkeypatch, capsys):
-    """The probe: a smoke run resumed with WORKBOOK_MODE=full got a full-mode record on smoke weights."""
+    """A smoke run resumed with WORKBOOK_MODE=full is refused: smoke weights never get a full-mode record."""
     out = tmp_path / "run"
     assert train_main("--model", "softmax", "--epochs", "2", out=out) == 0
     weights = (out / "models" / "softmax.pt").read_bytes()
@@ -93,11 +87,6 @@ def test_a_resume_on_the_same_data_still_ends_with_the_uninterrupted_weights(tmp
 # --------------------------------------------------------------------------- collect measures what records claim
 
 
-@pytest.fixture
-def student(tmp_path):
-    return _make_student(tmp_path)
-
-
 def _forge(path: Path, **facts) -> None:
     """Edit ``path``'s record by hand, keeping it in step with the file's bytes (what a forger would do)."""
     import hashlib
@@ -113,7 +102,7 @@ def _refused(tmp_path, student) -> list[str]:
     out = tmp_path / "hand-in.zip"
     result = collect("rpz", "--out", str(out), helpers_dir=student[0], outputs=student[1])
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and _zip_dir_is_clean(out)
+    assert "Traceback" not in result.stderr and zip_dir_is_clean(out)
     return result.stderr.splitlines()[1:]
 
 
@@ -126,7 +115,7 @@ def test_a_forged_accuracy_of_model_pt_is_refused(tmp_path, student):
 
 
 def test_an_untrained_model_pt_with_a_hand_written_record_is_refused(tmp_path, student):
-    """The probe: an untrained model.pt (11.7%) and a hand-written *.provenance.json passed collect."""
+    """An untrained model.pt with a hand-written *.provenance.json claiming 99% does not pass collect."""
     from tests._module_from_file import module_from_file
 
     cnn = module_from_file(student[0] / "pytorch_cnn.py", "untrained_cnn")

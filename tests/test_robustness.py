@@ -13,12 +13,12 @@ from helpers.pytorch.robustness import (
     robustness_table,
     summary,
 )
-from tests.test_augment import _batch
+from tests._images import digit_batch
 
 
 @pytest.mark.parametrize("corruption", PANEL + VALIDATION_PANEL, ids=lambda c: c.name)
 def test_panel_corruptions_are_deterministic_and_grow_with_severity(corruption):
-    x = _batch(32)
+    x = digit_batch(32)
     outs = [corrupt(x, corruption.name, s) for s in SEVERITIES]
     for out in outs:
         assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
@@ -34,14 +34,14 @@ def test_panel_has_unseen_corruptions_and_bad_names_fail():
     # The kinds kept for choosing a recipe are in neither the report nor the augmentation.
     assert not {c.name for c in VALIDATION_PANEL} & {c.name for c in PANEL}
     assert not any(c.seen for c in VALIDATION_PANEL)
-    default = evaluate_robustness({"id": torch.nn.Flatten()}, _batch(2), torch.zeros(2, dtype=torch.int64))
+    default = evaluate_robustness({"id": torch.nn.Flatten()}, digit_batch(2), torch.zeros(2, dtype=torch.int64))
     assert default["corruptions"] == [c.name for c in PANEL], "the report's default is PANEL alone"
     with pytest.raises(ValueError, match="unknown corruption"):
-        corrupt(_batch(2), "fisheye", 1)
+        corrupt(digit_batch(2), "fisheye", 1)
     with pytest.raises(ValueError, match="severity"):
-        corrupt(_batch(2), "gaussian_noise", 4)
+        corrupt(digit_batch(2), "gaussian_noise", 4)
     with pytest.raises(ValueError, match="unknown corruptions \\['fisheye'\\]"):
-        evaluate_robustness({}, _batch(2), torch.zeros(2, dtype=torch.int64), corruptions=["fisheye", "jpeg"])
+        evaluate_robustness({}, digit_batch(2), torch.zeros(2, dtype=torch.int64), corruptions=["fisheye", "jpeg"])
 
 
 def test_robustness_report_counts_correctly():
@@ -123,6 +123,6 @@ def test_prediction_time_batch_norm_refuses_what_it_cannot_do_and_runs_in_the_re
     assert torch.equal(one.model[5].running_var, one.model[5].training_var)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.Flatten(),
                               torch.nn.Linear(2 * 26 * 26, 10)).eval()
-    report = evaluate_robustness({"plain": net, "recalibrated": PredictionTimeBatchNorm(net)}, _batch(8),
+    report = evaluate_robustness({"plain": net, "recalibrated": PredictionTimeBatchNorm(net)}, digit_batch(8),
                                  torch.zeros(8, dtype=torch.int64), corruptions=["vignetting"])
     assert set(report["clean"]) == {"plain", "recalibrated"}

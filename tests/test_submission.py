@@ -1,12 +1,7 @@
 """collect_submission.sh: the RPZ zip (refusals, exact flat contents, importable on its own) and the PDF export.
 
-The deliverables are stand-ins written here, with real PNGs and a real state
-dict: modules with the lab's names and shapes that answer none of its
-exercises (zeros for the NumPy layers, one linear layer for MyNet), so that
-these tests pass whether helpers/numpy_nn.py and helpers/pytorch_cnn.py are
-written or not, and give nothing away. The
-tool is pointed at them with WORKBOOK_DELIVERABLES and WORKBOOK_OUTPUT, as a
-student's run would be with the repository's helpers/ and outputs/.
+The student's work is made by ``tests/_submissions.py``: stand-in modules that answer none of the exercises,
+and real figures and weights from small training runs (the ``student`` and ``cs7643_outputs`` fixtures).
 """
 
 from __future__ import annotations
@@ -17,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -25,187 +19,31 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
-from tests._module_from_file import module_from_file
+from helpers.paths import REPO_ROOT
+from tests._submissions import (
+    PYTORCH_CNN,
+    SCRIPT,
+    collect,
+    make_cs7643_outputs,
+    make_student,
+    record_run,
+    trained_outputs,
+    zip_dir_is_clean,
+)
 
-SCRIPT = REPO_ROOT / "collect_submission.sh"
 RPZ_NAMES = ["numpy_nn.py", "numpy_nn_training.png", "numpy_nn_classification.png", "pytorch_cnn.py", "model.pt"]
-
-NUMPY_NN = textwrap.dedent('''
-    """Stand-in numpy_nn.py: the four layers' names and shapes, numpy only; the values are zeros."""
-    import numpy as np
-
-
-    class ReLU:
-        def forward(self, x):
-            return np.zeros_like(x)
-
-        def backward(self, dout):
-            return np.zeros_like(dout)
-
-
-    class Sigmoid(ReLU):
-        pass
-
-
-    class Linear:
-        def __init__(self, input_dim, output_dim):
-            self.W = np.zeros((input_dim, output_dim))
-            self.b = np.zeros((1, output_dim))
-
-        def forward(self, x):
-            return np.zeros((len(x), self.W.shape[1]))
-
-        def backward(self, dout):
-            return np.zeros((len(dout), self.W.shape[0]))
-
-
-    class SE:
-        def forward(self, x, y):
-            return np.zeros_like(x)
-
-        def backward(self):
-            return 0.0
-''')
-
-PYTORCH_CNN = textwrap.dedent('''
-    """Stand-in pytorch_cnn.py: one linear layer and a bare classify (no evaluation mode, no batches), torch only."""
-    import torch
-    import torch.nn as nn
-
-
-    class MyNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.scores = nn.Linear(28 * 28, 10)
-
-        def forward(self, x):
-            return self.scores(x.flatten(1))
-
-
-    def classify(model, x):
-        if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"expected x of shape (N, 1, 28, 28), got {tuple(x.shape)}")
-        return model(x.float()).argmax(dim=1)
-''')
-
-
-# What the stand-in student's two training runs made, once per test session (bytes and the facts of their records).
-# Real runs, small ones: collect_submission.sh measures what the records claim (helpers.course.verify), so the
-# figures must come from a real network and model.pt must be trained. They run on the shipped MNIST subset, which
-# collect() names as the data root (WORKBOOK_DATA), so that the tool measures on the images the runs used.
-_TRAINED: dict = {}
-
-
-def trained_outputs() -> dict[str, tuple[bytes, dict]]:
-    """``{file name: (bytes, record facts)}`` of notebook 02's three files and notebook 06's ``model.pt``."""
-    import io
-
-    import numpy as np
-    import torch
-
-    from helpers.data import load_dataset, to_float_tensor
-    from helpers.scratch import binary_mnist as bm
-
-    root = SUBSET_DATA_DIR
-    if root in _TRAINED:
-        return _TRAINED[root]
-    made = {}
-    data = bm.load_two_digits((3, 8), root=root)
-    result = bm.run(dict(hidden_units=16, epochs=2), data)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [*bm.save_figures(result, data, Path(tmp)).values(), Path(tmp) / bm.NETWORK_FILE]
-        for path in paths:
-            made[path.name] = (path.read_bytes(), dict(dataset="mnist digits 3 vs 8", epochs=2,
-                                                       test_accuracy=float(result["test_acc"])))
-    cnn = _stand_in_cnn()
-    torch.manual_seed(0)
-    model = cnn.MyNet()
-    X, y = load_dataset("mnist", "train", root=root)
-    x, y = to_float_tensor(X[:2000]), torch.as_tensor(y[:2000])
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(3):
-        for i in range(0, len(x), 50):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[i:i + 50]), y[i:i + 50]).backward()
-            optimizer.step()
-    X_test, y_test = load_dataset("mnist", "test", root=root)
-    accuracy = float(np.mean(cnn.classify(model, to_float_tensor(X_test)).numpy() == y_test))
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    made["model.pt"] = (buffer.getvalue(), dict(dataset="mnist", epochs=3, test_accuracy=accuracy))
-    _TRAINED[root] = made
-    return made
-
-
-def _stand_in_cnn():
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pytorch_cnn.py"
-        path.write_text(PYTORCH_CNN)
-        return module_from_file(path, "stand_in_pytorch_cnn")
-
-
-def _make_student(root: Path) -> tuple[Path, Path]:
-    helpers_dir, outputs = root / "helpers", root / "outputs"
-    helpers_dir.mkdir()
-    outputs.mkdir()
-    (helpers_dir / "numpy_nn.py").write_text(NUMPY_NN)
-    (helpers_dir / "pytorch_cnn.py").write_text(PYTORCH_CNN)
-    for name, (data, _facts) in trained_outputs().items():
-        (outputs / name).write_bytes(data)
-    record_run(outputs, "full")
-    return helpers_dir, outputs
-
-
-def record_run(outputs: Path, mode: str, **changes) -> None:
-    """Records of how the made files were made (helpers.provenance), as notebooks 02 and 06 write them.
-
-    "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes; the
-    facts (test accuracies) are the real ones of the small runs. ``changes``: facts to write instead.
-    """
-    from helpers import provenance
-    from helpers.scratch.binary_mnist import NETWORK_FILE
-
-    made = trained_outputs()
-    provenance.record(outputs / NETWORK_FILE, "notebooks/02_numpy_nn.ipynb", run_mode=mode,
-                      **{**made[NETWORK_FILE][1], **changes})
-    network_sha256 = provenance.read(outputs / NETWORK_FILE)["sha256"]
-    for name in ("numpy_nn_training.png", "numpy_nn_classification.png"):
-        provenance.record(outputs / name, "notebooks/02_numpy_nn.ipynb", run_mode=mode, network_sha256=network_sha256,
-                          **{**made[name][1], **changes})
-    provenance.record(outputs / "model.pt", "notebooks/06_pytorch_fc_cnn.ipynb", run_mode=mode,
-                      **{**made["model.pt"][1], **changes})
-
-
-@pytest.fixture
-def student(tmp_path):
-    """A student's work: the two modules in ``helpers`` and what the notebooks wrote in ``outputs``."""
-    return _make_student(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def built_zip(tmp_path_factory):
     """(student's helpers dir, outputs dir, the zip collect_submission.sh rpz wrote from them)."""
     root = tmp_path_factory.mktemp("built")
-    helpers_dir, outputs = _make_student(root)
+    helpers_dir, outputs = make_student(root)
     out = root / "hand-in" / "rpz_submission.zip"
     result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs)
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}" in result.stdout
     return helpers_dir, outputs, out
-
-
-def collect(*args: str, helpers_dir: Path, outputs: Path, **extra_env) -> subprocess.CompletedProcess:
-    """Run ./collect_submission.sh as a student would, with this interpreter (and this process's data root)."""
-    env = dict(os.environ, PYTHON=sys.executable, WORKBOOK_DELIVERABLES=str(helpers_dir),
-               WORKBOOK_OUTPUT=str(outputs), WORKBOOK_DATA=str(SUBSET_DATA_DIR))
-    env.update(extra_env)
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600)
-
-
-def _zip_dir_is_clean(zip_path: Path) -> bool:
-    """No zip and no temporary file left next to where it would be."""
-    return not zip_path.exists() and not list(zip_path.parent.glob(f".{zip_path.name}*"))
 
 
 def test_refuses_with_nothing_trained(tmp_path, student):
@@ -221,7 +59,7 @@ def test_refuses_with_nothing_trained(tmp_path, student):
         line = next((ln for ln in message.splitlines() if ln.startswith(name)), "")
         assert notebook in line, f"no line naming {name} and {notebook} in:\n{message}"
     assert not any(ln.startswith(("numpy_nn.py", "pytorch_cnn.py")) for ln in message.splitlines()), message
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
 
 
 @pytest.mark.slow
@@ -235,7 +73,7 @@ def test_refuses_smoke_artefacts_and_accepts_full_ones(tmp_path, student):
     for name, notebook in [("numpy_nn_training.png", "02_numpy_nn"), ("model.pt", "06_pytorch_fc_cnn")]:
         line = next((ln for ln in lines if ln.startswith(name)), "")
         assert "made in smoke mode" in line and notebook in line and "full mode" in line, result.stderr
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
     # A file changed after its record (or one without a record) is refused too.
     record_run(outputs, "full")
     png = outputs / "numpy_nn_training.png"
@@ -245,7 +83,7 @@ def test_refuses_smoke_artefacts_and_accepts_full_ones(tmp_path, student):
     assert result.returncode == 1
     assert "numpy_nn_training.png: it changed after it was made" in result.stderr
     assert "model.pt: there is no record of how it was made" in result.stderr
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
     png.write_bytes(trained_outputs()[png.name][0])
     # Full-mode work is accepted, and what is packed is printed, with what was measured: model.pt's accuracy
     # on a full clean test set (here the shipped subset stands in for it: 500 MNIST test images) and the figures
@@ -277,7 +115,7 @@ def test_refuses_missing_module(tmp_path, student):
     result = collect("rpz", "--out", str(out), helpers_dir=helpers_dir, outputs=outputs)
     assert result.returncode != 0
     assert "pytorch_cnn.py: not found" in result.stderr and "06_pytorch_fc_cnn" in result.stderr
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
 
 
 def test_zip_holds_exactly_the_five_files_flat(built_zip):
@@ -351,7 +189,7 @@ def test_refuses_what_the_upload_system_would_reject(tmp_path, student, broken, 
     first = result.stderr.splitlines()[1]  # after "collect_submission rpz: not written."
     assert first.startswith(f"{file}: {words}") or (first.startswith(f"{file}:") and words in result.stderr), result.stderr
     assert notebook in result.stderr
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
 
 
 # A module that forges the check's verdict: the old three-line fake (the one-time token from __main__, a passing
@@ -417,32 +255,6 @@ def test_the_check_sees_only_the_hand_ins_files(tmp_path, student):
 # --------------------------------------------------------------------------- CS7643 (2_pytorch.zip)
 
 
-def make_cs7643_outputs(outputs: Path, run_mode: str = "full") -> Path:
-    """An output folder as the run scripts and notebook 08 leave it: logs, real PNGs (each with its record), extra.md."""
-    from PIL import Image
-
-    from helpers.course.submission import cs7643_outputs as needed
-    from helpers.provenance import record
-
-    outputs.mkdir()
-    for i, name in enumerate(needed()):
-        path = outputs / name
-        if name.endswith(".log"):
-            path.write_text(f"model: {path.stem}\nsettings: ...\nepoch   1 | train loss 2.0\ntest accuracy: 0.{40 + i}00\n")
-        elif name.endswith(".png"):
-            Image.new("RGB", (60, 40), (20 * i % 255, 100, 200)).save(path)
-        else:
-            path.write_text("# Extra\nName: A. Student, student@example.edu, best accuracy 0.91\n")
-        if not name.endswith(".md"):
-            record(path, needed()[name], run_mode=run_mode, dataset="cifar10", epochs=1)
-    return outputs
-
-
-@pytest.fixture
-def cs7643_outputs(tmp_path) -> Path:
-    return make_cs7643_outputs(tmp_path / "cs7643-outputs")
-
-
 def test_cs7643_refuses_smoke_mode_logs_and_plots_naming_what_to_run_again(tmp_path, student):
     outputs = make_cs7643_outputs(tmp_path / "smoke-outputs", run_mode="smoke")
     (outputs / "convnet.log").write_text("model: convnet\ntest accuracy: 0.9\n")    # changed after its record
@@ -472,7 +284,7 @@ def test_cs7643_names_every_missing_or_broken_file_and_writes_nothing(tmp_path, 
     assert any(line.startswith("convnet.log") and "last line is not the test accuracy" in line for line in lines)
     assert any(line.startswith("softmax_valaccuracy.png") and "not a PNG" in line for line in lines)
     assert len(lines) == 5
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
 
 
 def test_cs7643_refuses_a_notebook_with_errors(tmp_path, cs7643_outputs):
@@ -487,7 +299,7 @@ def test_cs7643_refuses_a_notebook_with_errors(tmp_path, cs7643_outputs):
     out = tmp_path / "2_pytorch.zip"
     with pytest.raises(SubmissionError, match="shows errors .*ZeroDivisionError"):
         collect_cs7643(cs7643_outputs, out, repo=repo)
-    assert _zip_dir_is_clean(out)
+    assert zip_dir_is_clean(out)
 
 
 def test_cs7643_zip_holds_code_scripts_results_and_pdfs(tmp_path, student, cs7643_outputs):

@@ -6,43 +6,20 @@ a temporary output folder), one or a few short epochs per run.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from helpers.paths import REPO_ROOT
+from tests._commands import logged_test_accuracy, repo_env, train_main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def train_main(*args: str, out: Path) -> int:
-    from helpers.train import main
-
-    return main(list(args) + ["--out", str(out), "--no-progress"])
-
-
-def _last_line(path: Path) -> str:
-    return path.read_text().strip().splitlines()[-1]
-
-
-def _test_accuracy(log: Path) -> float:
-    match = re.fullmatch(r"test accuracy: (\d\.\d{4})", _last_line(log))
-    assert match, f"{log} does not end with the test accuracy: {_last_line(log)!r}"
-    return float(match.group(1))
 
 
 # --------------------------------------------------------------------------- train: help and refusals
@@ -126,7 +103,7 @@ def test_a_run_writes_log_plots_weights_and_checkpoints(tmp_path, capsys, args, 
     printed = capsys.readouterr().out
     assert re.search(r"epoch\s+2", printed), "a line per epoch"
     log = out / f"{run}.log"
-    accuracy = _test_accuracy(log)
+    accuracy = logged_test_accuracy(log)
     assert f"test accuracy {accuracy:.4f}" in printed
     lines = log.read_text().splitlines()
     assert lines[0] == f"model: {run}" and lines[1].startswith("settings: dataset")
@@ -146,7 +123,7 @@ def test_interrupted_run_keeps_its_best_checkpoint_and_resumes_to_the_same_resul
     """A real Ctrl-C (SIGINT) in a separate process, then --resume: the same test accuracy as an uninterrupted run."""
     args = ["--model", "convnet", "--hidden-sizes", "8", "--epochs", "6", "--no-progress"]
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "helpers.train", *args, "--out", str(out)], env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.train", *args, "--out", str(out)], env=repo_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     last = out / "checkpoints" / "convnet" / "last.pt"
     deadline = time.monotonic() + 120
@@ -163,7 +140,7 @@ def test_interrupted_run_keeps_its_best_checkpoint_and_resumes_to_the_same_resul
     assert best["epoch"] >= 1 and set(best["model"]) == {"conv.weight", "conv.bias", "fc.weight", "fc.bias"}
     assert not (out / "convnet_lossvstrain.png").exists(), "an interrupted run writes no final plots"
 
-    resumed = subprocess.run([sys.executable, "-m", *shlex.split(command)[2:]], env=_env(), cwd=tmp_path,
+    resumed = subprocess.run([sys.executable, "-m", *shlex.split(command)[2:]], env=repo_env(), cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resumed from" in resumed.stdout
@@ -172,7 +149,7 @@ def test_interrupted_run_keeps_its_best_checkpoint_and_resumes_to_the_same_resul
 
     reference = tmp_path / "reference"
     assert train_main(*args, out=reference) == 0
-    assert _test_accuracy(log) == _test_accuracy(reference / "convnet.log")
+    assert logged_test_accuracy(log) == logged_test_accuracy(reference / "convnet.log")
     a = torch.load(out / "models" / "convnet.pt", weights_only=True)
     b = torch.load(reference / "models" / "convnet.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a), "resuming must give the uninterrupted run's weights"
@@ -200,7 +177,7 @@ def test_mymodel_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, caps
     assert train_main(*args, "--resume", out=out) == 0
     assert "Resumed from" in capsys.readouterr().out
     assert train_main(*args, out=tmp_path / "reference") == 0
-    assert _test_accuracy(out / "mymodel.log") == _test_accuracy(tmp_path / "reference" / "mymodel.log")
+    assert logged_test_accuracy(out / "mymodel.log") == logged_test_accuracy(tmp_path / "reference" / "mymodel.log")
     resumed = torch.load(out / "models" / "cifar10_mymodel.pt", weights_only=True)
     reference = torch.load(tmp_path / "reference" / "models" / "cifar10_mymodel.pt", weights_only=True)
     assert resumed.keys() == reference.keys()
@@ -249,9 +226,9 @@ def test_run_scripts_hold_the_tuned_settings(model):
 @pytest.mark.parametrize("model, extra", [("softmax", []), ("mymodel", ["--batch-size", "256"])])
 def test_run_script_trains_and_passes_arguments_on(tmp_path, model, extra):
     result = subprocess.run(["bash", str(REPO_ROOT / "scripts" / f"run_{model}.sh"), "--epochs", "1", "--out", "rel",
-                             "--no-progress", *extra], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                             "--no-progress", *extra], cwd=tmp_path, env=repo_env(), capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr
     log = tmp_path / "rel" / f"{model}.log"   # a relative --out is relative to where the script was started
-    _test_accuracy(log)
+    logged_test_accuracy(log)
     assert "epochs 1" in log.read_text().splitlines()[1]

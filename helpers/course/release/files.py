@@ -13,12 +13,14 @@ from pathlib import Path
 WITHHELD_DIRS = ("assets/models/", "outputs/", "data/")
 WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
 # The instructor's side: the grader (its evaluation-set recipe, configs, tests and benchmark), this release tool
-# (with its fingerprints, the student README's template and their tests, the walk through the student copy),
+# (with its fingerprints, the student README's template and their tests, the walk through the student copy and its
+# helper that writes the solutions back in),
 # the tests of the reference solutions' own designs, the course repository's CI, its browser test and its version corners. The copy
 # speaks to students only.
 INSTRUCTOR_ONLY = ("helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
                    "helpers/course/release/", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
-                   "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py", ".ci/",
+                   "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py",
+                   "tests/_solutions.py", ".ci/",
                    "tests/test_browser.py", "tests/test_checks_with_solutions.py", "tests/test_fingerprints.py",
                    "scripts/test_versions.py", "tests/test_versions.py")
 
