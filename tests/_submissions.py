@@ -152,7 +152,7 @@ def make_student(root: Path) -> tuple[Path, Path]:
 
 
 def record_run(outputs: Path, mode: str, **changes) -> None:
-    """Records of how the made files were made (helpers.course.provenance), as notebooks 02 and 06 write them.
+    """Records of how the made files were made (helpers.provenance), as notebooks 02 and 06 write them.
 
     "full" is fabricated here for speed: a real full run of notebooks 02 and 06 takes many minutes; the
     facts (test accuracies) are the real ones of the small runs. ``changes``: facts to write instead.
