@@ -5,6 +5,9 @@ import each other; over those the course tooling; at the top the command lines. 
 layer or below.
 
 Import modules by their full name (``from helpers.data import load_dataset``).
+Imports sit at the top of a module, except where one defers a heavy import (torch, pyplot, nbformat: the command
+lines' ``--help`` and the base modules load without them) or keeps a deliberate isolation (the student's
+``numpy_nn``, the runner's child side); a short comment at such an import says which.
 Every module, one line each:
 
 Base (used by every wing)

@@ -38,6 +38,7 @@ import functools
 import gzip
 import os
 import pickle
+import socket
 import struct
 from pathlib import Path
 
@@ -252,9 +253,7 @@ def download_timeout() -> float:
 
 def _download(name: str, root: Path) -> None:
     """Fetch ``name`` into ``root`` with torchvision (raises on failure, ``TimeoutError`` when the server is silent)."""
-    import socket
-
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # deferred: torchvision takes seconds to import; base modules never pull it
 
     timeout = download_timeout()
     print(f"{name} is not in {root}: downloading it ({_DOWNLOAD_SIZES[name]}); waiting at most {timeout:g} s "
@@ -346,7 +345,7 @@ def to_float_tensor(images: np.ndarray):
 
     The batched equivalent of ``torchvision.transforms.ToTensor``.
     """
-    import torch
+    import torch  # deferred: torch takes seconds to import; this base module loads without it
 
     x = torch.from_numpy(np.ascontiguousarray(images))
     if x.ndim == 3:
@@ -371,6 +370,7 @@ def torch_dataset(name: str, split: str, transform=None, root=None):
 
 @functools.cache
 def _array_dataset_class():
+    # deferred (both): torch takes seconds to import; this base module loads without it
     import torch
     from torch.utils.data import Dataset
 
@@ -408,6 +408,7 @@ def make_loaders(name: str, batch_size: int = 64, val_size: int | float = 0.1, t
     (fixed ``seed``); ``train_transform`` applies to training images only.
     Returns ``(train_loader, val_loader, test_loader)``.
     """
+    # deferred (both): torch takes seconds to import; this base module loads without it
     import torch
     from torch.utils.data import DataLoader
 

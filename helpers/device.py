@@ -7,6 +7,7 @@ Nothing else in the workbook decides where tensors live; code asks
 from __future__ import annotations
 
 import os
+import platform
 
 from helpers.settings import setting
 
@@ -14,7 +15,7 @@ DEVICE_VARIABLE = "WORKBOOK_DEVICE"
 
 
 def _mps_available() -> bool:
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     mps = getattr(torch.backends, "mps", None)
     return mps is not None and mps.is_available()
@@ -27,7 +28,7 @@ def get_device(preferred: str | None = None, verbose: bool = False):
     ``verbose`` it prints which one it picked (``describe_device``).
     Raises ``ValueError`` if a device is asked for that this machine lacks.
     """
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     from_env = not preferred and setting(DEVICE_VARIABLE) is not None
     name = preferred or setting(DEVICE_VARIABLE)
@@ -59,7 +60,7 @@ def get_device(preferred: str | None = None, verbose: bool = False):
 
 def describe_device(device) -> str:
     """A human-readable name, e.g. ``cuda:0 (NVIDIA H100)`` or ``cpu (2 threads)``."""
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     device = torch.device(device)
     if device.type == "cuda":
@@ -79,7 +80,7 @@ CPU_FEATURES = (("avx2", "_is_avx2_supported"), ("avx512", "_is_avx512_supported
 
 def cpu_capabilities() -> dict[str, bool]:
     """``{"avx2", "avx512", "avx512_bf16", "amx"}``: which of these instruction sets this CPU has (False if unknown)."""
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     cpu = getattr(torch, "cpu", None)
     return {name: bool(getattr(cpu, check, lambda: False)()) for name, check in CPU_FEATURES}
@@ -96,8 +97,6 @@ def cpu_kind() -> str:
 
 def cpu_description() -> str:
     """One line: the processor's model name, its kind and core count, e.g. for a benchmark's header."""
-    import platform
-
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -117,7 +116,7 @@ def bf16_is_fast(device) -> bool:
     instead of 125 ms per training step of notebook 06's MyNet). Elsewhere
     bfloat16 is emulated and slower, so the answer is no.
     """
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     device = torch.device(device)
     if device.type == "cuda":

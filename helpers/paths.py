@@ -9,8 +9,10 @@ or overwritten by an update of the workbook.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import shlex
 import sys
 import tempfile
 import threading
@@ -122,8 +124,6 @@ def atomic_write_json(path: str | os.PathLike, value, indent: int | None = 1) ->
 
 def figure_bytes(fig, fmt: str = "png", **savefig_kwargs) -> bytes:
     """A matplotlib figure as the bytes of a ``fmt`` file (100 dpi, tight bounding box unless given)."""
-    import io
-
     buf = io.BytesIO()
     savefig_kwargs.setdefault("dpi", 100)
     savefig_kwargs.setdefault("bbox_inches", "tight")
@@ -161,7 +161,7 @@ def read_notebook(path: str | os.PathLike):
     Raises ``NotebookError`` with one line naming the file and what is wrong with it
     instead of a traceback from deep inside nbformat or JSON.
     """
-    import nbformat
+    import nbformat  # deferred: nbformat takes about a second to import, and every module imports this one
 
     path = Path(path)
     if not path.exists():
@@ -233,8 +233,6 @@ _held_guard = threading.Lock()
 
 def describe_this_process() -> str:
     """How a second writer is told who holds a folder: the command line, or "a notebook (Jupyter kernel)"."""
-    import shlex
-
     argv = list(getattr(sys, "orig_argv", sys.argv))
     if any("ipykernel" in part for part in argv[:3]):
         return "a notebook (Jupyter kernel)"
@@ -258,6 +256,7 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
     that holds ``out`` saves its files into ``out``). The operating system
     releases the lock when its process ends, even by ``kill -9``.
     """
+    # deferred: filelock adds ~40 ms to importing this module, which every command line (even --help) imports
     from filelock import FileLock, Timeout
 
     folder = Path(folder)
@@ -299,6 +298,7 @@ def output_lock(folder: str | os.PathLike, holder: str | None = None):
 
 def _held_above(folder: Path) -> Path | None:
     """The nearest folder above ``folder`` whose lock another process holds, or ``None``."""
+    # deferred: filelock adds ~40 ms to importing this module, which every command line (even --help) imports
     from filelock import FileLock, Timeout
 
     for parent in folder.resolve().parents:

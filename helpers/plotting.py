@@ -14,7 +14,7 @@ def image_grid(images: np.ndarray, labels=None, class_names=None, ncols: int = 1
     ``class_names`` maps ints to names. ``highlight``: optional ``(N,)`` bools;
     those images get a red frame and a red title (e.g. mistakes).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: ~1 s to import, and it picks a GUI backend
 
     images = np.asarray(images)
     if images.ndim not in (3, 4):
@@ -54,7 +54,7 @@ def filter_grid(weights: np.ndarray, ncols: int = 8, title: str | None = None, s
     ``(F, H, W)``. Each filter is min-max normalised on its own so that its
     pattern is visible whatever its scale.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: ~1 s to import, and it picks a GUI backend
 
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 3:
@@ -125,6 +125,7 @@ def plot_history(history: dict, title: str | None = None, smooth: int = 0, x: st
       (``x="epoch"``) or the minutes of training (``x="minutes"``, from
       ``train_time``: a time-to-accuracy curve); ``target`` draws a dashed line.
     """
+    # deferred (both): pyplot takes ~1 s to import and picks a GUI backend; importing this module stays light
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 

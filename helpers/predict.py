@@ -22,8 +22,19 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from helpers.cli import Refused
-from helpers.data import DATASETS
+from helpers.data import DATASETS, DatasetError, DatasetNotFoundError, load_dataset
+from helpers.device import get_device
+from helpers.paths import (
+    OutputClash,
+    atomic_write_bytes,
+    output_dir,
+    output_lock,
+    refuse_overwriting_inputs,
+    writable_folder_problem,
+)
 from helpers.pytorch.registry import MODELS, WeightsError, load_trained_model
 
 _TTA_MODELS = [name for name, spec in MODELS.items() if spec.tta]
@@ -39,6 +50,7 @@ def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_si
     spec = MODELS[model]
     if tta and not spec.tta:
         raise Refused(_TTA_ONLY)
+    # deferred (all three): they import torch, which takes seconds; --help and refusals must not wait for it
     if spec.pixels:
         from helpers.pytorch.mymodel_recipe import cifar_uint8, predict_logits
 
@@ -51,8 +63,6 @@ def predict_labels(net, model: str, images, dataset: str, tta: int = 0, batch_si
 
 def write_predictions(path: Path, labels) -> Path:
     """``id,label`` rows in test-set order, written atomically."""
-    from helpers.paths import atomic_write_bytes
-
     rows = ["id,label"] + [f"{i},{int(label)}" for i, label in enumerate(labels)]
     return atomic_write_bytes(path, ("\n".join(rows) + "\n").encode())
 
@@ -82,16 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None and args.out.is_dir():
             raise Refused(f"--out {args.out} is a folder; give the CSV file's path.")
         if args.out is not None:
-            from helpers.paths import OutputClash, refuse_overwriting_inputs, writable_folder_problem
-
             if why := writable_folder_problem(args.out.parent):
                 raise Refused(f"--out {args.out}: {why}")
             try:
                 refuse_overwriting_inputs(args.out, [args.weights])
             except OutputClash as err:
                 raise Refused(str(err)) from None
-        from helpers.device import get_device
-
         try:
             device = get_device(None if args.device == "auto" else args.device)
         except ValueError as err:
@@ -104,9 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         p.print_usage(sys.stderr)
         print(f"{p.prog}: refused: {err}", file=sys.stderr)
         return 2
-    from helpers.data import DatasetError, DatasetNotFoundError, load_dataset
-    from helpers.paths import OutputClash, output_dir, output_lock
-
     target = args.out or output_dir() / "predictions.csv"
     try:
         with output_lock(target.parent):   # one writer per output folder, held before the work
@@ -124,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {out}: {len(predicted)} predictions ({args.model}, {args.weights})")
     if labels is not None:
-        import numpy as np
-
         accuracy = float((predicted.numpy() == np.asarray(labels)).mean())
         print(f"accuracy on the {len(labels)} {args.dataset} test images: {accuracy:.4f}")
     return 0

@@ -27,7 +27,7 @@ import json
 import os
 from pathlib import Path
 
-from helpers.paths import atomic_write_bytes, atomic_write_json, output_lock
+from helpers.paths import atomic_write_bytes, atomic_write_json, figure_bytes, output_lock
 from helpers.runtime import mode
 
 SUFFIX = ".provenance.json"
@@ -125,8 +125,6 @@ def save_artefact(path: str | os.PathLike, data: bytes, made_by: str, **facts) -
 
 def save_figure(fig, path: str | os.PathLike, made_by: str, **facts) -> Path:
     """``save_artefact`` for a matplotlib figure (PNG unless the suffix says otherwise)."""
-    from helpers.paths import figure_bytes
-
     return save_artefact(path, figure_bytes(fig, Path(path).suffix.lstrip(".") or "png"), made_by, **facts)
 
 

@@ -30,6 +30,11 @@ import numpy as np
 
 from helpers.settings import SETTINGS, choice_setting, int_setting
 
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # Colab and other environments without it: NumPy keeps its default
+    threadpool_limits = None
+
 MODES = ("full", "smoke")
 MODE_VARIABLE = "WORKBOOK_MODE"
 DEFAULT_SEED = 0
@@ -62,7 +67,7 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     random.seed(seed)
     np.random.seed(seed)
     try:
-        import torch
+        import torch  # deferred: torch takes seconds to import; base modules load without it
     except ImportError:  # the NumPy part of the course runs without torch
         return
     torch.manual_seed(seed)
@@ -103,14 +108,10 @@ def set_threads(num_threads: int | None = None) -> int:
     """
     if num_threads is None:
         num_threads = int_setting(THREADS_VARIABLE) or cpu_cores()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # Colab and other environments without it: NumPy keeps its default
-        pass
-    else:
+    if threadpool_limits is not None:
         threadpool_limits(limits=int_setting(BLAS_THREADS_VARIABLE), user_api="blas")
     try:
-        import torch
+        import torch  # deferred: torch takes seconds to import; base modules load without it
     except ImportError:
         return num_threads
     torch.set_num_threads(num_threads)
@@ -126,7 +127,7 @@ def torch_threads(num_threads: int):
     (measured: 10x slower on 2 shared cores). Element-wise results do not
     depend on the thread count.
     """
-    import torch
+    import torch  # deferred: torch takes seconds to import; base modules load without it
 
     before = torch.get_num_threads()
     torch.set_num_threads(num_threads)
@@ -143,7 +144,7 @@ def enable_autoreload() -> bool:
     Returns True when it was turned on; outside IPython (a script, pytest) it
     does nothing and returns False.
     """
-    try:
+    try:  # deferred: IPython takes ~0.1 s to import, and only a notebook (already holding it) needs it
         from IPython import get_ipython
     except ImportError:
         return False
@@ -170,7 +171,7 @@ def setup(seed: int = DEFAULT_SEED, num_threads: int | None = None, deterministi
     np.set_printoptions(precision=PRINT_PRECISION, suppress=False)
     info = {"mode": mode(), "seed": seed, "threads": threads, "torch": None}
     try:
-        import torch
+        import torch  # deferred: torch takes seconds to import; base modules load without it
     except ImportError:
         pass
     else:

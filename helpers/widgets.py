@@ -19,6 +19,7 @@ shown whole (``description_width: initial``). ``panel`` holds the widgets
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 
@@ -29,9 +30,7 @@ def train_panel(controls: dict, on_train: Callable[[dict], object], columns: int
     ``on_train(values)`` returns anything, kept as ``panel["result"]``;
     ``summary(result)`` is shown in the status line (HTML allowed), else "done".
     """
-    import html
-
-    import ipywidgets as w
+    import ipywidgets as w  # deferred: ipywidgets takes ~0.2 s to import and is needed only in a notebook
 
     if not controls:
         raise ValueError("train_panel needs at least one control.")

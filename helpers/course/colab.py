@@ -30,6 +30,7 @@ overrides it for a fork.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import re
@@ -37,6 +38,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.paths import REPO_ROOT, atomic_write_bytes, read_notebook
 from helpers.settings import SETTINGS, setting
 
 # The clone URL, set once here (``python -m helpers.course.colab set-url URL`` keeps the notebooks' first cells in step).
@@ -127,9 +129,7 @@ def set_repo_url(root: Path, url: str) -> list[str]:
 
     Returns the files changed (relative to ``root``).
     """
-    import nbformat
-
-    from helpers.paths import atomic_write_bytes, read_notebook
+    import nbformat  # deferred: nbformat takes about a second to import, and only set-url writes notebooks
 
     changed = []
     module = root / "helpers" / "course" / "colab.py"
@@ -179,6 +179,7 @@ def install_commands(repo: Path = COLAB_ROOT) -> list[list[str]]:
 
 def download_data(root: Path = COLAB_DATA, names=("mnist", "fashion_mnist", "cifar10")) -> Path:
     """Download the data sets with torchvision into ``root`` and set ``WORKBOOK_DATA``."""
+    # here, not at the top: helpers.data needs NumPy, which setup_colab may have to install before this runs
     from helpers.data import load_dataset
 
     os.environ["WORKBOOK_DATA"] = str(root)
@@ -189,7 +190,7 @@ def download_data(root: Path = COLAB_DATA, names=("mnist", "fashion_mnist", "cif
 
 def enable_widgets() -> bool:
     """Turn on Colab's custom widget manager (ipywidgets views); False where there is none."""
-    try:
+    try:  # here, not at the top: google.colab exists only inside Colab
         from google.colab import output  # type: ignore[import-not-found]
 
         output.enable_custom_widget_manager()
@@ -225,10 +226,6 @@ def setup_colab(repo: Path = DRIVE_HOME, data_root: Path = COLAB_DATA, run=None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from helpers.paths import REPO_ROOT
-
     parser = argparse.ArgumentParser(prog="python -m helpers.course.colab", description="The Colab set-up cell's repository URL.")
     sub = parser.add_subparsers(dest="command", required=True)
     seturl = sub.add_parser("set-url", help="write URL into helpers/course/colab.py and every notebook's first cell")

@@ -25,6 +25,7 @@ own run); nothing is executed.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers.paths import atomic_write_bytes, read_notebook
 from helpers.settings import setting
 
 CHROMIUM_NAMES = (
@@ -113,7 +115,7 @@ def find_mathjax() -> Path:
 
 
 def _pypdf():
-    try:
+    try:  # deferred, and optional: pypdf takes ~0.2 s to import, and ToolMissing says when it is missing
         import pypdf
     except ImportError as err:
         raise ToolMissing("PDF export needs the Python package pypdf to merge the pages: `pip install pypdf`.") from err
@@ -122,9 +124,7 @@ def _pypdf():
 
 def notebook_html(path: str | os.PathLike, mathjax: Path | None = None) -> str:
     """The notebook at ``path`` as one self-contained HTML page that loads nothing from the network."""
-    from nbconvert import HTMLExporter
-
-    from helpers.paths import read_notebook
+    from nbconvert import HTMLExporter  # deferred: nbconvert takes seconds to import, and only an export needs it
 
     path = Path(path)
     mathjax = mathjax or find_mathjax()
@@ -176,8 +176,6 @@ def export_pdf(notebooks: list[str | os.PathLike], out: str | os.PathLike, verbo
     Raises, before any work, ``NotebookError`` (``helpers.paths.read_notebook``) naming a notebook that is
     missing, empty or not a valid notebook, and ``ToolMissing`` when Chromium, MathJax or pypdf is missing.
     """
-    from helpers.paths import atomic_write_bytes, read_notebook
-
     paths = [Path(n) for n in notebooks]
     if not paths:
         raise ValueError("no notebooks to export")
@@ -203,8 +201,6 @@ def export_pdf(notebooks: list[str | os.PathLike], out: str | os.PathLike, verbo
 
 
 def _to_bytes(writer) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()

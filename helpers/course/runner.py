@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import importlib.util
 import io
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -72,9 +74,6 @@ def where(err: BaseException, folder: str | None = None) -> str:
 
 def describe(err: BaseException) -> str:
     """One line for a student: the exception and where in their files it was raised."""
-    import errno
-    import resource
-
     if isinstance(err, StepError):
         return str(err)[:600]
     if isinstance(err, MemoryError):
@@ -87,7 +86,7 @@ def describe(err: BaseException) -> str:
 
 def as_array(name: str, value):
     """``value`` (a NumPy array or a torch tensor) as a numeric NumPy array; ``StepError`` naming ``name`` otherwise."""
-    import numpy as np
+    import numpy as np  # here, not at the top: the runner imports only the standard library until a step has arrays
 
     try:
         array = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
@@ -235,6 +234,7 @@ def _step_process(fn, reply: int, log: str) -> None:
             arrays, meta = result if isinstance(result, tuple) else (result or {}, {})
             payload = b""
             if arrays:
+                # here, not at the top: the runner imports only the standard library until a step has arrays
                 import numpy as np
 
                 buffer = io.BytesIO()
@@ -332,6 +332,7 @@ class Run:
         if self._inputs is None:
             self._inputs = {}
             if self._inputs_path:
+                # here, not at the top: the runner imports only the standard library until a step has arrays
                 import numpy as np
 
                 with np.load(self._inputs_path, allow_pickle=False) as data:
@@ -393,8 +394,6 @@ def main() -> int:
         os.setuid(uid)
     _harden()
     if _setup.get("nproc"):
-        import resource
-
         resource.setrlimit(resource.RLIMIT_NPROC, (int(_setup["nproc"]), int(_setup["nproc"])))
     _write({"ready": True})
     for line in sys.stdin:

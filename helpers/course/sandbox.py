@@ -48,6 +48,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import filelock
+import numpy as np
+
+try:
+    import resource
+except ImportError:  # not POSIX: runs get no resource limits (see _limits)
+    resource = None
+
 RUNNER = Path(__file__).with_name("runner.py")
 # Address space a check may use (bytes): importing torch takes about 2 GiB of it, a test's arrays the rest.
 CHECK_MEMORY = 16 * 2**30
@@ -243,8 +251,6 @@ class Record:
         """The step's arrays, read from its ``.npz`` without pickles (an unreadable payload reads as none)."""
         if not self.payload:
             return {}
-        import numpy as np
-
         try:
             with np.load(io.BytesIO(self.payload), allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
@@ -322,8 +328,6 @@ class Run:
 
 def _limits(memory: int | None, output: int | None):
     def apply():   # in the child, between fork and exec (inherited through bubblewrap)
-        import resource
-
         if memory is not None:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if output is not None:
@@ -341,15 +345,13 @@ def claimed_uid(first: int = SANDBOX_UID, count: int = SANDBOX_UIDS):
     released when the block ends or the process dies; the uid's leftover processes (a grader that was killed)
     are ended first. ``RuntimeError`` when all ``count`` uids from ``first`` are held.
     """
-    from filelock import FileLock, Timeout
-
     folder = Path(tempfile.gettempdir()) / "workbook-sandbox-uids"
     folder.mkdir(mode=0o755, exist_ok=True)
     for uid in range(first, first + count):
-        lock = FileLock(str(folder / f"{uid}.lock"))
+        lock = filelock.FileLock(str(folder / f"{uid}.lock"))
         try:
             lock.acquire(timeout=0)
-        except Timeout:
+        except filelock.Timeout:
             continue
         try:
             end_processes_of(uid)
@@ -401,8 +403,6 @@ class _Box:
             os.chmod(self.runner_dir / source.name, 0o644)
         self.inputs = None
         if inputs:
-            import numpy as np
-
             np.savez(self.runner_dir / "inputs.npz", **inputs)
             os.chmod(self.runner_dir / "inputs.npz", 0o644)
             self.inputs = "inputs.npz"

@@ -53,6 +53,7 @@ before any check, with status 2.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import shutil
@@ -62,9 +63,27 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.course import sandbox
+import numpy as np
+from PIL import Image
+
+from helpers import provenance
+from helpers.course import sandbox, verify
+from helpers.course.pdf_export import ToolMissing, export_pdf
 from helpers.course.sandbox import check_memory
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT, atomic_writer, output_dir
+from helpers.data import DATASETS, load_dataset
+from helpers.paths import (
+    NOTEBOOKS_DIR,
+    REPO_ROOT,
+    NotebookError,
+    OutputClash,
+    atomic_write_bytes,
+    atomic_writer,
+    output_dir,
+    read_notebook,
+    refuse_overwriting_inputs,
+    writable_folder_problem,
+)
+from helpers.scratch.binary_mnist import NETWORK_FILE
 from helpers.settings import path_setting
 
 NUMPY_NN_NOTEBOOK = "notebooks/02_numpy_nn.ipynb"
@@ -197,8 +216,6 @@ def check_isolated(paths: dict[str, Path], timeout: float = CHECK_TIMEOUT) -> li
     Returns the class indices ``classify`` gave for a small batch; raises
     ``SubmissionError`` naming the file that failed.
     """
-    import numpy as np
-
     images = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="rpz-check-") as tmp:
         for name, path in paths.items():
@@ -226,8 +243,6 @@ def write_zip(entries: dict[str, Path], out: Path) -> Path:
 
 
 def _refuse_input_as_output(out: Path, inputs) -> None:
-    from helpers.paths import OutputClash, refuse_overwriting_inputs
-
     try:
         refuse_overwriting_inputs(out, inputs)
     except OutputClash as err:
@@ -241,9 +256,6 @@ def check_provenance(paths: dict[str, Path]) -> None:
     figures are measured against) needs one too. Raises ``SubmissionError`` with one line per file, naming
     the notebook to re-run in full mode.
     """
-    from helpers import provenance
-    from helpers.scratch.binary_mnist import NETWORK_FILE
-
     problems = []
     # The network notebook 02 trained is not handed in, but its figures are measured against it (measure_rpz).
     made = [(d.name, paths[d.name], d.made_by.split()[0]) for d in RPZ_FILES if d.source == "outputs"]
@@ -264,8 +276,6 @@ def model_accuracy(paths: dict[str, Path], dataset: str, root: Path, timeout: fl
     of student code. Raises ``SubmissionError`` naming ``model.pt`` when the
     accuracy cannot be measured (the classification fails or takes too long).
     """
-    from helpers.data import load_dataset
-
     images, labels = load_dataset(dataset, "test", root=root, download=False)
     with tempfile.TemporaryDirectory(prefix="rpz-accuracy-") as tmp:
         for name in ("pytorch_cnn.py", "model.pt"):
@@ -290,10 +300,6 @@ def measure_rpz(paths: dict[str, Path]) -> list[str]:
     accuracy on the test set (or a network at chance level), and the two PNGs against the network their run
     trained.
     """
-    from helpers import provenance
-    from helpers.course import verify
-    from helpers.data import DATASETS
-
     problems, lines = [], []
     figures, summary = verify.check_numpy_nn(paths["numpy_nn_training.png"], paths["numpy_nn_classification.png"],
                                              NUMPY_NN_NOTEBOOK)
@@ -325,8 +331,6 @@ def measure_rpz(paths: dict[str, Path]) -> list[str]:
 
 def check_out(out: Path, what: str = "--out") -> None:
     """Refuse, before any slow check, an ``out`` file that cannot be written: a folder, under a file, read-only."""
-    from helpers.paths import writable_folder_problem
-
     if out.is_dir():
         raise BadArgument(f"{what} {out} is a folder; give the path of the file to write.")
     if why := writable_folder_problem(out.parent):
@@ -396,8 +400,6 @@ MAX_PNG_PIXELS = 50_000_000
 def check_png(path: Path) -> str | None:
     """Why ``path`` is not a usable PNG (one line), or ``None``. The size is read from the header and a huge image
     is refused before any pixel is decoded; then every pixel is (a truncated or forged file fails there)."""
-    from PIL import Image
-
     with open(path, "rb") as f:
         if f.read(8) != b"\x89PNG\r\n\x1a\n":
             return "is not a PNG image"
@@ -416,8 +418,6 @@ def check_png(path: Path) -> str | None:
 
 
 def _check_notebook(path: Path) -> str | None:
-    from helpers.paths import NotebookError, read_notebook
-
     try:
         nb = read_notebook(path)
     except NotebookError as err:
@@ -445,12 +445,6 @@ FILE_CHECKS = {".ipynb": _check_notebook, ".py": _check_python, ".log": _check_l
 
 def images_pdf(pngs: list[Path], out: Path) -> Path:
     """Every PNG on its own page of one PDF (Pillow), written atomically."""
-    import io
-
-    from PIL import Image
-
-    from helpers.paths import atomic_write_bytes
-
     pages = [Image.open(p).convert("RGB") for p in pngs]
     buffer = io.BytesIO()
     pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:], resolution=100.0)
@@ -465,8 +459,6 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     ``helpers.course.pdf_export.export_pdf``). Raises ``SubmissionError`` listing
     every problem (nothing written) when a file is missing or fails its check.
     """
-    from helpers import provenance
-
     repo = Path(repo or REPO_ROOT)
     outputs = Path(outputs or output_dir())
     out = Path(out or repo / CS7643_ZIP)
@@ -497,7 +489,7 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
     _refuse_input_as_output(out, entries.values())  # before the slow PDF export
 
     if export is None:
-        from helpers.course.pdf_export import export_pdf as export
+        export = export_pdf
     with tempfile.TemporaryDirectory(prefix="cs7643-") as tmp:
         notebook_pdf = Path(tmp) / (Path(FILTER_NOTEBOOK).stem + ".pdf")
         try:
@@ -532,9 +524,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.target == "pdf":
-        from helpers.course.pdf_export import ToolMissing, export_pdf
-        from helpers.paths import NotebookError
-
         notebooks = args.notebooks or all_notebooks()
         try:
             out = args.out or REPO_ROOT / PDF_NAME

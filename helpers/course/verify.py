@@ -29,13 +29,18 @@ accuracies are measured), nor who ran it.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from helpers.paths import SUBSET_DATA_DIR
+from helpers import provenance
+from helpers.data import DATA_VARIABLE, DatasetNotFoundError, full_data_root, load_dataset, train_val_split
+from helpers.paths import SUBSET_DATA_DIR, figure_bytes
+from helpers.scratch import binary_mnist as bm
 
 # A network this close to guessing (in accuracy points above 1 / classes) is not a trained one.
 CHANCE_MARGIN = 0.05
@@ -55,16 +60,12 @@ class MeasurementSet:
     def describe(self, n: int) -> str:
         if self.full:
             return f"the full clean {self.dataset} test set ({n} images)"
-        from helpers.data import DATA_VARIABLE
-
         return (f"the {n} {self.dataset} test images shipped with the workbook (the full set is not on disk; "
                 f"set {DATA_VARIABLE})")
 
 
 def measurement_set(dataset: str) -> MeasurementSet:
     """Where ``dataset``'s test set is read from for a measurement: never downloaded."""
-    from helpers.data import DatasetNotFoundError, full_data_root, load_dataset
-
     root = full_data_root()
     try:
         load_dataset(dataset, "test", root=root, download=False)
@@ -122,10 +123,6 @@ def network_probabilities(weights, activation: str, X: np.ndarray) -> np.ndarray
 
 def same_pixels(png: Path, drawn: bytes) -> bool:
     """Whether the PNG file ``png`` shows exactly the image of the PNG bytes ``drawn`` (metadata aside)."""
-    import io
-
-    from PIL import Image
-
     with Image.open(png) as a, Image.open(io.BytesIO(drawn)) as b:
         return a.size == b.size and np.array_equal(np.asarray(a.convert("RGBA")), np.asarray(b.convert("RGBA")))
 
@@ -136,15 +133,11 @@ def check_numpy_nn(training_png: Path, classification_png: Path, notebook: str) 
     Returns ``(problems, summary)``: one line per problem, each starting with the file it is about, and one
     line saying what was measured.
     """
+    # deferred: pyplot takes ~1 s to import, and the backend is switched to Agg only when figures are re-drawn
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from helpers import provenance
-    from helpers.data import load_dataset, train_val_split
-    from helpers.paths import figure_bytes
-    from helpers.scratch import binary_mnist as bm
 
     again = f"run {notebook} again in full mode (WORKBOOK_MODE unset), then collect again."
     network = training_png.with_name(bm.NETWORK_FILE)

@@ -32,12 +32,16 @@ Bad weights raise ``WeightsError`` with one line naming the file and what it hol
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from helpers.paths import atomic_write_bytes, display_path, error_line
+from helpers.runtime import mode
 
 IMAGE_SHAPES = {"cifar10": (3, 32, 32), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
 _TITLES = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -106,7 +110,7 @@ class ModelSpec:
 def _models():
     """``helpers.pytorch.models``, imported on first use: torch takes seconds to import, and the command lines'
     ``--help`` and refusals need only the specs."""
-    from helpers.pytorch import models
+    from helpers.pytorch import models  # deferred: it imports torch (see above)
 
     return models
 
@@ -211,9 +215,7 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
 
     The file is read as data (``weights_only=True``): a file holding code is refused, never run.
     """
-    import torch
-
-    from helpers.paths import error_line
+    import torch  # deferred: torch takes seconds to import, and --help and refusals need only the specs
 
     path = Path(path)
     if path.is_dir():
@@ -246,9 +248,7 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
 
 def weights_bytes(model) -> bytes:
     """``model.state_dict()``, its tensors moved to the CPU, as the bytes of a ``torch.save`` file."""
-    import io
-
-    import torch
+    import torch  # deferred: torch takes seconds to import, and --help and refusals need only the specs
 
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
@@ -257,8 +257,6 @@ def weights_bytes(model) -> bytes:
 
 def save_weights(model, path) -> Path:
     """Save ``model.state_dict()`` (on the CPU) to ``path`` atomically: a crash never leaves half a file."""
-    from helpers.paths import atomic_write_bytes
-
     return atomic_write_bytes(path, weights_bytes(model))
 
 
@@ -270,9 +268,6 @@ def ship_if_better(trained, accuracy: float, shipped, shipped_accuracy: float | 
     ``accuracy`` and ``shipped_accuracy`` (None: nothing shipped yet) are
     measured the same way, on the same images. The copy is atomic.
     """
-    from helpers.paths import atomic_write_bytes, display_path
-    from helpers.runtime import mode
-
     trained, shipped = Path(trained), Path(shipped)
     before = "nothing shipped yet" if shipped_accuracy is None else f"shipped: {shipped_accuracy:.4f}"
     if mode() != "full":

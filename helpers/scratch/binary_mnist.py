@@ -23,7 +23,11 @@ outputs ``(N, 1)`` probabilities of the second digit.
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import math
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +77,6 @@ def check_config(config: dict, name=lambda key: key) -> None:
 
     ``name(key)`` spells a setting in the message (``--learning-rate`` on the command line).
     """
-    import math
-
     digits = tuple(config["digits"])
     if len(digits) != 2 or digits[0] == digits[1] or not all(isinstance(d, (int, np.integer)) and 0 <= d <= 9
                                                              for d in digits):
@@ -114,7 +116,7 @@ def build_network(input_dim: int = 784, hidden_units: int = 64, depth: int = 1, 
     ``depth=0`` is logistic regression (``Linear -> Sigmoid``). Returns the
     list of layers, input ``(batch, input_dim)`` -> output ``(batch, 1)``.
     """
-    from helpers import numpy_nn
+    from helpers import numpy_nn  # here, not at the top: numpy_nn is the student's file (see above)
 
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}.")
@@ -156,7 +158,7 @@ def sgd_step(model: list, learning_rate: float) -> None:
 
 def loss_and_accuracy(model: list, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean squared error and accuracy (threshold 0.5) of ``model`` on ``X`` ``(N, D)``, ``y`` ``(N, 1)``."""
-    from helpers.numpy_nn import SE
+    from helpers.numpy_nn import SE  # here, not at the top: numpy_nn is the student's file (see above)
 
     p = forward(model, X)
     return float(SE().forward(p, y).mean()), float(np.mean((p > 0.5) == (y > 0.5)))
@@ -174,7 +176,7 @@ def train(model: list, data: dict, learning_rate: float, batch_size: int, epochs
     ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc`` and ``train_time``
     (seconds of training so far, evaluation excluded), one entry per epoch.
     """
-    from helpers.numpy_nn import SE
+    from helpers.numpy_nn import SE  # here, not at the top: numpy_nn is the student's file (see above)
 
     X, y = data["X_train"], data["y_train"]
     if batch_size < 1 or epochs < 0:
@@ -273,8 +275,6 @@ def network_arrays(result: dict, data: dict) -> dict:
     history; ``probs_test``: ``(N_te, 1)`` the test probabilities the classification figure shows.
     Plain arrays only, so that it is read back with ``allow_pickle=False``.
     """
-    import json
-
     linear = [layer for layer in result["model"] if hasattr(layer, "W")]
     config = {k: result["config"][k] for k in DEFAULT_CONFIG}
     config.update(digits=list(data["digits"]), seed=int(result.get("seed", 0)),
@@ -290,9 +290,6 @@ def network_arrays(result: dict, data: dict) -> dict:
 def read_network(path) -> dict:
     """``NETWORK_FILE`` read back as data (``allow_pickle=False``): ``{"config", "weights": [(W, b), ...],
     "history", "probs_test"}``; ``ValueError`` naming the file when it is not one."""
-    import json
-    import zipfile
-
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -326,9 +323,7 @@ def save_figures(result: dict, data: dict, out) -> dict:
     the figures' paths, ``{"training": path, "classification": path}`` (the
     network is ``NETWORK_FILE`` beside them).
     """
-    import io
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot takes ~1 s to import and picks a GUI backend
 
     out = Path(out)
     facts = dict(dataset=f"mnist digits {data['digits'][0]} vs {data['digits'][1]}",
@@ -389,6 +384,7 @@ def training_ui(load_data=load_two_digits, config: dict | None = None, seed: int
     result and ``panel["button"]`` the button (``panel["button"].click()``
     trains without a browser).
     """
+    # deferred (both): ipywidgets and pyplot take over a second to import, and only a notebook needs them
     import ipywidgets as w
     import matplotlib.pyplot as plt
 

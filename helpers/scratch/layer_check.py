@@ -62,6 +62,7 @@ def torch_comparison(seed: int = 0) -> list[tuple[str, str, float]]:
     and 3x3 stride 1 (overlapping windows); affine x (4, 2, 3, 5) -> 6;
     softmax (5, 10).
     """
+    # deferred (both): torch takes seconds to import, and the NumPy notebooks' checks run without it
     import torch
     import torch.nn.functional as F
 
@@ -149,6 +150,7 @@ def convnet_vs_torch(model, X: np.ndarray, y: np.ndarray) -> list[tuple[str, flo
     error)`` for the scores, the loss (with its ``0.5 * reg * sum(W**2)``
     term) and the gradient of every parameter.
     """
+    # deferred (both): torch takes seconds to import, and the NumPy notebooks' checks run without it
     import torch
     import torch.nn.functional as F
 
@@ -174,6 +176,7 @@ def _forward_through(layers, x):
 
 def _small_stack(rng):
     """``([Linear(5, 4), ReLU, Linear(4, 1), Sigmoid], x (7, 5), y (7, 1))`` with random weights and biases."""
+    # here, not at the top: numpy_nn is the student's file, run only by the checks of it
     from helpers.numpy_nn import Linear, ReLU, Sigmoid
 
     l1, l2 = Linear(5, 4, rng=rng), Linear(4, 1, rng=rng)
@@ -183,6 +186,7 @@ def _small_stack(rng):
 
 def _stack_gradients(stack, xs, ys) -> dict:
     """Back-propagation through ``_small_stack``'s layers and SE: the input's gradient and each parameter's, batch-summed."""
+    # here, not at the top: numpy_nn is the student's file, run only by the checks of it
     from helpers.numpy_nn import SE
 
     loss_layer = SE()
@@ -207,6 +211,7 @@ def numpy_nn_gradient_errors(seed: int = 0) -> dict[str, float]:
 
     Returns ``{name: relative error}``, e.g. ``"Linear dL/dW (per sample)"``, ``"stack dL/dW1"``.
     """
+    # here, not at the top: numpy_nn is the student's file, run only by the checks of it
     from helpers.numpy_nn import SE, Linear, ReLU, Sigmoid
 
     rng = np.random.default_rng(seed)
@@ -276,9 +281,11 @@ def numpy_nn_vs_torch(seed: int = 0) -> dict[str, float]:
     stack: the input and every parameter. Our per-sample weight gradients, summed over the
     batch, must equal autograd's gradient of the batch. Returns ``{name: relative error}``.
     """
+    # deferred (both): torch takes seconds to import, and the NumPy notebooks' checks run without it
     import torch
     import torch.nn.functional as F
 
+    # here, not at the top: numpy_nn is the student's file, run only by the checks of it
     from helpers.numpy_nn import SE, Linear, ReLU, Sigmoid
 
     def t64(a):

@@ -33,6 +33,7 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from helpers.paths import atomic_write_bytes
 from helpers.scratch import optim
@@ -176,8 +177,6 @@ class Solver:
         of the parameters if the validation accuracy is the best so far (and
         write the checkpoint); decay the learning rate. Returns ``history``.
         """
-        from tqdm.auto import tqdm
-
         num_train = len(self.X_train)
         iters_per_epoch = max(num_train // self.batch_size, 1)
         bar = tqdm(total=iters_per_epoch * self.num_epochs, disable=not self.progress, unit="batch", leave=True)

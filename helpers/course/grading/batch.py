@@ -11,13 +11,17 @@ the batch goes on and ends with a result for every student.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
 import time
 from collections import deque
 from pathlib import Path
 
-from helpers.course import sandbox
+from tqdm.auto import tqdm
+
+from helpers.course import runner, sandbox
 from helpers.course.grading.archive import UnsafeSubmission, student_id, unpack
 from helpers.course.grading.checks import Grader, Runs
 from helpers.course.grading.cs7643 import grade_cs7643
@@ -63,8 +67,6 @@ def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isola
     ``pin``: keep this worker (and the code it runs) on CPU ``slot``, so that a hand-in that starts many busy
     processes slows its own runs, not another worker's.
     """
-    from helpers.course import runner
-
     if pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[slot]})
     runner.die_with_parent()   # a grader killed mid-batch takes its workers along (and they their sandboxes)
@@ -78,8 +80,6 @@ def _worker(conn, slot: int, course: str, config: dict, data: GradingData, isola
 
 def _serve(conn, course: str, config: dict, data: GradingData, isolation) -> None:
     """The worker's loop: grade what comes through ``conn`` with ``isolation`` until the pipe closes."""
-    from helpers.course import runner
-
     while True:
         try:
             item = conn.recv()
@@ -108,11 +108,6 @@ def grade_all(course: str, submissions: list[tuple[str, Path]], config: dict, da
     ``isolated=False`` (``--no-isolation``): plain processes of this user instead of bubblewrap;
     ``on_result(result)`` is called as each result arrives (the batch writes it at once).
     """
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    from tqdm.auto import tqdm
-
     ctx = multiprocessing.get_context("spawn")
     pending = deque((sid, str(path)) for sid, path in submissions)
     results: dict[str, dict] = {}
@@ -159,7 +154,8 @@ def grade_all(course: str, submissions: list[tuple[str, Path]], config: dict, da
                     except OSError:
                         replace(i, "the grader's worker process stopped before it began")
             busy = [i for i, s in enumerate(slots) if s and s["item"]]
-            ready = wait([slots[i]["conn"] for i in busy] + [slots[i]["proc"].sentinel for i in busy], timeout=5)
+            ready = multiprocessing.connection.wait([slots[i]["conn"] for i in busy]
+                                                    + [slots[i]["proc"].sentinel for i in busy], timeout=5)
             for i in busy:
                 slot = slots[i]
                 if slot["conn"] in ready:

@@ -30,7 +30,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from helpers.course.grading.config import load_config
+from helpers.course.grading.make_eval_set import DEFAULT_SEVERITIES, make_eval_set
+from helpers.data import load_dataset
 from helpers.paths import REPO_ROOT, output_dir
+from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
+from helpers.pytorch_cnn import MyNet, classify, load_model
 
 
 class LeNet(nn.Module):
@@ -51,16 +56,11 @@ class LeNet(nn.Module):
 
 def networks():
     """``{name: (build, epochs, augmented)}`` of the networks to train (``MyNet, camera`` is shipped)."""
-    from helpers.pytorch_cnn import MyNet
-
     return {"MyNet, plain": (MyNet, 3, False), "LeNet, plain": (LeNet, 4, False), "LeNet, camera": (LeNet, 12, True)}
 
 
 def trained(train_dir: Path, data: dict) -> dict:
     """Every network of the table, trained here (once, kept in ``train_dir``) or shipped."""
-    from helpers.pytorch.mynet_recipe import camera_augment, train_classifier
-    from helpers.pytorch_cnn import MyNet, load_model
-
     models = {"MyNet, camera": load_model(REPO_ROOT / "assets" / "models" / "mynet_mnist.pt", MyNet)}
     for name, (build, epochs, augmented) in networks().items():
         path = train_dir / (name.replace(", ", "_").lower() + ".pt")
@@ -81,12 +81,6 @@ def trained(train_dir: Path, data: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from helpers.course.grading.config import load_config
-    from helpers.course.grading.make_eval_set import DEFAULT_SEVERITIES, make_eval_set
-    from helpers.data import load_dataset
-    from helpers.pytorch.mynet_recipe import load_pixel_tensors
-    from helpers.pytorch_cnn import classify
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--severities", type=int, nargs="+", action="append", choices=(1, 2, 3),
                         help="severities of one evaluation set to score (repeat for several)")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from helpers.course import sandbox
+
 MESSAGE_CHARS = 400  # a student's error message is cut to this length in the feedback
 
 
@@ -72,8 +74,6 @@ class Runs:
         return f"not run: {self.budget}"
 
     def run(self, program, folder, inputs: dict, kind: str, args: dict | None = None, preload=("numpy",)):
-        from helpers.course import sandbox
-
         left = self.deadline - time.monotonic()
         if left < 1:
             return None

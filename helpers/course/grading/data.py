@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.course.grading.config import GradingError
+from helpers.data import DatasetNotFoundError, load_dataset
 from helpers.paths import atomic_write_bytes
 
 
@@ -103,8 +104,6 @@ def load_grading_data(config: dict, data_root=None, test_set=None, eval_set=None
     if test_set:
         test = load_image_set(test_set, need_images=rpz)
     else:
-        from helpers.data import DatasetNotFoundError, load_dataset
-
         try:
             images, labels = load_dataset(config["dataset"], "test", root=data_root, download=False)
         except DatasetNotFoundError as err:

@@ -33,6 +33,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from helpers.course.grading.data import save_image_set
+from helpers.data import DatasetNotFoundError, load_dataset
 
 # Calibrated (benchmarks/eval_set_calibration.py, README "Grading a class"): severities drawn per image.
 DEFAULT_SEVERITIES = (3,)
@@ -53,6 +57,7 @@ def make_eval_set(images: np.ndarray, labels: np.ndarray, seed: int = 0, names=N
     file). ``placement``: the random framing; ``camera``: the corruptions
     (both off: the images as they are, in the secret order).
     """
+    # deferred: torch and torchvision take seconds to import; --help, public_images and load_folder need neither
     import torch
 
     from helpers.pytorch import augment
@@ -109,8 +114,6 @@ def source_recovery_rate(images: np.ndarray, sources: np.ndarray, public: np.nda
 
 def public_images(data_root=None) -> tuple[np.ndarray, dict[str, int], list[str]]:
     """Every public MNIST and Fashion-MNIST image on disk (train and test): ``(images, {"mnist/test": offset}, missing)``."""
-    from helpers.data import DatasetNotFoundError, load_dataset
-
     parts, offsets, missing, total = [], {}, [], 0
     for dataset in ("mnist", "fashion_mnist"):
         for split in ("train", "test"):
@@ -130,8 +133,6 @@ def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises ``ValueError`` with one line naming the folder or file when the layout or an image is unusable.
     """
-    from PIL import Image, UnidentifiedImageError
-
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; expected {folder}/<label 0-9>/<image>.png")
@@ -162,9 +163,6 @@ def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from helpers.course.grading.data import save_image_set
-    from helpers.data import DatasetNotFoundError, load_dataset
-
     parser = argparse.ArgumentParser(prog="python -m helpers.course.grading.make_eval_set", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")

@@ -69,6 +69,7 @@ def layer_inputs(seed: int) -> dict:
 
 def reference_layer_outputs(inputs: dict) -> dict:
     """``{check: {output: array}}`` from the reference solution (``helpers.numpy_nn``) on ``inputs``."""
+    # here, not at the top: helpers.numpy_nn is a deliverable (the file students write); only this check runs it
     from helpers import numpy_nn as ref
 
     def get(key):

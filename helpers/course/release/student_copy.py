@@ -23,6 +23,7 @@ from helpers.course.release.markers import MarkerError, check_other_file
 from helpers.course.release.notebook_stubs import read_notebook, student_notebook, unparsable_cells, write_notebook
 from helpers.course.release.python_stubs import student_python
 from helpers.course.release.solution_names import solution_modules
+from helpers.course.student_readme import student_readme as render_student_readme
 from helpers.paths import json_bytes
 
 MANIFEST = ".student_version.json"  # helpers.course.student_checks reads it too (MANIFEST there; keep the two in step)
@@ -48,10 +49,7 @@ pytest_plugins = [*globals().get("pytest_plugins", []), "{PLUGIN}"]
 
 def student_readme(repo_url: str | None, notebooks: list[str]) -> bytes:
     """The student copy's README (set-up, where to write, checks, the exercises in order, hand-in, Colab links)."""
-    # Deferred: it loads the exercise checks (helpers.course.exercises), which only the README needs.
-    from helpers.course.student_readme import student_readme as render
-
-    return render(repo_url, notebooks).encode("utf-8")
+    return render_student_readme(repo_url, notebooks).encode("utf-8")
 
 
 def _with_student_repo_url(name: str, data: bytes, repo_url: str) -> bytes:

@@ -23,7 +23,7 @@ from runner import StepError, as_array, enter_folder
 
 
 def _threads() -> None:
-    import torch
+    import torch  # here, in the step's process: the runner imports only the standard library before a step
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
@@ -37,7 +37,7 @@ def _module(run, name: str):
 
 def _load_model(run):
     module = _module(run, "pytorch_cnn")
-    import torch
+    import torch  # here, in the step's process: the runner imports only the standard library before a step
 
     model = module.MyNet()
     try:
@@ -61,7 +61,7 @@ def _load_model(run):
 
 
 def steps(run):
-    def environment():
+    def environment():  # this step's own imports are what it checks, each step in a process of its own
         import numpy  # noqa: F401
         import torch  # noqa: F401
 
@@ -80,6 +80,7 @@ def steps(run):
             _threads()
             images = run.inputs[key]
             module, model = _load_model(run)
+            # here, in the step's process: the runner imports only the standard library before a step
             import numpy as np
             import torch
 

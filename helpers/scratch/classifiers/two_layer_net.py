@@ -18,6 +18,8 @@ import os
 
 import numpy as np
 
+from helpers.paths import atomic_write_bytes
+
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
@@ -73,6 +75,8 @@ class TwoLayerNet:
             raise TypeError(f"{name} must hold real numbers, shape (N, {D}); got dtype {X.dtype}.")
 
     def _check_y(self, X: np.ndarray, y: np.ndarray, name: str = "y") -> None:
+        # here, not at the top: softmax.py is another exercise's file, and a mistake in it must not stop this one
+        # from importing (the package imports each model file only when it is used)
         from helpers.scratch.classifiers.softmax import check_labels
 
         C = self.params["W2"].shape[1]
@@ -205,8 +209,6 @@ class TwoLayerNet:
     # ------------------------------------------------------------- save / load
     def save(self, path: str | os.PathLike) -> None:
         """Write ``params`` to an ``.npz`` file atomically (keys ``W1``, ``b1``, ``W2``, ``b2``)."""
-        from helpers.paths import atomic_write_bytes
-
         buf = io.BytesIO()
         np.savez(buf, **self.params)
         atomic_write_bytes(path, buf.getvalue(), hold_folder=True)

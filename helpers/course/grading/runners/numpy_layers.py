@@ -22,7 +22,7 @@ def steps(run):
 
     def module():
         enter_folder(run.folder)
-        import numpy_nn
+        import numpy_nn  # the student's file, imported afresh in each step's process after entering their folder
 
         return numpy_nn
 
