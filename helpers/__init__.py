@@ -39,7 +39,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 ``helpers.pytorch``: the PyTorch wing (notebooks 06-08)
 - ``helpers.pytorch.models``: the CIFAR-10 models (softmax, two-layer, ConvNet, MLP, the challenge's MyModel).
 - ``helpers.pytorch.registry``: one spec per model (``MODELS``: builder, defaults, what ``--lr`` means, data sets, weights file, filter layer); ``build_model``, ``load_trained_model``, ``save_weights``, ``ship_if_better``.
-- ``helpers.pytorch.training``: the one training loop ``fit``, tensors in batches, checkpoints.
+- ``helpers.pytorch.training``: the one training loop ``fit``, a short loop over a ``Trainer``'s named steps that a ``Recipe`` configures and ``Callback`` objects extend; tensors in batches, checkpoints.
 - ``helpers.pytorch.experiments``: CS7643's runs: standardised tensors, logs and plots of a run.
 - ``helpers.pytorch.mymodel_recipe``: the fast CIFAR-10 recipe that trains ``MyModel``.
 - ``helpers.pytorch.mynet_recipe``: the RPZ lab's training of ``MyNet`` on MNIST and Fashion-MNIST.

@@ -1,5 +1,6 @@
-"""helpers.pytorch.training: the loop learns, checkpoints atomically, resumes exactly, stops early."""
+"""helpers.pytorch.training: the loop learns, checkpoints atomically, resumes exactly, stops early; one extension point."""
 
+import inspect
 import os
 
 import pytest
@@ -8,7 +9,16 @@ import torch.nn as nn
 
 from helpers.pytorch import training as T
 from helpers.pytorch.augment import CameraAugment
-from helpers.pytorch.training import TensorLoader, evaluate, fit, load_checkpoint, one_cycle, save_checkpoint
+from helpers.pytorch.training import (
+    Callback,
+    Recipe,
+    TensorLoader,
+    evaluate,
+    fit,
+    load_checkpoint,
+    one_cycle,
+    save_checkpoint,
+)
 
 
 def _data(n=192, seed=0):
@@ -91,8 +101,8 @@ def test_interrupted_run_resumes_to_the_same_history(tmp_path):
         assert resumed[key] == pytest.approx(full[key], rel=1e-5, abs=1e-7), key
 
 
-class CountingHook:
-    """A hook with state: counts epochs and steps, and keeps a running sum of one weight (like lookahead's average)."""
+class CountingHook(Callback):
+    """A callback with state: counts epochs and steps, and keeps a running sum of one weight (like lookahead's average)."""
 
     def __init__(self):
         self.epochs, self.steps, self.total = [], 0, 0.0
@@ -111,15 +121,15 @@ class CountingHook:
         self.epochs, self.steps, self.total = state["epochs"], state["steps"], state["total"]
 
 
-def test_hooks_are_called_and_their_state_resumes_exactly(tmp_path):
+def test_callbacks_are_called_and_their_state_resumes_exactly(tmp_path):
     full_hook = CountingHook()
-    full = _fit(_model(), tmp_path / "full", epochs=4, hooks=(full_hook,))
+    full = _fit(_model(), tmp_path / "full", epochs=4, callbacks=(full_hook,))
     assert full_hook.epochs == [0, 1, 2, 3] and full_hook.steps == 4 * 5 == len(full["iter_loss"])
 
     with pytest.raises(Interrupt):
-        _fit(_model(), tmp_path / "cut", epochs=4, hooks=(CountingHook(),), callbacks=[stop_after_two])
+        _fit(_model(), tmp_path / "cut", epochs=4, callbacks=(CountingHook(), stop_after_two))
     hook = CountingHook()
-    _fit(_model(seed=5), tmp_path / "cut", epochs=4, resume=True, hooks=(hook,))
+    _fit(_model(seed=5), tmp_path / "cut", epochs=4, resume=True, callbacks=(hook,))
     assert (hook.epochs, hook.steps) == (full_hook.epochs, full_hook.steps) == ([0, 1, 2, 3], 20)
     assert hook.total == pytest.approx(full_hook.total, rel=1e-6)
 
@@ -275,3 +285,103 @@ def test_predict_classes_runs_in_evaluation_mode_in_batches_and_restores_the_mod
         assert not model.training and not torch.is_grad_enabled()
         raise RuntimeError("boom")
     assert model.training == training and torch.is_grad_enabled()
+
+
+def test_fit_is_a_short_loop_over_the_trainers_named_steps(monkeypatch):
+    steps = []
+    for name in ("start_or_resume", "train_epoch", "evaluate", "end_of_epoch", "restore_best"):
+        step = getattr(T.Trainer, name)
+        monkeypatch.setattr(T.Trainer, name, lambda self, *a, _step=step, _name=name: (steps.append(_name),
+                                                                                      _step(self, *a))[1])
+    _fit(_model(), None, epochs=2)
+    epoch = ["train_epoch", "evaluate", "end_of_epoch"]
+    assert steps == ["start_or_resume", *epoch, *epoch, "restore_best"]
+    body = [line for line in inspect.getsource(inspect.unwrap(fit)).split('"""')[-1].splitlines() if line.strip()]
+    assert len(body) <= 12, "fit stays a short loop; its steps are the Trainer's methods"
+
+
+def test_callbacks_are_the_loops_one_extension_point():
+    params = inspect.signature(inspect.unwrap(fit)).parameters
+    assert "callbacks" in params and "hooks" not in params
+    train, val = _loaders()
+    with pytest.raises(TypeError, match="hooks"):
+        fit(_model(), train, val, epochs=1, device="cpu", progress=False, hooks=(CountingHook(),))
+    with pytest.raises(TypeError, match="Callback objects or functions"):
+        fit(_model(), train, val, epochs=1, device="cpu", progress=False, callbacks=[object()])
+    # A function stands for an on_epoch_end; every callback is called before the first True stops the run.
+    seen = []
+    history = fit(_model(), train, val, epochs=5, device="cpu", progress=False, verbose=False,
+                  callbacks=[lambda epoch, history, model: epoch == 2, lambda *a: seen.append(a[0])])
+    assert history["epoch"] == [1, 2] and seen == [1, 2]
+
+
+def test_a_recipe_object_and_its_fields_as_keywords_train_alike():
+    train, val = _loaders()
+
+    def run(*recipe, **fields):
+        return fit(_model(), train, val, *recipe, device="cpu", progress=False, verbose=False, **fields)
+
+    recipe = Recipe(epochs=2, optimizer=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), seed=3)
+    by_object = run(recipe)
+    by_keywords = run(epochs=2, optimizer=recipe.optimizer, seed=3)
+    assert by_object["val_acc"] == by_keywords["val_acc"] and by_object["iter_loss"] == by_keywords["iter_loss"]
+    assert run(recipe, epochs=3)["epoch"] == [1, 2, 3] and recipe.epochs == 2, "keywords replace, on a copy"
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        Recipe(epochs=0)
+
+
+def _spy_on_fit(monkeypatch, module):
+    """Record each call of ``module.fit`` (then run the real one)."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(module, "fit", spy)
+    return calls
+
+
+def _tiny_mymodel_run(tmp_path):
+    from helpers.pytorch.models import MyModel
+    from helpers.pytorch.mymodel_recipe import FastConfig, train_mymodel
+
+    labels = torch.arange(64) % 2
+    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32))).to(torch.uint8)
+    train_mymodel(MyModel(widths=(8, 16, 16)), (images, labels), (images, labels), FastConfig(epochs=1, batch_size=32),
+                  checkpoint_dir=tmp_path, verbose=False, callbacks=(Callback(),))
+
+
+def _tiny_mynet_run(tmp_path):
+    from helpers.pytorch.mynet_recipe import train_classifier
+
+    x, y = _data(n=96)
+    data = {"x_train": x[:64], "y_train": y[:64], "x_val": x[64:], "y_val": y[64:]}
+    train_classifier(_model(), data, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False, verbose=False,
+                     augment=CameraAugment(strength=0.3, geometric=False), bf16=False)
+
+
+def _tiny_experiment(tmp_path):
+    from helpers.pytorch.experiments import TensorSplits, run_experiment
+
+    x, y = _data(n=96)
+    data = TensorSplits(x[:64], y[:64], x[64:80], y[64:80], x[80:], y[80:])
+    run_experiment("tiny", _model(), data, epochs=1, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), batch_size=32,
+                   show=False, out_dir=tmp_path, checkpoint_dir=tmp_path / "checkpoints")
+
+
+@pytest.mark.parametrize("recipe, run", [("mymodel_recipe", _tiny_mymodel_run), ("mynet_recipe", _tiny_mynet_run),
+                                         ("experiments", _tiny_experiment)])
+def test_each_recipe_passes_one_recipe_and_extends_the_loop_through_callbacks_only(recipe, run, tmp_path, monkeypatch):
+    """The recipes (and ``python -m helpers.train``, which runs the first and the last) hand ``fit`` one ``Recipe``
+    of what they decide, ``Callback`` objects, and where the run happens: nothing else."""
+    import importlib
+
+    calls = _spy_on_fit(monkeypatch, importlib.import_module(f"helpers.pytorch.{recipe}"))
+    run(tmp_path)
+    assert len(calls) == 1
+    args, kwargs = calls[0]
+    assert len(args) == 4 and isinstance(args[3], Recipe)
+    assert set(kwargs) <= {"callbacks", "device", "checkpoint_dir", "resume", "checkpoint_extra", "progress",
+                           "verbose"}, "recipe fields belong in the Recipe"
+    assert all(isinstance(callback, Callback) for callback in kwargs.get("callbacks", ()))

@@ -26,6 +26,7 @@ import torch
 
 from helpers.paths import atomic_write_bytes, output_dir, output_lock
 from helpers.pytorch.models import CIFAR_MEAN, CIFAR_STD
+from helpers.pytorch.training import Callback, EpochEnd, Recipe, TensorLoader, evaluate, fit
 
 NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"   # what makes these files, unless the caller says otherwise
 
@@ -50,8 +51,6 @@ class TensorSplits:
 
     def loaders(self, batch_size: int = 128, seed: int = 0):
         """``(train, val, test)`` ``TensorLoader``s; only the training one shuffles."""
-        from helpers.pytorch.training import TensorLoader
-
         return (TensorLoader(self.x_train, self.y_train, batch_size, shuffle=True, seed=seed),
                 TensorLoader(self.x_val, self.y_val, 1000), TensorLoader(self.x_test, self.y_test, 1000))
 
@@ -89,8 +88,6 @@ def load_cifar_tensors(val_size: int | float = 0.1, seed: int = 0, root=None) ->
 
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Plain ``argmax`` accuracy of ``model`` on tensors ``x (N, ...)`` and ``y (N,)``."""
-    from helpers.pytorch.training import TensorLoader, evaluate
-
     return float(evaluate(model, TensorLoader(x, y, batch_size))["acc"])
 
 
@@ -140,7 +137,7 @@ def write_log(path, lines: list[str]) -> Path:
     return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
 
 
-def epoch_logger(name: str, out_dir, settings: str):
+def epoch_logger(name: str, out_dir, settings: str) -> Callback:
     """A ``fit`` callback that rewrites ``<name>.log`` after every epoch, so an interrupted run keeps its log so far.
 
     A smoke run never replaces the log of a full run (``provenance.keep_full``: it writes ``<name>.smoke.log``).
@@ -152,7 +149,7 @@ def epoch_logger(name: str, out_dir, settings: str):
     def log_epoch(_epoch, history, _model):
         write_log(log_path, log_lines(name, history, None, settings))
 
-    return log_epoch
+    return EpochEnd(log_epoch)
 
 
 def finish_run(name: str, model, history: dict, test_acc: float, settings: str, out_dir,
@@ -198,14 +195,13 @@ def run_experiment(name: str, model, data: TensorSplits, epochs: int, optimizer,
 
     Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
     """
-    from helpers.pytorch.training import fit
-
     out = Path(out_dir) if out_dir is not None else output_dir()
     train, val, test = data.loaders(batch_size, seed=seed)
+    recipe = Recipe(epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed, restore_best=False)
     with output_lock(out):   # one writer per output folder: a second run into ``out`` is refused, naming this one
-        history = fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=scheduler, seed=seed,
-                      checkpoint_dir=checkpoint_dir, resume=resume, callbacks=(epoch_logger(name, out, settings),),
-                      progress=progress, verbose=verbose, restore_best=False, checkpoint_extra=checkpoint_extra)
+        history = fit(model, train, val, recipe, callbacks=(epoch_logger(name, out, settings),),
+                      checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
+                      checkpoint_extra=checkpoint_extra)
         test_acc = accuracy(model, data.x_test, data.y_test)
         return finish_run(name, model, history, test_acc, settings, out, show=show, made_by=made_by,
                           dataset=dataset)

@@ -26,7 +26,7 @@ ResNet"), at airbench94's widths (64/256/256), trained on a CPU:
 All of it is configuration of the workbook's one training loop,
 ``helpers.pytorch.training.fit``: the optimizer's two parameter groups, the
 schedule (``StepSchedule``, stepped per batch), the summed loss, a loader
-that augments (``FlipShiftLoader``) and two hooks (``Lookahead``,
+that augments (``FlipShiftLoader``) and two callbacks (``Lookahead``,
 ``WhitenBiasWarmup``). Checkpoints, resume, Ctrl-C, the NaN check, the
 progress bar and the epoch lines are ``fit``'s.
 
@@ -50,6 +50,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from helpers.pytorch.training import Callback, Recipe, TensorLoader, _mix, evaluation_mode, fit
 
 
 @dataclass
@@ -169,8 +171,6 @@ def predict_logits(model, images_u8: torch.Tensor, tta_level: int = 0, batch_siz
     """
     if tta_level not in (0, 1, 2):
         raise ValueError(f"tta_level must be 0, 1 or 2; got {tta_level}.")
-    from helpers.pytorch.training import evaluation_mode
-
     device = next(model.parameters()).device
 
     def mirror(x):
@@ -231,8 +231,6 @@ class FlipShiftLoader:
         self.epoch = epoch
 
     def __iter__(self):
-        from helpers.pytorch.training import _mix
-
         generator = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
         order = torch.randperm(self.n, generator=generator)
         flips = self.base_flip ^ bool(self.epoch % 2) if self.flip else torch.zeros(self.n, dtype=torch.bool)
@@ -273,8 +271,8 @@ class StepSchedule(torch.optim.lr_scheduler.LambdaLR):
         self.__dict__.update(state)
 
 
-class Lookahead:
-    """A ``fit`` hook: every ``every`` steps, ema <- lerp(ema, weights, 1 - decay) and weights <- ema (hlb-CIFAR10).
+class Lookahead(Callback):
+    """A ``fit`` callback: every ``every`` steps, ema <- lerp(ema, weights, 1 - decay) and weights <- ema (hlb-CIFAR10).
 
     The decay grows with the run, ``0.95**5 * (step / total_steps)**3``; the
     last step leaves the model on the averaged weights.
@@ -305,8 +303,8 @@ class Lookahead:
         self.ema = {k: v.to(device) for k, v in state["ema"].items()}
 
 
-class WhitenBiasWarmup:
-    """A ``fit`` hook: the whitening layer's bias trains for the first ``epochs`` epochs only, then stays fixed."""
+class WhitenBiasWarmup(Callback):
+    """A ``fit`` callback: the whitening layer's bias trains for the first ``epochs`` epochs only, then stays fixed."""
 
     def __init__(self, epochs: int):
         self.epochs = epochs
@@ -322,14 +320,14 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
 
     train, val: ``(images_u8, labels)``, uint8 ``(N, 3, 32, 32)`` and ``(N,)``;
     ``val`` (a split of the training images) is evaluated after every epoch.
-    checkpoint_dir / resume / progress / verbose / checkpoint_extra / callbacks:
-    as ``fit`` (a resumed run ends with exactly the weights of an uninterrupted one).
+    checkpoint_dir / resume / progress / verbose / checkpoint_extra: as ``fit`` (a
+    resumed run ends with exactly the weights of an uninterrupted one); callbacks: ``fit``
+    callbacks, called after the recipe's own (``Lookahead``, ``WhitenBiasWarmup``).
     The model keeps its final (lookahead-averaged) weights. The history also
     holds ``config`` (the ``FastConfig`` as a dict) and ``bf16`` (whether the
     steps ran under bfloat16 autocast).
     """
     from helpers.device import bf16_is_fast
-    from helpers.pytorch.training import TensorLoader, fit
 
     config = config or FastConfig()
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -352,14 +350,15 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     val_loader = None
     if val is not None:
         val_loader = TensorLoader(to_unit_float(val[0]), torch.as_tensor(np.asarray(val[1]), dtype=torch.int64), 1000)
-    history = fit(model, loader, val_loader, epochs=math.ceil(config.epochs), optimizer=optimizer,
-                  scheduler=StepSchedule(optimizer, total_steps, config.warmup), scheduler_interval="step",
-                  loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum"),
-                  device=device, channels_last=True, bf16=bf16, seed=config.seed,
-                  hooks=tuple(hook for hook in (Lookahead(model, total_steps) if config.lookahead else None,
-                                                WhitenBiasWarmup(config.whiten_bias_epochs)) if hook is not None),
-                  checkpoint_dir=checkpoint_dir, resume=resume, restore_best=False, progress=progress,
-                  verbose=verbose, callbacks=callbacks,
+    recipe = Recipe(epochs=math.ceil(config.epochs), optimizer=optimizer,
+                    scheduler=StepSchedule(optimizer, total_steps, config.warmup), scheduler_interval="step",
+                    loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum"),
+                    seed=config.seed, restore_best=False, channels_last=True, bf16=bf16)
+    # The recipe's callbacks first: a checkpoint matches the callbacks' states by position.
+    lookahead = (Lookahead(model, total_steps),) if config.lookahead else ()
+    history = fit(model, loader, val_loader, recipe,
+                  callbacks=(*lookahead, WhitenBiasWarmup(config.whiten_bias_epochs), *callbacks), device=device,
+                  checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
                   checkpoint_extra={**(checkpoint_extra or {}), "config": asdict(config)})
     history["config"], history["bf16"] = asdict(config), bf16
     return history

@@ -14,7 +14,7 @@ import torch.nn as nn
 from helpers.data import load_dataset, to_float_tensor, train_val_split
 from helpers.device import bf16_is_fast, get_device
 from helpers.pytorch.augment import CameraAugment
-from helpers.pytorch.training import TensorLoader, evaluate, fit, one_cycle
+from helpers.pytorch.training import Recipe, TensorLoader, evaluate, fit, one_cycle
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -99,10 +99,12 @@ def train_classifier(model: nn.Module, data: dict, *, epochs: int, lr: float = 3
     if bf16 is None:
         bf16 = bf16_is_fast(device)
     start = time.time()
-    history = fit(model, train, val, epochs=epochs, optimizer=make_opt,
-                  scheduler=one_cycle(lr, time_budget=time_budget) if schedule == "onecycle" else None, loss_fn=loss_fn,
-                  batch_transform=augment, checkpoint_dir=checkpoint_dir, seed=seed, patience=patience,
-                  channels_last=channels_last, bf16=bf16, device=device, progress=progress, verbose=verbose)
+    recipe = Recipe(epochs=epochs, optimizer=make_opt,
+                    scheduler=one_cycle(lr, time_budget=time_budget) if schedule == "onecycle" else None,
+                    loss_fn=loss_fn, batch_transform=augment, seed=seed, patience=patience,
+                    channels_last=channels_last, bf16=bf16)
+    history = fit(model, train, val, recipe, checkpoint_dir=checkpoint_dir, device=device, progress=progress,
+                  verbose=verbose)
     seconds = time.time() - start
     history["bf16"] = bf16
     model.to("cpu").to(memory_format=torch.contiguous_format)

@@ -1,17 +1,21 @@
 """The workbook's PyTorch training loop: one implementation for every notebook and script.
 
-``fit(model, train_loader, val_loader, epochs=...)`` trains any ``nn.Module``
-with any loss, optimizer and learning-rate schedule on the device
-``helpers.device.get_device()`` picks (cuda, mps or cpu), and returns a
-history dict::
+``fit(model, train_loader, val_loader, Recipe(epochs=...))`` trains any
+``nn.Module`` with any loss, optimizer and learning-rate schedule on the
+device ``helpers.device.get_device()`` picks (cuda, mps or cpu), and returns
+a history dict::
 
-    history = fit(model, train_loader, val_loader, epochs=10,
-                  optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
-                  scheduler=one_cycle(max_lr=3e-3),
-                  batch_transform=augment,            # per-batch augmentation, optional
+    history = fit(model, train_loader, val_loader,
+                  Recipe(epochs=10, optimizer=lambda params: torch.optim.AdamW(params, lr=3e-3),
+                         scheduler=one_cycle(max_lr=3e-3),
+                         batch_transform=augment,     # per-batch augmentation, optional
+                         patience=5),                 # early stopping
+                  callbacks=[...],                    # Callback objects: the loop's one extension point
                   checkpoint_dir=output_dir("run1"),  # best.pt and last.pt, written atomically
-                  resume=True,                        # continue from last.pt if it exists
-                  patience=5)                         # early stopping
+                  resume=True)                        # continue from last.pt if it exists
+
+A recipe's fields may also be given as keywords, ``fit(model, train_loader,
+val_loader, epochs=10, optimizer=...)``.
 
 History keys (one value per epoch): ``epoch``, ``train_loss``, ``train_acc``
 (on the augmented training batches), ``val_loss``, ``val_acc``, ``lr`` (at
@@ -23,13 +27,24 @@ mean training loss of every iteration. Every PyTorch run of the workbook
 (notebooks 06 and 07, ``python -m helpers.train``) returns this format, and
 ``helpers.plotting.plot_history`` draws it.
 
-A recipe is configuration of this loop, not a second loop: an optimizer
-(factory), a scheduler stepped per batch or per epoch, a loss function (mean
-or ``reduction="sum"``), a loader that augments, and ``hooks``: objects with
-any of ``on_epoch_start(epoch, model)``, ``on_step_end(step, model)`` and
-``state_dict()`` / ``load_state_dict(state)`` (saved in every checkpoint, so
-that a resumed run continues exactly). ``helpers.pytorch.mymodel_recipe`` is
-the example: lookahead is a hook, its warm-up and decay a scheduler.
+``fit`` reads like d2l's ``Trainer.fit``: a short loop over the named steps
+of a ``Trainer``: ``start_or_resume`` (a fresh run, or a checkpoint's),
+``train_epoch`` (``prepare_batch`` and ``training_step`` for each batch),
+``evaluate``, ``end_of_epoch`` (a per-epoch schedule, the history, the best
+so far, the checkpoints, the epoch's line, stopping) and, after the last
+epoch, ``restore_best``.
+
+A recipe is configuration of this loop, not a second loop: a ``Recipe`` (an
+optimizer or its factory, a scheduler stepped per batch or per epoch, a loss
+function, mean or ``reduction="sum"``, a batch transform, early stopping), a
+loader that augments, and ``callbacks``, the one extension point:
+``Callback`` objects with any of ``on_epoch_start(epoch, model)``,
+``on_step_end(step, model)``, ``on_epoch_end(epoch, history, model)`` (True
+stops) and ``state_dict()`` / ``load_state_dict(state)`` (saved in every
+checkpoint, so that a resumed run continues exactly).
+``helpers.pytorch.mymodel_recipe`` is the example: lookahead is a callback,
+its warm-up and decay a scheduler; ``experiments.epoch_logger`` is a callback
+that rewrites a run's log after every epoch.
 
 Reproducibility: ``TensorLoader`` draws each epoch's order from
 ``(seed, epoch)``, the batch transform gets a generator seeded from
@@ -41,6 +56,7 @@ uninterrupted one would have.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import io
@@ -48,6 +64,7 @@ import math
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -390,12 +407,112 @@ def load_checkpoint(path, model: nn.Module | None = None, optimizer=None, schedu
     return ckpt
 
 
-def _progress(iterable, enabled: bool, **kwargs):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
+@dataclasses.dataclass
+class Recipe:
+    """What a recipe decides about a run of ``fit``: its length, optimizer, schedule, loss, augmentation, stopping.
 
-    return tqdm(iterable, **kwargs)
+    epochs : total number of epochs of the run (a resumed run counts the epochs already done).
+    optimizer : an optimizer over the model's parameters, or a factory ``params -> optimizer``;
+        default ``AdamW(lr=1e-3, weight_decay=1e-4)``.
+    scheduler : a learning-rate scheduler, or a factory ``(optimizer, epochs, steps_per_epoch) -> scheduler``
+        (``one_cycle``), or ``None``. ``ReduceLROnPlateau`` is stepped with the monitored value.
+    scheduler_interval : ``"step"`` (after each batch) or ``"epoch"``; default: the factory's ``interval``
+        attribute, else ``"epoch"``.
+    loss_fn : ``(scores, y) -> loss``; default ``F.cross_entropy``. A loss with ``reduction="sum"`` is logged
+        per example (divided by the batch size).
+    batch_transform : applied to each training batch ``x`` on the device (augmentation), as
+        ``batch_transform(x, generator=g)`` if it takes a ``generator`` (seeded from ``seed`` and the epoch),
+        else ``batch_transform(x)``. It may return ``k`` views of the batch stacked (``k * B`` images, view by
+        view): ``loss_fn`` then gets all ``k * B`` scores with the ``B`` labels, and ``train_acc`` counts the
+        first view.
+    seed : seeds the batch transform's generators (the loader shuffles with its own seed).
+    monitor : ``"val_acc"`` (higher is better) or ``"val_loss"`` (lower is better), or a train key when there
+        is no validation set.
+    patience : stop after this many epochs without an improvement of ``monitor`` by more than ``min_delta``
+        (``None``: never stop early).
+    restore_best : at the end, load the best epoch's weights into the model.
+    channels_last : use the channels-last memory format (faster convolutions on CPUs).
+    bf16 : run the training steps' forward pass under bfloat16 autocast (weights, gradients and evaluation
+        stay float32); 1.8x (AVX-512 BF16) to 3.5x (AMX) faster per step on CPUs that have it (see
+        ``helpers.device.bf16_is_fast``), slower on others.
+    """
+
+    epochs: int
+    optimizer: Any = None
+    scheduler: Any = None
+    scheduler_interval: str | None = None
+    loss_fn: Any = None
+    batch_transform: Any = None
+    seed: int = 0
+    monitor: str = "val_acc"
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+    channels_last: bool = False
+    bf16: bool = False
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1; got {self.epochs}.")
+
+
+class Callback:
+    """The training loop's one extension point: a recipe or a run subclasses it and overrides the steps it needs.
+
+    ``fit`` calls each of its callbacks in turn:
+
+    - ``on_epoch_start(epoch, model)``: before the epoch's first batch, the model in training mode
+      (``epoch`` counts from 0);
+    - ``on_step_end(step, model)``: after each optimizer step and per-step schedule step (``step`` counts
+      from 1 over the whole run, resumed or not);
+    - ``on_epoch_end(epoch, history, model)``: after the epoch's checkpoints and line (``epoch`` counts from
+      1: ``history["epoch"][-1]``); returning True ends the run, once every callback has been called;
+    - ``state_dict()`` / ``load_state_dict(state)``: the callback's state, stored in every checkpoint and
+      loaded on resume (matched by position among the callbacks), so that a resumed run continues exactly;
+      ``None`` stores nothing.
+    """
+
+    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
+        pass
+
+    def on_step_end(self, step: int, model: nn.Module) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, history: dict, model: nn.Module) -> bool | None:
+        return None
+
+    def state_dict(self) -> dict | None:
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class EpochEnd(Callback):
+    """A callback made of a function ``(epoch, history, model) -> stop``, called at the end of every epoch."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def on_epoch_end(self, epoch: int, history: dict, model: nn.Module) -> bool | None:
+        return self.function(epoch, history, model)
+
+
+def _as_callback(callback) -> Callback:
+    if isinstance(callback, Callback):
+        return callback
+    if callable(callback):
+        return EpochEnd(callback)
+    raise TypeError(f"fit's callbacks are Callback objects or functions (epoch, history, model) -> stop; "
+                    f"got {type(callback).__name__}.")
+
+
+def _recipe(recipe: Recipe | None, fields: dict) -> Recipe:
+    """``recipe`` with ``fields`` replaced, or a ``Recipe`` of ``fields`` alone."""
+    unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(Recipe)})
+    if unknown:
+        raise TypeError(f"fit() got unexpected keyword arguments: {', '.join(unknown)}.")
+    return dataclasses.replace(recipe, **fields) if recipe is not None else Recipe(**fields)
 
 
 def _holding_checkpoint_dir(train):
@@ -411,236 +528,287 @@ def _holding_checkpoint_dir(train):
 
 
 @_holding_checkpoint_dir
-def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int, optimizer=None, scheduler=None,
-        loss_fn=None, batch_transform=None, device=None, checkpoint_dir=None, resume=False,
-        monitor: str = "val_acc", patience: int | None = None, min_delta: float = 0.0,
-        scheduler_interval: str | None = None, restore_best: bool = True, seed: int = 0,
-        channels_last: bool = False, bf16: bool = False, callbacks=(), hooks=(), progress: bool = True,
-        verbose: bool = True, checkpoint_extra: dict | None = None) -> dict:
-    """Train ``model`` and return its history (see the module docstring for the keys).
+def fit(model: nn.Module, train_loader, val_loader=None, recipe: Recipe | None = None, *, callbacks=(),
+        device=None, checkpoint_dir=None, resume=False, checkpoint_extra: dict | None = None,
+        progress: bool = True, verbose: bool = True, **recipe_fields) -> dict:
+    """Train ``model`` by ``recipe`` and return its history (see the module docstring for the keys).
 
-    Parameters
-    ----------
     model : any ``nn.Module`` mapping a batch ``x`` to scores ``(B, classes)``.
-    train_loader, val_loader : iterables of batches ``(x, y)`` (a ``TensorLoader``
-        or a ``torch.utils.data.DataLoader``); ``val_loader`` may be ``None``.
-    epochs : total number of epochs of the run (a resumed run counts the
-        epochs already done).
-    optimizer : an optimizer over ``model``'s parameters, or a factory
-        ``params -> optimizer``; default ``AdamW(lr=1e-3, weight_decay=1e-4)``.
-    scheduler : a learning-rate scheduler, or a factory
-        ``(optimizer, epochs, steps_per_epoch) -> scheduler`` (``one_cycle``,
-        ), or ``None``. ``ReduceLROnPlateau`` is stepped with the
-        monitored value.
-    scheduler_interval : ``"step"`` (after each batch) or ``"epoch"``; default:
-        the factory's ``interval`` attribute, else ``"epoch"``.
-    loss_fn : ``(scores, y) -> loss``; default ``F.cross_entropy``. A loss with
-        ``reduction="sum"`` is logged per example (divided by the batch size).
-    batch_transform : applied to each training batch ``x`` on the device
-        (augmentation), as ``batch_transform(x, generator=g)`` if it takes a
-        ``generator`` (seeded from ``seed`` and the epoch) else ``batch_transform(x)``.
-        It may return ``k`` views of the batch stacked (``k * B`` images, view
-        by view): ``loss_fn`` then gets all ``k * B`` scores with the ``B``
-        labels, and ``train_acc`` counts the first view.
+    train_loader, val_loader : iterables of batches ``(x, y)`` (a ``TensorLoader`` or a
+        ``torch.utils.data.DataLoader``); ``val_loader`` may be ``None``.
+    recipe : a ``Recipe``; ``recipe_fields`` (``epochs=10, optimizer=...``) make one, or replace the given
+        one's fields.
+    callbacks : ``Callback`` objects, called in turn at the loop's steps (a function
+        ``(epoch, history, model) -> stop`` is taken for an ``on_epoch_end``).
     device : default ``get_device()``.
-    checkpoint_dir : where ``last.pt`` (every epoch, for resuming) and
-        ``best.pt`` (best ``monitor`` so far) are written atomically; ``fit``
-        holds the folder's ``helpers.paths.output_lock`` while it runs.
-    resume : ``True`` to continue from ``checkpoint_dir/last.pt`` when it
-        exists, or the path of a checkpoint. Every checkpoint stores the run
-        mode and the data sizes (``made_with``); one made in another mode or
-        on other data is refused (``CheckpointMismatch``) before anything loads.
-    monitor : ``"val_acc"`` (higher is better) or ``"val_loss"`` (lower is
-        better), or a train key when there is no validation set.
-    patience : stop after this many epochs without an improvement of
-        ``monitor`` by more than ``min_delta`` (``None``: never stop early).
-    restore_best : at the end, load the best epoch's weights into ``model``.
-    callbacks : functions ``(epoch, history, model)`` called after each
-        epoch's checkpoint; one that returns ``True`` stops training.
-    hooks : objects with any of ``on_epoch_start(epoch, model)`` (before the
-        epoch's first batch; ``epoch`` counts from 0), ``on_step_end(step, model)``
-        (after each optimizer and scheduler step; ``step`` counts from 1 over the
-        whole run) and ``state_dict()`` / ``load_state_dict(state)`` (stored in
-        every checkpoint and restored on resume).
-    checkpoint_extra : plain values stored in every checkpoint as they are (e.g. the run's settings,
-        which a resume can check against).
-    channels_last : use the channels-last memory format (faster convolutions on CPUs).
-    bf16 : run the training steps' forward pass under bfloat16 autocast (weights,
-        gradients and evaluation stay float32); 1.8x (AVX-512 BF16) to 3.5x (AMX)
-        faster per step on CPUs that have it (see ``helpers.device.bf16_is_fast``), slower on others.
+    checkpoint_dir : where ``last.pt`` (every epoch, for resuming) and ``best.pt`` (best ``monitor`` so far)
+        are written atomically; ``fit`` holds the folder's ``helpers.paths.output_lock`` while it runs.
+    resume : ``True`` to continue from ``checkpoint_dir/last.pt`` when it exists, or the path of a
+        checkpoint. Every checkpoint stores the run mode and the data sizes (``made_with``); one made in
+        another mode or on other data is refused (``CheckpointMismatch``) before anything loads.
+    checkpoint_extra : plain values stored in every checkpoint as they are (e.g. the run's settings, which a
+        resume can check against).
+    progress : a progress bar over each epoch's batches; verbose : a line per epoch, and what ``fit`` decides.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1; got {epochs}.")
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    loss_fn = loss_fn or F.cross_entropy
-    summed = _is_summed(loss_fn)
-    if optimizer is None:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
-        optimizer = optimizer(model.parameters())
-    steps_per_epoch = len(train_loader)
-    if scheduler is not None and not hasattr(scheduler, "step"):
-        scheduler_interval = scheduler_interval or getattr(scheduler, "interval", None)
-        scheduler = scheduler(optimizer, epochs, steps_per_epoch)
-    scheduler_interval = scheduler_interval or "epoch"
-    if scheduler_interval not in ("step", "epoch"):
-        raise ValueError(f"scheduler_interval must be 'step' or 'epoch'; got {scheduler_interval!r}.")
-    if val_loader is None and monitor.startswith("val_"):
-        monitor = "train_" + monitor[4:]
-    higher_is_better = monitor.endswith("acc")
+    trainer = Trainer(model, train_loader, val_loader, _recipe(recipe, recipe_fields), callbacks, device=device,
+                      checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra, progress=progress,
+                      verbose=verbose)
+    for epoch in range(trainer.start_or_resume(resume), trainer.recipe.epochs):
+        row = trainer.train_epoch(epoch)
+        row.update(trainer.evaluate())
+        if trainer.end_of_epoch(epoch, row):
+            break
+    trainer.restore_best()
+    return trainer.history
 
-    history = {key: [] for key in HISTORY_KEYS}
-    history["iter_loss"] = []
-    best, bad_epochs, start_epoch, elapsed_before, trained_before, step = None, 0, 0, 0.0, 0.0, 0
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
-    resume_path = None
-    if resume is True and ckpt_dir is not None and (ckpt_dir / LAST_NAME).is_file():
-        resume_path = ckpt_dir / LAST_NAME
-    elif resume not in (False, None, True):
-        resume_path = Path(resume)
-    if ckpt_dir is not None:
-        remove_stale_temporaries(ckpt_dir)  # left by a process killed while writing a checkpoint
-    # A fresh run leaves an earlier run's checkpoints in place until its own first epoch replaces them
-    # (an interruption before that loses nothing); run_id tells the two runs' files apart.
-    run_id = uuid.uuid4().hex
-    best_state = None
-    made = made_with(train_loader, val_loader)
-    if resume_path is not None:
-        ckpt = load_checkpoint(resume_path, model, optimizer, scheduler, map_location=device, expect=made)
-        run_id = ckpt.get("run_id", run_id)
-        history = ckpt["history"]
+class Trainer:
+    """One run of ``fit``: the model, its optimizer and schedule, the history so far, and the loop's steps.
+
+    ``fit`` is the loop over them: ``start_or_resume``, then per epoch ``train_epoch`` (``prepare_batch`` and
+    ``training_step`` for each batch), ``evaluate`` and ``end_of_epoch``, and last ``restore_best``.
+    """
+
+    def __init__(self, model: nn.Module, train_loader, val_loader, recipe: Recipe, callbacks=(), device=None,
+                 checkpoint_dir=None, checkpoint_extra: dict | None = None, progress: bool = True,
+                 verbose: bool = True):
+        self.model, self.train_loader, self.val_loader, self.recipe = model, train_loader, val_loader, recipe
+        self.callbacks = [_as_callback(callback) for callback in callbacks]
+        self.device = torch.device(device) if device is not None else get_device()
+        model.to(self.device)
+        if recipe.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.loss_fn = recipe.loss_fn or F.cross_entropy
+        self.summed = _is_summed(self.loss_fn)
+        self.takes_generator = recipe.batch_transform is not None and _accepts(recipe.batch_transform, "generator")
+        self.optimizer = recipe.optimizer
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+        elif not isinstance(self.optimizer, torch.optim.Optimizer):
+            self.optimizer = self.optimizer(model.parameters())
+        self.steps_per_epoch = len(train_loader)
+        self.scheduler, interval = recipe.scheduler, recipe.scheduler_interval
+        if self.scheduler is not None and not hasattr(self.scheduler, "step"):   # a factory
+            interval = interval or getattr(self.scheduler, "interval", None)
+            self.scheduler = self.scheduler(self.optimizer, recipe.epochs, self.steps_per_epoch)
+        self.scheduler_interval = interval or "epoch"
+        if self.scheduler_interval not in ("step", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'step' or 'epoch'; got {self.scheduler_interval!r}.")
+        self.monitor = recipe.monitor
+        if val_loader is None and self.monitor.startswith("val_"):
+            self.monitor = "train_" + self.monitor[4:]
+        self.higher_is_better = self.monitor.endswith("acc")
+        self.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.checkpoint_extra, self.progress, self.verbose = checkpoint_extra or {}, progress, verbose
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.history["iter_loss"] = []
+        self.best, self.bad_epochs, self.step, self.best_state = None, 0, 0, None
+        # Seconds of earlier (resumed) runs, and of this one since start_or_resume.
+        self.time_before, self.train_time_before, self.started, self.training_seconds = 0.0, 0.0, None, 0.0
+
+    def start_or_resume(self, resume=False) -> int:
+        """Start afresh, or continue from a checkpoint (``resume``: see ``fit``); returns the first epoch to train
+        (counting from 0)."""
+        path = None
+        if resume is True and self.ckpt_dir is not None and (self.ckpt_dir / LAST_NAME).is_file():
+            path = self.ckpt_dir / LAST_NAME
+        elif resume not in (False, None, True):
+            path = Path(resume)
+        if self.ckpt_dir is not None:
+            remove_stale_temporaries(self.ckpt_dir)  # left by a process killed while writing a checkpoint
+        # A fresh run leaves an earlier run's checkpoints in place until its own first epoch replaces them
+        # (an interruption before that loses nothing); run_id tells the two runs' files apart.
+        self.run_id = uuid.uuid4().hex
+        self.made = made_with(self.train_loader, self.val_loader)
+        start_epoch = self._resume(path) if path is not None else 0
+        self.started, self.training_seconds = time.time(), 0.0
+        return start_epoch
+
+    def _resume(self, path: Path) -> int:
+        ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler, map_location=self.device,
+                               expect=self.made)
+        self.run_id = ckpt.get("run_id", self.run_id)
+        self.history = ckpt["history"]
         start_epoch = ckpt["epoch"]
-        best, bad_epochs = ckpt.get("best"), ckpt.get("bad_epochs", 0)
-        elapsed_before = history["time"][-1] if history.get("time") else 0.0
-        trained_before = history["train_time"][-1] if history.get("train_time") else 0.0
-        step = ckpt.get("step", start_epoch * steps_per_epoch)
-        for hook, state in zip(hooks, ckpt.get("hooks") or ()):
+        self.best, self.bad_epochs = ckpt.get("best"), ckpt.get("bad_epochs", 0)
+        self.time_before = self.history["time"][-1] if self.history.get("time") else 0.0
+        self.train_time_before = self.history["train_time"][-1] if self.history.get("train_time") else 0.0
+        self.step = ckpt.get("step", start_epoch * self.steps_per_epoch)
+        # The callbacks' states are stored under "hooks": checkpoints of every version resume.
+        for callback, state in zip(self.callbacks, ckpt.get("hooks") or ()):
             if state is not None:
-                hook.load_state_dict(state)
+                callback.load_state_dict(state)
         if ckpt.get("torch_rng") is not None:
             torch.set_rng_state(ckpt["torch_rng"])
-        if verbose:
-            print(f"Resumed from {display_path(resume_path)} after epoch {start_epoch}.")
+        if self.verbose:
+            print(f"Resumed from {display_path(path)} after epoch {start_epoch}.")
+        return start_epoch
 
-    takes_generator = batch_transform is not None and _accepts(batch_transform, "generator")
-    start_time = time.time()
-    training_seconds = 0.0
-    stopped_early = False
-    for epoch in range(start_epoch, epochs):
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(_mix(seed + 1, epoch))
-        model.train()
-        for hook in hooks:
-            if hasattr(hook, "on_epoch_start"):
-                hook.on_epoch_start(epoch, model)
-        if hasattr(scheduler, "start_clock"):
-            scheduler.start_clock()
-        epoch_start = time.time()
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the training batches (``epoch`` counts from 0); returns the epoch's row so far:
+        ``epoch`` (from 1), ``train_loss`` (per example) and ``train_acc``."""
+        if hasattr(self.train_loader, "set_epoch"):
+            self.train_loader.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(_mix(self.recipe.seed + 1, epoch))
+        self.model.train()
+        for callback in self.callbacks:
+            callback.on_epoch_start(epoch, self.model)
+        if hasattr(self.scheduler, "start_clock"):
+            self.scheduler.start_clock()
+        started = time.time()
         total_loss, correct, n = 0.0, 0, 0
-        bar = _progress(train_loader, progress, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                        total=steps_per_epoch, mininterval=1.0)
+        bar = _progress(self.train_loader, self.progress, desc=f"epoch {epoch + 1}/{self.recipe.epochs}",
+                        leave=False, total=self.steps_per_epoch, mininterval=1.0)
         for batch in bar:
-            x, y = _to_device(batch, device, channels_last)
-            if batch_transform is not None:
-                x = batch_transform(x, generator=gen) if takes_generator else batch_transform(x)
-                if channels_last and x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = model(x)
-            out = out.float()
-            loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None and scheduler_interval == "step":
-                scheduler.step()
-            step += 1
-            for hook in hooks:
-                if hasattr(hook, "on_step_end"):
-                    hook.on_step_end(step, model)
-            loss_value = float(loss.detach()) / (len(y) if summed else 1)
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(
-                    f"training loss became {loss_value} in epoch {epoch + 1}: lower the learning rate.")
-            history["iter_loss"].append(loss_value)
-            total_loss += loss_value * len(y)
+            x, y = self.prepare_batch(batch, generator)
+            loss, scores = self.training_step(x, y)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} in epoch {epoch + 1}: lower the learning rate.")
+            self.history["iter_loss"].append(loss)
+            total_loss += loss * len(y)
             # A transform may stack several views of the batch (k * B images): count the first view.
-            correct += int((out.detach()[:len(y)].argmax(dim=1) == y).sum())
+            correct += int((scores[:len(y)].argmax(dim=1) == y).sum())
             n += len(y)
-            if progress and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-            if getattr(scheduler, "finished", False):
+            if self.progress and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            if getattr(self.scheduler, "finished", False):
                 break   # a time-budgeted schedule has run out: end with this (partial) epoch
-        if progress and hasattr(bar, "close"):
+        if self.progress and hasattr(bar, "close"):
             bar.close()
-        training_seconds += time.time() - epoch_start
+        self.training_seconds += time.time() - started
         if n == 0:
             raise ValueError("the training loader gave no batches.")
-        row = {"epoch": epoch + 1, "train_loss": total_loss / n, "train_acc": correct / n}
-        if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn, device, channels_last)
-            row["val_loss"], row["val_acc"] = val["loss"], val["acc"]
-        if scheduler is not None and scheduler_interval == "epoch":
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(row[monitor])
+        return {"epoch": epoch + 1, "train_loss": total_loss / n, "train_acc": correct / n}
+
+    def prepare_batch(self, batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch ``(x, y)`` on the device, ``x`` through the recipe's ``batch_transform``."""
+        x, y = _to_device(batch, self.device, self.recipe.channels_last)
+        transform = self.recipe.batch_transform
+        if transform is not None:
+            x = transform(x, generator=generator) if self.takes_generator else transform(x)
+            if self.recipe.channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def training_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Forward, loss, backward, the optimizer's and a per-step schedule's steps, the callbacks' ``on_step_end``.
+
+        x: ``(k * B, ...)``, y: ``(B,)``. Returns the loss per example (a float) and the scores
+        ``(k * B, classes)``, detached.
+        """
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.recipe.bf16):
+            out = self.model(x)
+        out = out.float()
+        loss = self.loss_fn(out, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.step += 1
+        for callback in self.callbacks:
+            callback.on_step_end(self.step, self.model)
+        return float(loss.detach()) / (len(y) if self.summed else 1), out.detach()
+
+    def evaluate(self) -> dict:
+        """``val_loss`` and ``val_acc`` over the validation loader, in evaluation mode (``{}`` without one)."""
+        if self.val_loader is None:
+            return {}
+        val = evaluate(self.model, self.val_loader, self.loss_fn, self.device, self.recipe.channels_last)
+        return {"val_loss": val["loss"], "val_acc": val["acc"]}
+
+    def end_of_epoch(self, epoch: int, row: dict) -> bool:
+        """Step a per-epoch schedule, add ``row`` to the history, keep the best, write the checkpoints, print the
+        epoch's line and call the callbacks' ``on_epoch_end``; returns True when the run ends here."""
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(row[self.monitor])
             else:
-                scheduler.step()
-        row["lr"] = optimizer.param_groups[0]["lr"]
-        row["time"] = elapsed_before + time.time() - start_time
-        row["train_time"] = trained_before + training_seconds
+                self.scheduler.step()
+        row["lr"] = self.optimizer.param_groups[0]["lr"]
+        row["time"] = self.time_before + time.time() - self.started
+        row["train_time"] = self.train_time_before + self.training_seconds
         for key in HISTORY_KEYS:
             if key in row:
-                history.setdefault(key, []).append(row[key])
+                self.history.setdefault(key, []).append(row[key])
+        improved = self._keep_best(row[self.monitor])
+        self._save_checkpoints(epoch + 1, improved)
+        if self.verbose:
+            print(_epoch_line(row, self.recipe.epochs, improved), flush=True)
+        return self._stops(epoch + 1)
 
-        value = row[monitor]
-        improved = best is None or (value > best + min_delta if higher_is_better else value < best - min_delta)
+    def _keep_best(self, value: float) -> bool:
+        """Whether ``value`` of the monitored key improves on the best so far (then it becomes the best)."""
+        min_delta = self.recipe.min_delta
+        improved = self.best is None or (value > self.best + min_delta if self.higher_is_better
+                                         else value < self.best - min_delta)
         if improved:
-            best, bad_epochs = value, 0
-            if restore_best and ckpt_dir is None:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best, self.bad_epochs = value, 0
+            if self.recipe.restore_best and self.ckpt_dir is None:   # no best.pt to restore from: keep a copy
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         else:
-            bad_epochs += 1
-        if ckpt_dir is not None:
-            extra = {**(checkpoint_extra or {}), "best": best, "bad_epochs": bad_epochs, "monitor": monitor,
-                     "torch_rng": torch.get_rng_state(), "run_id": run_id, "step": step, "made_with": made,
-                     "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]}
-            if improved:
-                save_checkpoint(ckpt_dir / BEST_NAME, model, optimizer, scheduler, epoch + 1, history, **extra)
-            save_checkpoint(ckpt_dir / LAST_NAME, model, optimizer, scheduler, epoch + 1, history, **extra)
-        if verbose:
-            parts = [f"epoch {epoch + 1:3d}/{epochs}", f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"]
-            if "val_acc" in row:
-                parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}")
-            parts.append(f"lr {row['lr']:.2e} | {row['time']:.0f} s" + (" *" if improved else ""))
-            print(" | ".join(parts), flush=True)
-        stop = any(cb(epoch + 1, history, model) for cb in callbacks)
-        if getattr(scheduler, "finished", False) and epoch + 1 < epochs:
-            if verbose:
-                print(f"The time budget is spent after {epoch + 1} epochs: training ends here.")
-            stop = True
-        if patience is not None and bad_epochs >= patience:
-            if verbose:
-                print(f"Early stopping: {monitor} did not improve for {patience} epochs.")
-            stopped_early = True
-        if stop or stopped_early:
-            break
+            self.bad_epochs += 1
+        return improved
 
-    best_ckpt = None
-    if restore_best and ckpt_dir is not None and (ckpt_dir / BEST_NAME).is_file():
-        best_ckpt = read_checkpoint(ckpt_dir / BEST_NAME, map_location=device)
-        if best_ckpt.get("run_id") != run_id:  # an earlier run's file (this run was killed before replacing it)
-            if verbose:
-                print(f"{ckpt_dir / BEST_NAME} is from an earlier run: keeping the last epoch's weights.")
-            best_ckpt = None
-    if best_ckpt is not None:
-        if best_ckpt["epoch"] != len(history["epoch"]) and verbose:
-            print(f"Restoring the best weights (epoch {best_ckpt['epoch']}, {monitor} {best_ckpt['best']:.4f}).")
-        model.load_state_dict(best_ckpt["model"])
-    elif restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    return history
+    def _save_checkpoints(self, epochs_done: int, improved: bool) -> None:
+        if self.ckpt_dir is None:
+            return
+        extra = {**self.checkpoint_extra, "best": self.best, "bad_epochs": self.bad_epochs, "monitor": self.monitor,
+                 "torch_rng": torch.get_rng_state(), "run_id": self.run_id, "step": self.step, "made_with": self.made,
+                 "hooks": [callback.state_dict() for callback in self.callbacks]}
+        if improved:
+            save_checkpoint(self.ckpt_dir / BEST_NAME, self.model, self.optimizer, self.scheduler, epochs_done,
+                            self.history, **extra)
+        save_checkpoint(self.ckpt_dir / LAST_NAME, self.model, self.optimizer, self.scheduler, epochs_done,
+                        self.history, **extra)
+
+    def _stops(self, epochs_done: int) -> bool:
+        """Whether a callback, a spent time budget or early stopping ends the run after ``epochs_done`` epochs."""
+        stop = any([callback.on_epoch_end(epochs_done, self.history, self.model) for callback in self.callbacks])
+        if getattr(self.scheduler, "finished", False) and epochs_done < self.recipe.epochs:
+            if self.verbose:
+                print(f"The time budget is spent after {epochs_done} epochs: training ends here.")
+            stop = True
+        patience = self.recipe.patience
+        if patience is not None and self.bad_epochs >= patience:
+            if self.verbose:
+                print(f"Early stopping: {self.monitor} did not improve for {patience} epochs.")
+            stop = True
+        return stop
+
+    def restore_best(self) -> None:
+        """Load the best epoch's weights into the model (``recipe.restore_best``): this run's ``best.pt``, or
+        the copy kept in memory when there are no checkpoints."""
+        if not self.recipe.restore_best:
+            return
+        best_ckpt = None
+        if self.ckpt_dir is not None and (self.ckpt_dir / BEST_NAME).is_file():
+            best_ckpt = read_checkpoint(self.ckpt_dir / BEST_NAME, map_location=self.device)
+            if best_ckpt.get("run_id") != self.run_id:  # an earlier run's file (this run was killed before replacing it)
+                if self.verbose:
+                    print(f"{self.ckpt_dir / BEST_NAME} is from an earlier run: keeping the last epoch's weights.")
+                best_ckpt = None
+        if best_ckpt is not None:
+            if best_ckpt["epoch"] != len(self.history["epoch"]) and self.verbose:
+                print(f"Restoring the best weights (epoch {best_ckpt['epoch']}, {self.monitor} "
+                      f"{best_ckpt['best']:.4f}).")
+            self.model.load_state_dict(best_ckpt["model"])
+        elif self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+
+def _epoch_line(row: dict, epochs: int, improved: bool) -> str:
+    """``epoch   3/10 | train loss ... acc ... | val loss ... acc ... | lr ... | 42 s *`` (``*``: a new best)."""
+    parts = [f"epoch {row['epoch']:3d}/{epochs}", f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"]
+    if "val_acc" in row:
+        parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}")
+    parts.append(f"lr {row['lr']:.2e} | {row['time']:.0f} s" + (" *" if improved else ""))
+    return " | ".join(parts)
+
+
+def _progress(iterable, enabled: bool, **kwargs):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm  # deferred: only a run with a progress bar needs it
+
+    return tqdm(iterable, **kwargs)
