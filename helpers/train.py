@@ -56,10 +56,15 @@ def catch_interruptions() -> None:
 
 if __name__ == "__main__":
     catch_interruptions()   # from the first moment: importing torch (on the first use) takes a second or two
+# torch and what imports it (training, experiments, the recipe) are imported where a run needs them, marked
+# "deferred": --help and a refused setting answer at once instead of after the seconds torch takes to load.
 try:
     from helpers.cli import Refused
     from helpers.data import DATASETS
+    from helpers.device import get_device
+    from helpers.paths import OutputClash, output_dir, output_lock, writable_folder_problem
     from helpers.pytorch.registry import MODELS, build_model
+    from helpers.runtime import mode, setup
 except KeyboardInterrupt:
     if __name__ != "__main__":
         raise
@@ -185,15 +190,11 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         _check_out_folder(args.out)
     if args.data_root is not None and args.data_root.exists() and not args.data_root.is_dir():
         raise Refused(f"--data-root {args.data_root} is a file; give the folder that holds the data sets.")
-    from helpers.device import get_device
-
     try:
         args.device = get_device(None if args.device == "auto" else args.device)
     except ValueError as err:
         raise Refused(f"--device: {err}") from None
     if args.out is None:
-        from helpers.paths import output_dir
-
         args.out = output_dir()
     args.run = run_name(args.model, args.dataset)
     args.checkpoint_dir = args.out / "checkpoints" / args.run
@@ -213,15 +214,13 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
 
 def _check_out_folder(out: Path) -> None:
     """Refuse an ``--out`` that is a file, lies under a file, or cannot be written."""
-    from helpers.paths import writable_folder_problem
-
     if why := writable_folder_problem(out):
         raise Refused(f"--out {out}: {why}")
 
 
 def _saved_settings(last: Path) -> dict:
     """The settings stored in the checkpoint ``last`` (read as data only), or ``{}`` for one without them."""
-    from helpers.pytorch.training import CheckpointError, read_checkpoint
+    from helpers.pytorch.training import CheckpointError, read_checkpoint  # deferred: torch (see the top)
 
     try:
         return read_checkpoint(last).get("settings") or {}
@@ -231,8 +230,6 @@ def _saved_settings(last: Path) -> dict:
 
 def _setting(args, key):
     if key == "mode":
-        from helpers.runtime import mode
-
         return mode()
     value = getattr(args, key)
     return list(value) if isinstance(value, tuple) else value
@@ -264,7 +261,7 @@ def settings_line(args) -> str:
 
 
 def make_optimizer(args):
-    import torch
+    import torch  # deferred: see the top
 
     if args.optimizer == "sgd":
         return lambda p: torch.optim.SGD(p, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
@@ -275,8 +272,6 @@ def make_optimizer(args):
 
 def train(args) -> dict:
     """Run the training ``args`` describe (already ``resolve``d); returns what ``run_experiment`` returns."""
-    from helpers.runtime import setup
-
     setup(seed=args.seed, verbose=False)
     # Stored inside every checkpoint, so they cannot disagree with the weights a resume continues from.
     args.checkpoint_extra = {"settings": {k: _setting(args, k) for k in _RUN_KEYS}}
@@ -284,7 +279,7 @@ def train(args) -> dict:
     model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
     if MODELS[args.model].own_recipe:
         return _train_by_recipe(model, args)
-    from helpers.pytorch.experiments import load_tensors, run_experiment
+    from helpers.pytorch.experiments import load_tensors, run_experiment  # deferred: torch (see the top)
 
     data = load_tensors(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
     print(f"train {tuple(data.x_train.shape)} | val {tuple(data.x_val.shape)} | test {tuple(data.x_test.shape)}",
@@ -301,7 +296,7 @@ def train(args) -> dict:
 def _train_by_recipe(model, args) -> dict:
     """A model with its own recipe (MyModel) through ``helpers.pytorch.mymodel_recipe.run_mymodel``: the pipeline
     notebook 07 runs."""
-    from helpers.pytorch.mymodel_recipe import FastConfig, run_mymodel
+    from helpers.pytorch.mymodel_recipe import FastConfig, run_mymodel  # deferred: torch (see the top)
 
     config = FastConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                         weight_decay=args.weight_decay, seed=args.seed)
@@ -313,7 +308,7 @@ def _train_by_recipe(model, args) -> dict:
 
 def _interrupted_note(args, argv: list[str], started: float) -> str:
     """What an interruption left in ``args.checkpoint_dir`` and what to run next."""
-    from helpers.pytorch.training import CheckpointError, read_checkpoint
+    from helpers.pytorch.training import CheckpointError, read_checkpoint  # deferred: torch (see the top)
 
     last, best = args.checkpoint_dir / "last.pt", args.checkpoint_dir / "best.pt"
     if not last.is_file() or (not args.resume and last.stat().st_mtime < started):
@@ -339,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from helpers.paths import OutputClash, output_lock
-        from helpers.pytorch.training import CheckpointMismatch
+        from helpers.pytorch.training import CheckpointMismatch  # deferred: torch (see the top)
 
         args = resolve(args)
     except Refused as err:

@@ -129,3 +129,46 @@ def test_the_deliverables_import_no_helpers():
 @pytest.mark.parametrize("name", sorted(DELIVERABLES))
 def test_the_deliverables_stand_alone(name):
     assert _external_imports(name) <= DELIVERABLES[name], _external_imports(name)
+
+
+def local_imports(name: str) -> list[tuple[int, str]]:
+    """``(line, source)`` of each import inside a function of module ``name`` (a module-level ``try`` or ``if`` is
+    module level)."""
+    source = MODULES[name].read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    found = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found += [(node.lineno, lines[node.lineno - 1]) for node in ast.walk(fn)
+                      if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return sorted(set(found))
+
+
+def _comment_heads_block(lines: list[str], index: int) -> bool:
+    """Whether a comment says why for ``lines[index]``: on the imports (and the few lines that go with them, a
+    ``try:`` or a backend switch) just above it."""
+    i, looked = index - 1, 0
+    while i >= 0 and looked < 5:
+        text = lines[i].strip()
+        if "#" in text:
+            return True
+        if text.startswith(('"""', "def ", "class ")):
+            return False
+        looked += bool(text)
+        i -= 1
+    return False
+
+
+def test_an_import_inside_a_function_says_why_it_is_not_at_the_top():
+    """Imports sit at the top of a module, where a reader follows them; one inside a function (a heavy library
+    deferred, the student's file kept from running, a sandbox that must start small) says why in a comment on
+    its line, on the line above, or in one comment on its function's first import."""
+    unexplained = {}
+    for name, path in MODULES.items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for lineno, line in local_imports(name):
+            if "#" in line or _comment_heads_block(lines, lineno - 1):
+                continue
+            unexplained.setdefault(name, []).append(f"{lineno}: {line.strip()}")
+    assert not unexplained, unexplained

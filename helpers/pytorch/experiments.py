@@ -24,8 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from helpers.data import load_dataset, to_float_tensor, train_val_split
 from helpers.paths import atomic_write_bytes, output_dir, output_lock
+from helpers.plotting import plot_history
+from helpers.provenance import keep_full, save_artefact, save_figure
 from helpers.pytorch.models import CIFAR_MEAN, CIFAR_STD
+from helpers.pytorch.registry import weights_bytes
 from helpers.pytorch.training import Callback, EpochEnd, Recipe, TensorLoader, evaluate, fit
 
 NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"   # what makes these files, unless the caller says otherwise
@@ -57,8 +61,6 @@ class TensorSplits:
 
 def standardize(images_u8: np.ndarray, dataset: str = "cifar10") -> torch.Tensor:
     """uint8 ``(N, H, W[, C])`` -> float32 ``(N, C, H, W)`` with zero mean, unit std per channel (training-set statistics)."""
-    from helpers.data import to_float_tensor
-
     if dataset not in CHANNEL_STATS:
         raise ValueError(f"unknown data set {dataset!r}; expected one of {sorted(CHANNEL_STATS)}.")
     mean, std = CHANNEL_STATS[dataset]
@@ -68,8 +70,6 @@ def standardize(images_u8: np.ndarray, dataset: str = "cifar10") -> torch.Tensor
 
 def load_tensors(dataset: str, val_size: int | float = 0.1, seed: int = 0, root=None) -> TensorSplits:
     """``dataset``'s training images split into train / validation (``train_val_split``) and its test set, standardised."""
-    from helpers.data import load_dataset, train_val_split
-
     X, y = load_dataset(dataset, "train", root=root)
     X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
     X_te, y_te = load_dataset(dataset, "test", root=root)
@@ -113,10 +113,7 @@ def save_plots(name: str, history: dict, out_dir, show: bool = False, made_by: s
 
     Each gets a record of how it was made (``helpers.provenance``: ``made_by``, the run mode, ``facts``).
     """
-    import matplotlib.pyplot as plt
-
-    from helpers.plotting import plot_history
-    from helpers.provenance import save_figure
+    import matplotlib.pyplot as plt  # deferred: pyplot is slow to import and only the plots need it
 
     window = max(1, min(len(history["iter_loss"]) // 20, 50))
     figs = {"lossvstrain": plot_history(history, f"{name}: loss", smooth=window, panels="loss",
@@ -142,8 +139,6 @@ def epoch_logger(name: str, out_dir, settings: str) -> Callback:
 
     A smoke run never replaces the log of a full run (``provenance.keep_full``: it writes ``<name>.smoke.log``).
     """
-    from helpers.provenance import keep_full
-
     log_path = keep_full(Path(out_dir) / f"{name}.log")
 
     def log_epoch(_epoch, history, _model):
@@ -164,9 +159,6 @@ def finish_run(name: str, model, history: dict, test_acc: float, settings: str, 
     A smoke run writes ``*.smoke.*`` beside the files of a full run instead of
     replacing them. Returns ``{"history", "test_acc", "val_acc", "train_time", "log", "paths"}``.
     """
-    from helpers.provenance import save_artefact
-    from helpers.pytorch.registry import weights_bytes
-
     out = Path(out_dir)
     facts = {"dataset": dataset, "epochs": len(history["epoch"]), "test_accuracy": float(test_acc)}
     with output_lock(out):

@@ -45,12 +45,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.data import load_dataset, train_val_split
+from helpers.device import bf16_is_fast
+from helpers.paths import output_dir, output_lock
+from helpers.pytorch.experiments import epoch_logger, finish_run
+from helpers.pytorch.models import MyModel
+from helpers.pytorch.registry import MYMODEL_WEIGHTS
 from helpers.pytorch.training import Callback, Recipe, TensorLoader, _mix, evaluation_mode, fit
 
 
@@ -327,8 +334,6 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     holds ``config`` (the ``FastConfig`` as a dict) and ``bf16`` (whether the
     steps ran under bfloat16 autocast).
     """
-    from helpers.device import bf16_is_fast
-
     config = config or FastConfig()
     device = torch.device(device) if device is not None else next(model.parameters()).device
     bf16 = bf16_is_fast(device) if config.bf16 is None else config.bf16
@@ -370,8 +375,6 @@ def cifar_splits(val_size: int | float = 0.1, seed: int = 0, root=None) -> tuple
     ``val_size`` of the training images (a count or a fraction) are held out
     for monitoring (``train_val_split``, seeded by ``seed``); ``root``: the data root.
     """
-    from helpers.data import load_dataset, train_val_split
-
     X, y = load_dataset("cifar10", "train", root=root)
     X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
     X_te, y_te = load_dataset("cifar10", "test", root=root)
@@ -394,13 +397,6 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
 
     Returns ``{"model", "history", "test_acc", "tta_acc", "val_acc", "train_time", "log", "paths"}``.
     """
-    from pathlib import Path
-
-    from helpers.paths import output_dir, output_lock
-    from helpers.pytorch.experiments import epoch_logger, finish_run
-    from helpers.pytorch.models import MyModel
-    from helpers.pytorch.registry import MYMODEL_WEIGHTS
-
     config = config or FastConfig()
     (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = cifar_splits(val_size, config.seed, root)
     if verbose:

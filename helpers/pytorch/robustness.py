@@ -31,11 +31,13 @@ import copy
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from helpers.pytorch import augment as A
+from helpers.pytorch.training import predict_classes
 from helpers.runtime import torch_threads
 
 SEVERITIES = (1, 2, 3)
@@ -363,8 +365,6 @@ class PredictionTimeBatchNorm(nn.Module):
 
 @torch.no_grad()
 def _accuracy(model, x, y, batch_size: int) -> float:
-    from helpers.pytorch.training import predict_classes
-
     return float((predict_classes(model, x, batch_size) == y.cpu()).float().mean())
 
 
@@ -437,8 +437,7 @@ def robustness_table(results: dict, digits: int = 1) -> str:
 def plot_robustness(results: dict, title: str | None = None):
     """Grouped bars: accuracy of each model on clean data and on each corruption (mean over severities,
     the error bar reaching down to the worst severity). Returns the figure."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+    import matplotlib.pyplot as plt  # deferred: pyplot is slow to import and only the plots need it
 
     models, names = results["models"], results["corruptions"]
     labels = ["clean"] + [n + ("" if results["seen"][n] else " *") for n in names]
@@ -463,7 +462,7 @@ def plot_robustness(results: dict, title: str | None = None):
 
 def show_corruptions(x: torch.Tensor, severity: int = 2, names=None, seed: int = 0, title: str | None = None):
     """One row per corruption, the images ``x`` ``(K, 1, H, W)`` corrupted at ``severity``; returns the figure."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot is slow to import and only the plots need it
 
     names = list(names) if names is not None else [c.name for c in PANEL]
     rows = [("clean", x)] + [(n + ("" if PANEL_BY_NAME[n].seen else " *"), corrupt(x, n, severity, seed)) for n in names]

@@ -72,6 +72,7 @@ import torch.nn.functional as F
 
 from helpers.device import get_device
 from helpers.paths import atomic_write_bytes, display_path, error_line, output_lock, remove_stale_temporaries
+from helpers.runtime import mode
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time", "train_time")
 BEST_NAME, LAST_NAME = "best.pt", "last.pt"
@@ -324,8 +325,6 @@ def made_with(train_loader, val_loader=None) -> dict:
     ``mode``: ``full`` or ``smoke`` (``helpers.runtime.mode``); ``train_examples`` / ``val_examples``:
     how many examples the loaders hold (``None`` where a loader cannot say); ``steps_per_epoch``.
     """
-    from helpers.runtime import mode
-
     return {"mode": mode(), "train_examples": _examples(train_loader),
             "val_examples": _examples(val_loader) if val_loader is not None else None,
             "steps_per_epoch": len(train_loader)}
