@@ -29,7 +29,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +51,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from helpers.cli import number  # noqa: E402
-from helpers.scratch import layers  # noqa: E402
+from helpers.scratch import layer_check, layers  # noqa: E402
 
 # (name, x shape, w shape, stride, pad)
 SHAPES = [
@@ -64,22 +63,11 @@ SHAPES = [
 CONVNET = dict(input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=256, num_classes=10)
 
 
-def best_time(fn, repeats: int) -> float:
-    """Minimum wall-clock seconds of ``fn()`` over ``repeats`` runs (after one warm-up run)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def time_numpy(forward, backward, x, w, b, conv_param, dout, repeats):
     def step():
         out, cache = forward(x, w, b, conv_param)
         backward(dout, cache)
-    return best_time(step, repeats)
+    return layer_check.best_time(step, repeats, warm_up=True)
 
 
 def time_torch(x, w, b, conv_param, dout, repeats):
@@ -95,7 +83,7 @@ def time_torch(x, w, b, conv_param, dout, repeats):
         xt.grad = wt.grad = bt.grad = None
         out = F.conv2d(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"])
         out.backward(dt)
-    return best_time(step, repeats)
+    return layer_check.best_time(step, repeats, warm_up=True)
 
 
 def bench_conv(name, x_shape, w_shape, stride, pad, args) -> dict:
@@ -130,9 +118,11 @@ def bench_pool(args) -> None:
         out, cache = forward(xs, pool_param)
         backward(ds, cache)
 
-    fast = best_time(lambda: run(layers.max_pool_forward_fast, layers.max_pool_backward_fast, x, dout), args.repeats)
+    fast = layer_check.best_time(lambda: run(layers.max_pool_forward_fast, layers.max_pool_backward_fast, x, dout),
+                                 args.repeats, warm_up=True)
     n = min(args.naive_images, 64)
-    naive = best_time(lambda: run(layers.max_pool_forward_naive, layers.max_pool_backward_naive, x[:n], dout[:n]), 1) * 64 / n
+    naive = layer_check.best_time(lambda: run(layers.max_pool_forward_naive, layers.max_pool_backward_naive, x[:n],
+                                              dout[:n]), 1, warm_up=True) * 64 / n
     print(f"\nmax pool 2x2 stride 2 on x {x.shape}, float32: fast {fast * 1e3:.1f} ms, "
           f"naive {naive * 1e3:.0f} ms (from {n} images), naive / fast = {naive / fast:.0f}x")
 

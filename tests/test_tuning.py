@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from helpers.scratch.tuning import accuracy, grid, log_uniform, random_configs, search, uniform
+from helpers.scratch.tuning import accuracy, grid, log_uniform, random_configs, search, search_panel, uniform
 
 
 def test_grid_is_the_cartesian_product():
@@ -113,3 +113,30 @@ def test_accuracy_checks_shapes():
 
     with pytest.raises(ValueError, match="predict returned shape"):
         accuracy(Const(), np.zeros((3, 2)), np.zeros(3))
+
+
+def test_search_panel_adds_each_trained_configuration_to_the_result_and_says_how_it_did():
+    def train_one(width, rate, steps):
+        return f"net-{width}", {"val_acc": width / 100 + rate}, None
+
+    result = search(train_one, [dict(width=20, rate=0.01, steps=5)], verbose=False)
+    kept = []
+    ui, panel = search_panel(train_one, result, dict(width=30, rate=0.01, steps=5),
+                             {"width": ("int", 10, 90, 10), "rate": ("log", 1e-3, 1e-1), "steps": ("count",)},
+                             on_trained=kept.append)
+    assert [type(c).__name__ for c in panel["controls"].values()] == ["IntSlider", "FloatLogSlider", "IntText"]
+    panel["controls"]["width"].value = 50
+    panel["button"].click()
+    assert [t.config["width"] for t in result.trials] == [50, 20]          # best first
+    assert kept == [result.best] and result.best.model == "net-50"
+    assert "val acc <b>0.510</b> (the best of the search so far)" in panel["status"].value
+    panel["controls"]["width"].value = 10
+    panel["button"].click()
+    assert [t.config["width"] for t in result.trials] == [50, 20, 10]
+    assert "so far" not in panel["status"].value
+
+
+def test_search_panel_names_an_axis_it_cannot_show():
+    result = search(lambda a: (None, {"val_acc": a}), [dict(a=1)], verbose=False)
+    with pytest.raises(ValueError, match="axis 'a'"):
+        search_panel(lambda a: (None, {"val_acc": a}), result, {"a": 1}, {"a": ("dial", 0, 1)})

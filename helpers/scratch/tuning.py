@@ -13,6 +13,9 @@ trains one configuration and reports how good it is on the validation set:
 
 The validation accuracy picks the winner; the test set is never looked at
 (evaluate ``best_model`` on it once, at the very end).
+
+``search_panel(train_one, result, start, axes)`` puts the same search behind
+sliders: each press of Train adds one trial to ``result`` (notebook 04).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from helpers.plotting import plot_history
+from helpers.widgets import train_panel
 
 
 def grid(**axes: Sequence) -> list[dict]:
@@ -187,3 +193,59 @@ def accuracy(model, X: np.ndarray, y: np.ndarray) -> float:
     if pred.shape != y.shape:
         raise ValueError(f"predict returned shape {pred.shape} but y has shape {y.shape}.")
     return float((pred == y).mean())
+
+
+def _slider(name: str, spec: tuple, value):
+    """The widget of one ``search_panel`` axis (see there)."""
+    import ipywidgets as w  # deferred: ipywidgets takes ~0.2 s to import and is needed only in a notebook
+
+    label = name.replace("_", " ")
+    kind, *bounds = spec
+    if kind == "int":
+        low, high, step = bounds
+        return w.IntSlider(value=value, min=low, max=high, step=step, description=label)
+    if kind == "float":
+        low, high, step = bounds
+        return w.FloatSlider(value=value, min=low, max=high, step=step, description=label)
+    if kind == "log":
+        low, high = bounds
+        return w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.1,
+                                readout_format=".1e", description=label)
+    if kind == "count":
+        return w.IntText(value=value, description=label)
+    raise ValueError(f"axis {name!r}: expected ('int', low, high, step), ('float', low, high, step), "
+                     f"('log', low, high) or ('count',); got {spec!r}.")
+
+
+def search_panel(train_fn: Callable[..., tuple], result: SearchResult, start: dict, axes: dict,
+                 on_trained: Callable[[Trial], object] | None = None, smooth: int = 20):
+    """``(ui, panel)`` (``helpers.widgets.train_panel``): one control per axis, set to ``start``; Train trains the
+    chosen configuration with ``train_fn`` (as ``search`` does), adds the trial to ``result`` (best first), draws
+    its training curves (when ``train_fn`` returns a history as its ``extra``) and prints the table; then
+    ``on_trained(trial)`` runs (e.g. to keep a better network). The status line shows the trial's metric.
+
+    axes : ``{name: spec}`` for each of ``train_fn``'s arguments, ``spec`` one of ``("int", low, high, step)``,
+        ``("float", low, high, step)``, ``("log", low, high)`` (a slider on a log scale) or ``("count",)`` (a
+        number box); the label is the name with spaces.
+    """
+    controls = {name: _slider(name, spec, start[name]) for name, spec in axes.items()}
+
+    def on_train(config: dict) -> Trial:
+        import matplotlib.pyplot as plt  # deferred: pyplot is slow to import and only a pressed button needs it
+
+        trial = search(train_fn, [config], metric=result.metric, verbose=False).best
+        result.trials.append(trial)
+        result.trials.sort(key=lambda t: -float(t.metrics[result.metric]))
+        if trial.extra is not None:
+            plot_history(trial.extra, title="your configuration", smooth=smooth)
+            plt.show()
+        print(result.table())
+        if on_trained is not None:
+            on_trained(trial)
+        return trial
+
+    def summary(trial: Trial) -> str:
+        best = " (the best of the search so far)" if trial is result.best else ""
+        return f"{result.metric.replace('_', ' ')} <b>{trial.metrics[result.metric]:.3f}</b>{best}"
+
+    return train_panel(controls, on_train, summary=summary)
