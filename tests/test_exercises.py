@@ -36,6 +36,7 @@ def test_markers_are_registered_in_course_order(pytestconfig):
     assert [m for m in markers if m in exercises.BY_NAME] == [e.name for e in EXERCISES]
 
 
+@pytest.mark.slow
 def test_every_exercise_has_tests_in_its_test_file():
     markers = exercises.collected_markers()
     for e in EXERCISES:

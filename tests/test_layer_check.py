@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers.scratch.classifiers import ThreeLayerConvNet
-from helpers.scratch.layer_check import best_time, convnet_vs_torch, magnitude, naive_vs_fast, report, torch_comparison
+from helpers.scratch.layer_check import best_time, convnet_vs_torch, magnitude, report, torch_comparison
 
 
 @pytest.mark.parametrize("err, text", [
@@ -70,26 +70,6 @@ def test_numpy_nn_checks_pass_for_the_layers_and_catch_a_wrong_backward(monkeypa
     wrong = numpy_nn_gradient_errors(seed=0)
     assert wrong["Sigmoid dL/dx"] > 1e-2 and wrong["stack dL/dW1"] > 1e-2 and wrong["ReLU dL/dx"] < 1e-8
     assert numpy_nn_vs_torch(seed=0)["Sigmoid dL/dx"] > 1e-2
-
-
-def test_naive_vs_fast_times_both_passes_on_the_same_inputs():
-    calls = []
-
-    def pass_through(tag):
-        def forward(x, param):
-            calls.append((tag, "forward", x.shape, param))
-            return x * 2, x
-        return forward, lambda dout, cache: calls.append((tag, "backward", dout.shape, cache.shape))
-
-    x, dout = np.ones((4, 3)), np.ones((4, 3))
-    text = naive_vs_fast("double", pass_through("naive"), pass_through("fast"), (x, 7), dout,
-                         naive_repeats=1, fast_repeats=2)
-    first, second = text.splitlines()
-    assert first.startswith("double, x (4, 3):  forward  naive ") and "speed-up" in first
-    assert second.lstrip().startswith("backward naive ") and first.index("naive") == second.index("naive")
-    assert {c[0] for c in calls} == {"naive", "fast"} and all(c[2] == (4, 3) for c in calls)
-    assert sum(c[:2] == ("fast", "forward") for c in calls) == 3   # 2 timed, 1 for the backward's cache
-    assert all(c[3] == 7 for c in calls if c[1] == "forward")
 
 
 def test_best_time_is_the_least_of_its_runs():

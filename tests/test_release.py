@@ -265,6 +265,7 @@ def test_student_copy_collects_the_same_tests(copies):
     assert collected_ids(student) == ids
 
 
+@pytest.mark.slow
 def test_assignment_checks_name_the_function_to_write(copies):
     solution, student = copies
     # The tests are real: they pass on the solution.
@@ -319,6 +320,7 @@ def test_broken_markers_stop_the_release_and_write_nothing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow
 def test_solution_copy_markers_are_balanced():
     """The repository itself: every marker balanced and placed so that the student version imports."""
     result = subprocess.run([sys.executable, "-m", "helpers.course.release", "check"], cwd=REPO_ROOT,
@@ -337,6 +339,7 @@ def this_copy(tmp_path_factory):
     return out, release.write_student_version(REPO_ROOT, out, repo_url=STUDENT_URL)
 
 
+@pytest.mark.slow
 def test_the_student_copy_of_this_repository_gives_nothing_away(this_copy):
     """Every file of the copy, read from disk as a student gets it: no solution region (by its fingerprint: renamed,
     reformatted, in a test, a docstring, a notebook's source or output, a README, a script, an asset, a binary

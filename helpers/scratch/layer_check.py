@@ -18,9 +18,8 @@ RPZ layers of ``helpers.numpy_nn`` (notebook 01): numeric gradients of every
 layer and of a small stack, and the lab's examples through autograd.
 Every check prints through ``report``: one format in notebooks 01 to 05.
 
-``naive_vs_fast(name, naive, fast, inputs, dout)`` times a layer's naive and
-fast passes on the same inputs (notebook 05, ``benchmarks/conv_speed.py`` uses
-its ``best_time``).
+``best_time(fn, repeats)`` is the least wall-clock time of a few runs
+(``benchmarks/conv_speed.py`` times the layers with it).
 """
 
 from __future__ import annotations
@@ -346,28 +345,3 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warm_up: bool = False)
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def naive_vs_fast(name: str, naive: tuple, fast: tuple, inputs: tuple, dout: np.ndarray,
-                  naive_repeats: int = 1, fast_repeats: int = 3) -> str:
-    """Two lines: the seconds of a layer's naive and fast forward and backward passes, and the speed-ups.
-
-    naive, fast : ``(forward, backward)`` with ``forward(*inputs) -> (out, cache)`` and
-        ``backward(dout, cache)``; ``inputs[0]`` is the layer's input ``x`` (its shape is shown);
-        ``dout`` has the output's shape. The naive loops are slow: timed ``naive_repeats`` times (the least
-        counts), the fast passes ``fast_repeats`` times.
-    """
-    forward_naive, backward_naive = naive
-    forward_fast, backward_fast = fast
-    cache_naive = forward_naive(*inputs)[1]
-    t_naive_f = best_time(lambda: forward_naive(*inputs), naive_repeats)
-    t_naive_b = best_time(lambda: backward_naive(dout, cache_naive), naive_repeats)
-    t_fast_f = best_time(lambda: forward_fast(*inputs), fast_repeats)
-    cache_fast = forward_fast(*inputs)[1]
-    t_fast_b = best_time(lambda: backward_fast(dout, cache_fast), fast_repeats)
-    head = f"{name}, x {inputs[0].shape}:  "
-    return "\n".join(
-        f"{head if i == 0 else ' ' * len(head)}{label} naive {naive_s:7.3f} s  fast {fast_s * 1e3:6.1f} ms  "
-        f"speed-up {naive_s / fast_s:5.0f}x"
-        for i, (label, naive_s, fast_s) in enumerate((("forward ", t_naive_f, t_fast_f),
-                                                      ("backward", t_naive_b, t_fast_b))))
