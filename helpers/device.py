@@ -78,12 +78,35 @@ CPU_FEATURES = (("avx2", "_is_avx2_supported"), ("avx512", "_is_avx512_supported
                 ("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
 
 
+# oneDNN (torch's convolutions on a CPU) uses no instruction set above ONEDNN_MAX_CPU_ISA when it is set: the
+# highest of CPU_FEATURES each of its values allows. Setting it (with ATEN_CPU_CAPABILITY for torch's other
+# kernels) makes a machine behave like an older kind, e.g. to time the workbook as an AVX2-only laptop runs it.
+ISA_CAP_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+ISA_CAPS = {"SSE41": None, "AVX": None, "AVX2": "avx2", "AVX2_VNNI": "avx2", "AVX2_VNNI_2": "avx2",
+            "AVX512_CORE": "avx512", "AVX512_CORE_VNNI": "avx512", "AVX512_CORE_BF16": "avx512_bf16",
+            "AVX512_CORE_FP16": "avx512_bf16", "AVX10_1_512": "avx512_bf16", "AVX512_CORE_AMX": "amx",
+            "AVX10_1_512_AMX": "amx", "AVX512_CORE_AMX_FP16": "amx", "AVX10_1_512_AMX_FP16": "amx",
+            "DEFAULT": "amx", "ALL": "amx"}
+
+
+def isa_cap() -> str | None:
+    """The value of ONEDNN_MAX_CPU_ISA when it caps the instruction sets torch's convolutions use, else None."""
+    value = os.environ.get(ISA_CAP_VARIABLE, "").strip().upper()
+    return value if value and ISA_CAPS.get(value, "amx") != "amx" else None
+
+
 def cpu_capabilities() -> dict[str, bool]:
-    """``{"avx2", "avx512", "avx512_bf16", "amx"}``: which of these instruction sets this CPU has (False if unknown)."""
+    """``{"avx2", "avx512", "avx512_bf16", "amx"}``: which of these instruction sets this CPU has (False if unknown).
+
+    Only those at or below ONEDNN_MAX_CPU_ISA count, when it is set (``ISA_CAPS``).
+    """
     import torch  # deferred: torch takes seconds to import; base modules load without it
 
     cpu = getattr(torch, "cpu", None)
-    return {name: bool(getattr(cpu, check, lambda: False)()) for name, check in CPU_FEATURES}
+    names = [name for name, _ in CPU_FEATURES]
+    cap = isa_cap()
+    allowed = names if cap is None else names[:names.index(ISA_CAPS[cap]) + 1] if ISA_CAPS[cap] else []
+    return {name: name in allowed and bool(getattr(cpu, check, lambda: False)()) for name, check in CPU_FEATURES}
 
 
 def cpu_kind() -> str:
@@ -105,7 +128,8 @@ def cpu_description() -> str:
         pass
     has = cpu_capabilities()
     flags = ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in has.items())
-    return f"{model}; {os.cpu_count()} cores; kind {cpu_kind()} ({flags})"
+    capped = f"; capped by {ISA_CAP_VARIABLE}={isa_cap()}" if isa_cap() else ""
+    return f"{model}; {os.cpu_count()} cores; kind {cpu_kind()} ({flags}{capped})"
 
 
 def bf16_is_fast(device) -> bool:

@@ -104,3 +104,24 @@ def test_cpu_kind_names_the_best_instruction_set_and_bf16_follows_it(monkeypatch
     assert device_module.cpu_kind() == kind
     assert device_module.bf16_is_fast("cpu") is fast
     assert f"kind {kind} (" in device_module.cpu_description()
+
+
+@pytest.mark.parametrize("cap, kind, fast", [
+    ("AVX2", "AVX2", False),
+    ("avx512_core", "AVX-512", False),
+    ("AVX512_CORE_BF16", "AVX-512 BF16", True),
+    ("SSE41", "older", False),
+    ("AVX10_1_512_AMX", "AMX", True),
+    ("ALL", "AMX", True),
+])
+def test_onednn_isa_cap_makes_an_amx_cpu_count_as_an_older_kind(monkeypatch, cap, kind, fast):
+    import torch
+
+    from helpers import device as device_module
+
+    for _name, check in device_module.CPU_FEATURES:
+        monkeypatch.setattr(torch.cpu, check, lambda: True, raising=False)
+    monkeypatch.setenv(device_module.ISA_CAP_VARIABLE, cap)
+    assert device_module.cpu_kind() == kind
+    assert device_module.bf16_is_fast("cpu") is fast
+    assert ("capped by ONEDNN_MAX_CPU_ISA" in device_module.cpu_description()) is (kind != "AMX")
