@@ -6,10 +6,16 @@ with torch's availability checks monkeypatched.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from helpers.device import DEVICE_VARIABLE, describe_device, get_device
+from helpers.paths import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -125,3 +131,28 @@ def test_onednn_isa_cap_makes_an_amx_cpu_count_as_an_older_kind(monkeypatch, cap
     assert device_module.cpu_kind() == kind
     assert device_module.bf16_is_fast("cpu") is fast
     assert ("capped by ONEDNN_MAX_CPU_ISA" in device_module.cpu_description()) is (kind != "AMX")
+
+
+@pytest.mark.parametrize("kind, cap", [("avx2", "avx2"), ("avx512", "avx512"), ("avx512_bf16", "avx512_bf16")])
+def test_as_cpu_kind_runs_a_command_as_an_older_cpu(kind, cap):
+    from helpers import device as device_module
+
+    order = [name for name, _ in device_module.CPU_FEATURES]
+    has = device_module.cpu_capabilities()
+    expected = {name: has[name] and order.index(name) <= order.index(cap) for name in order}
+    shown = subprocess.run([str(REPO_ROOT / "scripts" / "as_cpu_kind.sh"), kind, sys.executable, "-c",
+                            "import json, torch; from helpers.device import cpu_capabilities; "
+                            "print(json.dumps([cpu_capabilities(), torch.backends.cpu.get_cpu_capability()]))"],
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert shown.returncode == 0, shown.stderr
+    capabilities, aten = json.loads(shown.stdout)
+    assert capabilities == expected
+    assert aten in ({"avx2": ("AVX2",)}.get(kind) or ("AVX2", "AVX512"))
+
+
+def test_as_cpu_kind_refuses_an_unknown_kind_in_one_line():
+    refused = subprocess.run([str(REPO_ROOT / "scripts" / "as_cpu_kind.sh"), "amx", "true"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == ("scripts/as_cpu_kind.sh: unknown CPU kind 'amx': expected avx2, avx512 or "
+                                      "avx512_bf16")
