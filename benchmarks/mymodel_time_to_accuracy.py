@@ -108,8 +108,9 @@ def main(argv=None) -> int:
     import torch
 
     from helpers.device import cpu_description, get_device
+    from helpers.pytorch.experiments import load_splits
     from helpers.pytorch.models import MyModel
-    from helpers.pytorch.mymodel_recipe import FastConfig, cifar_splits, mymodel_accuracy, train_mymodel
+    from helpers.pytorch.mymodel_recipe import FastConfig, mymodel_accuracy, train_mymodel
     from helpers.pytorch.training import minutes_to
     from helpers.runtime import set_threads
 
@@ -117,12 +118,12 @@ def main(argv=None) -> int:
     config = FastConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FastConfig)})
     device = get_device()
     model = MyModel() if args.widths is None else MyModel(widths=args.widths)
-    train, val, test = cifar_splits(args.val_size, config.seed)
+    data = load_splits("cifar10", args.val_size, config.seed, pixels="uint8")
     print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
     print(f"{device}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"CPU: {cpu_description()}", flush=True)
     start = time.time()
-    history = train_mymodel(model, train, val, config, device=device)
+    history = train_mymodel(model, data.train, data.val, config, device=device)
     print(f"\ndone in {time.time() - start:.0f} s ({history['train_time'][-1]:.0f} s of training, bfloat16 autocast "
           f"{'on' if history['bf16'] else 'off'}); load average {os.getloadavg()[0]:.2f}")
     print("minute | best validation accuracy so far")
@@ -132,8 +133,8 @@ def main(argv=None) -> int:
         reached = minutes_to(history, target)
         print(f"validation {target:.0%}: " + (f"after {reached:.1f} min" if reached is not None else "not reached"))
     if args.test:
-        print(f"test accuracy: {mymodel_accuracy(model, *test):.4f} plain, "
-              f"{mymodel_accuracy(model, *test, tta_level=2):.4f} with flip+shift TTA")
+        print(f"test accuracy: {mymodel_accuracy(model, *data.test):.4f} plain, "
+              f"{mymodel_accuracy(model, *data.test, tta_level=2):.4f} with flip+shift TTA")
     return 0
 
 

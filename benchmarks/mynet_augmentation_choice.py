@@ -125,7 +125,8 @@ def main(argv=None) -> list[dict]:
     import torch
 
     from helpers.paths import display_path, error_line
-    from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
+    from helpers.pytorch.experiments import load_splits
+    from helpers.pytorch.mynet_recipe import VAL_SIZE, camera_augment, train_classifier
     from helpers.pytorch.robustness import VALIDATION_PANEL, PredictionTimeBatchNorm
     from helpers.pytorch_cnn import MyNet, load_model
 
@@ -137,14 +138,14 @@ def main(argv=None) -> list[dict]:
             parser.error(f"--score {path}: cannot load it into MyNet ({error_line(error)}); give a saved MyNet state dict")
 
     try:
-        data = load_pixel_tensors(args.dataset, val_size=args.val_size or by_mode(full=5000, smoke=500),
-                                  max_train=args.max_train)
+        data = load_splits(args.dataset, val_size=args.val_size or by_mode(full=VAL_SIZE, smoke=500), pixels="unit",
+                           max_train=args.max_train)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    data = {k: v for k, v in data.items() if not k.endswith("_test")}   # a choice never sees the test set
-    x_val, y_val = data["x_val"], data["y_val"]
+    data = data.without_test()   # a choice never sees the test set
+    x_val, y_val = data.val
     camera_val = camera_augment(args.dataset, p=1.0)(x_val, generator=torch.Generator().manual_seed(12345))
-    print(f"{args.dataset}: {len(data['y_train'])} training / {len(y_val)} validation images, "
+    print(f"{args.dataset}: {len(data.y_train)} training / {len(y_val)} validation images, "
           f"{args.budget_min} min per variant, held-out kinds {[c.name for c in VALIDATION_PANEL]}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = []

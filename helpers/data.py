@@ -340,11 +340,8 @@ def train_val_split(images: np.ndarray, labels: np.ndarray, val_size: int | floa
     return images[train], labels[train], images[val], labels[val]
 
 
-def to_float_tensor(images: np.ndarray):
-    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` -> float32 torch tensor ``(N, C, H, W)`` in [0, 1].
-
-    The batched equivalent of ``torchvision.transforms.ToTensor``.
-    """
+def to_uint8_tensor(images: np.ndarray):
+    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` -> uint8 torch tensor ``(N, C, H, W)`` (contiguous)."""
     import torch  # deferred: torch takes seconds to import; this base module loads without it
 
     x = torch.from_numpy(np.ascontiguousarray(images))
@@ -354,7 +351,15 @@ def to_float_tensor(images: np.ndarray):
         x = x.permute(0, 3, 1, 2)
     else:
         raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, C); got {tuple(images.shape)}.")
-    return x.contiguous().float().div_(255.0)
+    return x.contiguous()
+
+
+def to_float_tensor(images: np.ndarray):
+    """uint8 images ``(N, H, W)`` or ``(N, H, W, C)`` -> float32 torch tensor ``(N, C, H, W)`` in [0, 1].
+
+    The batched equivalent of ``torchvision.transforms.ToTensor``.
+    """
+    return to_uint8_tensor(images).float().div_(255.0)
 
 
 def torch_dataset(name: str, split: str, transform=None, root=None):
@@ -398,30 +403,6 @@ def _array_dataset_class():
             return x, int(self.labels[i])
 
     return ArrayDataset
-
-
-def make_loaders(name: str, batch_size: int = 64, val_size: int | float = 0.1, train_transform=None,
-                 eval_transform=None, seed: int = 0, root=None, num_workers: int = 0):
-    """Train / validation / test ``DataLoader``s for a data set.
-
-    The validation part is split off the training set with ``train_val_split``
-    (fixed ``seed``); ``train_transform`` applies to training images only.
-    Returns ``(train_loader, val_loader, test_loader)``.
-    """
-    # deferred (both): torch takes seconds to import; this base module loads without it
-    import torch
-    from torch.utils.data import DataLoader
-
-    X, y = load_dataset(name, "train", root=root)
-    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
-    X_te, y_te = load_dataset(name, "test", root=root)
-    cls = _array_dataset_class()
-    generator = torch.Generator().manual_seed(seed)
-    train = DataLoader(cls(X_tr, y_tr, train_transform), batch_size=batch_size, shuffle=True,
-                       generator=generator, num_workers=num_workers)
-    val = DataLoader(cls(X_val, y_val, eval_transform), batch_size=batch_size, num_workers=num_workers)
-    test = DataLoader(cls(X_te, y_te, eval_transform), batch_size=batch_size, num_workers=num_workers)
-    return train, val, test
 
 
 def cifar10_arrays(num_training: int = 49000, num_validation: int = 1000, num_test: int = 1000,

@@ -279,11 +279,10 @@ def train(args) -> dict:
     model = build_model(args.model, args.dataset, args.hidden_sizes, args.kernel_size)
     if MODELS[args.model].own_recipe:
         return _train_by_recipe(model, args)
-    from helpers.pytorch.experiments import load_tensors, run_experiment  # deferred: torch (see the top)
+    from helpers.pytorch.experiments import load_splits, run_experiment  # deferred: torch (see the top)
 
-    data = load_tensors(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
-    print(f"train {tuple(data.x_train.shape)} | val {tuple(data.x_val.shape)} | test {tuple(data.x_test.shape)}",
-          flush=True)
+    data = load_splits(args.dataset, val_size=args.val_size, seed=args.seed, root=args.data_root)
+    print(data.shapes(), flush=True)
     model.to(args.device)
     result = run_experiment(args.run, model, data, epochs=args.epochs, optimizer=make_optimizer(args),
                             batch_size=args.batch_size, settings=settings_line(args), seed=args.seed, show=False,

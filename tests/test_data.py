@@ -25,6 +25,7 @@ from helpers.data import (
     read_idx,
     read_pickle_data,
     to_float_tensor,
+    to_uint8_tensor,
     train_val_split,
 )
 from helpers.paths import REPO_ROOT, SUBSET_DATA_DIR
@@ -241,11 +242,24 @@ def test_to_float_tensor_layout_and_range():
         to_float_tensor(np.zeros((28, 28), np.uint8))
 
 
-def test_torch_dataset_and_loaders_match_torchvision_conventions():
+def test_to_uint8_tensor_is_channels_first_and_keeps_the_pixels():
+    import torch
+
+    rgb = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    x = to_uint8_tensor(rgb)
+    assert x.dtype == torch.uint8 and x.shape == (3, 3, 32, 32) and x.is_contiguous()
+    assert np.array_equal(x.numpy(), rgb.transpose(0, 3, 1, 2))
+    assert to_uint8_tensor(rgb[..., 0]).shape == (3, 1, 32, 32)
+    assert torch.equal(to_float_tensor(rgb), x.float() / 255)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        to_uint8_tensor(np.zeros((28, 28), np.uint8))
+
+
+def test_torch_dataset_matches_torchvision_conventions():
     import torch
     from torchvision.transforms import v2
 
-    from helpers.data import make_loaders, torch_dataset
+    from helpers.data import torch_dataset
 
     ds = torch_dataset("cifar10", "test")
     x, label = ds[3]
@@ -253,10 +267,6 @@ def test_torch_dataset_and_loaders_match_torchvision_conventions():
     expected = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])(X[3])
     torch.testing.assert_close(x, expected)
     assert label == int(y[3])
-    train, val, test = make_loaders("mnist", batch_size=32, val_size=200)
-    xb, yb = next(iter(train))
-    assert xb.shape == (32, 1, 28, 28) and yb.dtype == torch.int64
-    assert len(val.dataset) == 200 and len(train.dataset) == 1800 and len(test.dataset) == 500
 
 
 def test_cifar10_arrays_mean_subtraction_and_layout():

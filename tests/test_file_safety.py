@@ -114,7 +114,7 @@ def test_settings_of_a_run_stopped_before_training_do_not_bless_the_old_checkpoi
     def no_data(*args, **kwargs):
         raise FileNotFoundError("no data")
 
-    monkeypatch.setattr(experiments, "load_tensors", no_data)
+    monkeypatch.setattr(experiments, "load_splits", no_data)
     assert train_main(*SOFTMAX, "--epochs", "2", "--lr", "0.5", out=out) == 1
     monkeypatch.undo()
     capsys.readouterr()

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.data import load_dataset
+from helpers.pytorch.experiments import load_splits
 from helpers.pytorch.models import MyModel
 from helpers.pytorch.mymodel_recipe import (
     FastConfig,
     augment_batch,
+    cifar_uint8,
     lr_factor,
     mymodel_accuracy,
     pad_reflect,
@@ -77,6 +80,18 @@ def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
     assert set(HISTORY_KEYS) <= set(hist) and len(hist["iter_loss"]) == 5 * 2   # fit's one history format
     assert mymodel_accuracy(model, images, labels) == 1.0
     assert predict_logits(model, images, tta_level=2).shape == (64, 10)
+
+
+def test_the_recipe_trains_on_the_uint8_splits_of_cifar10():
+    data = load_splits("cifar10", val_size=64, max_train=128, pixels="uint8")
+    assert data.x_train.dtype == torch.uint8 and data.x_train.shape == (128, 3, 32, 32) and len(data.x_val) == 64
+    X_test, y_test = load_dataset("cifar10", "test")
+    assert torch.equal(data.x_test, cifar_uint8(X_test)) and torch.equal(data.y_test, torch.as_tensor(y_test))
+    model = MyModel(widths=(8, 16, 16))
+    hist = train_mymodel(model, data.train, data.val, FastConfig(epochs=1, batch_size=64, lookahead=False),
+                         verbose=False)
+    assert hist["epoch"] == [1] and 0 <= hist["val_acc"][-1] <= 1
+    assert 0 <= mymodel_accuracy(model, *data.test) <= 1
 
 
 def test_the_time_to_accuracy_benchmark_prints_the_accuracy_reached_by_each_minute(capsys):

@@ -353,10 +353,11 @@ def _tiny_mymodel_run(tmp_path):
 
 
 def _tiny_mynet_run(tmp_path):
+    from helpers.pytorch.experiments import TensorSplits
     from helpers.pytorch.mynet_recipe import train_classifier
 
     x, y = _data(n=96)
-    data = {"x_train": x[:64], "y_train": y[:64], "x_val": x[64:], "y_val": y[64:]}
+    data = TensorSplits(x[:64], y[:64], x[64:], y[64:])
     train_classifier(_model(), data, epochs=1, batch_size=32, checkpoint_dir=tmp_path, progress=False, verbose=False,
                      augment=CameraAugment(strength=0.3, geometric=False), bf16=False)
 

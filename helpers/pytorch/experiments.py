@@ -1,4 +1,10 @@
-"""Training runs of notebook 07 and of ``python -m helpers.train``: data, plots, logs, weights.
+"""The PyTorch wing's data splits, and the training runs of notebook 07 and ``python -m helpers.train``.
+
+``load_splits(dataset, pixels=...)`` gives any of the three data sets split
+into train / validation / test as one ``TensorSplits``, the container every
+PyTorch recipe takes: standardised for CS7643's runs, in [0, 1] for the RPZ
+lab's ``MyNet`` (``helpers.pytorch.mynet_recipe``), uint8 for ``MyModel``'s
+fast recipe (``helpers.pytorch.mymodel_recipe``).
 
 ``run_experiment(name, model, data, epochs=..., optimizer=...)`` trains a
 model with the shared loop (``helpers.pytorch.training.fit``), then writes what seed
@@ -10,21 +16,17 @@ model with the shared loop (``helpers.pytorch.training.fit``), then writes what 
 - ``<name>.log``: one line per epoch (rewritten after every epoch), ending
   with the test accuracy;
 - ``models/<name>.pt``: the trained state dict (notebook 08 shows its filters).
-
-``load_tensors(dataset)`` gives any of the three data sets as standardised
-tensors split into train / validation / test (``load_cifar_tensors`` is the
-CIFAR-10 case notebook 07 uses).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from helpers.data import load_dataset, to_float_tensor, train_val_split
+from helpers.data import load_dataset, to_float_tensor, to_uint8_tensor, train_val_split
 from helpers.paths import atomic_write_bytes, output_dir, output_lock
 from helpers.plotting import plot_history
 from helpers.provenance import keep_full, save_artefact, save_figure
@@ -42,21 +44,53 @@ CHANNEL_STATS = {
 }
 
 
+PIXELS = ("standardized", "unit", "uint8")   # the pixel forms of load_splits
+
+
 @dataclass
 class TensorSplits:
-    """A data set as float32 tensors ``(N, C, H, W)``, standardised per channel, and int64 labels ``(N,)``."""
+    """A data set split into train / validation / test: images ``(N, C, H, W)``, int64 labels ``(N,)`` per split.
+
+    The images' dtype and range depend on how they were loaded (``load_splits``'s ``pixels``).
+    ``x_test`` / ``y_test`` are ``None`` in a copy that must not see the test set (``without_test``).
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    x_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x_train, y_train)``."""
+        return self.x_train, self.y_train
+
+    @property
+    def val(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x_val, y_val)``."""
+        return self.x_val, self.y_val
+
+    @property
+    def test(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(x_test, y_test)`` (``(None, None)`` without a test set)."""
+        return self.x_test, self.y_test
+
+    def without_test(self) -> TensorSplits:
+        """The same training and validation tensors, no test set: for choosing a recipe, which never looks at it."""
+        return replace(self, x_test=None, y_test=None)
+
+    def shapes(self) -> str:
+        """``"train (N, C, H, W) | val (...) | test (...)"``: one line for a log."""
+        return " | ".join(f"{name} {tuple(x.shape)}" for name, x in
+                          (("train", self.x_train), ("val", self.x_val), ("test", self.x_test)) if x is not None)
 
     def loaders(self, batch_size: int = 128, seed: int = 0):
-        """``(train, val, test)`` ``TensorLoader``s; only the training one shuffles."""
+        """``(train, val, test)`` ``TensorLoader``s; only the training one shuffles (test: ``None`` without a test set)."""
+        test = TensorLoader(self.x_test, self.y_test, 1000) if self.x_test is not None else None
         return (TensorLoader(self.x_train, self.y_train, batch_size, shuffle=True, seed=seed),
-                TensorLoader(self.x_val, self.y_val, 1000), TensorLoader(self.x_test, self.y_test, 1000))
+                TensorLoader(self.x_val, self.y_val, 1000), test)
 
 
 def standardize(images_u8: np.ndarray, dataset: str = "cifar10") -> torch.Tensor:
@@ -68,22 +102,41 @@ def standardize(images_u8: np.ndarray, dataset: str = "cifar10") -> torch.Tensor
     return (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
 
 
-def load_tensors(dataset: str, val_size: int | float = 0.1, seed: int = 0, root=None) -> TensorSplits:
-    """``dataset``'s training images split into train / validation (``train_val_split``) and its test set, standardised."""
+def load_splits(dataset: str, val_size: int | float = 0.1, seed: int = 0, root=None, pixels: str = "standardized",
+                max_train: int | None = None) -> TensorSplits:
+    """``dataset``'s training images split into train / validation, and its test set, as one ``TensorSplits``.
+
+    dataset: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``; ``root``: the data root (``helpers.data``).
+    The validation part is ``val_size`` of the training images (a count or a fraction), drawn by
+    ``helpers.data.train_val_split`` with ``seed``: the same seed, the same split. ``max_train`` keeps only the
+    first training images after the split (for quick experiments). Labels are int64 ``(N,)`` in every form;
+    the images, ``(N, 1, 28, 28)`` for MNIST and Fashion-MNIST, ``(N, 3, 32, 32)`` for CIFAR-10, are by ``pixels``:
+
+    - ``"standardized"`` (CS7643's runs, notebook 07, ``python -m helpers.train``): float32, zero mean and unit
+      standard deviation per channel by the training set's statistics (``CHANNEL_STATS``, ``standardize``);
+    - ``"unit"`` (the RPZ lab's ``MyNet``, notebook 06): float32 in [0, 1], as ``torchvision``'s ``ToTensor``
+      makes them (``helpers.data.to_float_tensor``);
+    - ``"uint8"`` (``MyModel``'s fast recipe): uint8 in [0, 255] (``helpers.data.to_uint8_tensor``).
+    """
+    if dataset not in CHANNEL_STATS:
+        raise ValueError(f"unknown data set {dataset!r}; expected one of {', '.join(map(repr, CHANNEL_STATS))}.")
+    if pixels not in PIXELS:
+        raise ValueError(f"unknown pixels {pixels!r}; expected one of {', '.join(map(repr, PIXELS))}.")
     X, y = load_dataset(dataset, "train", root=root)
     X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
+    if max_train is not None:
+        X_tr, y_tr = X_tr[:max_train], y_tr[:max_train]
     X_te, y_te = load_dataset(dataset, "test", root=root)
+
+    def images(a):
+        if pixels == "standardized":
+            return standardize(a, dataset)
+        return to_float_tensor(a) if pixels == "unit" else to_uint8_tensor(a)
 
     def labels(a):
         return torch.as_tensor(a, dtype=torch.int64)
 
-    return TensorSplits(standardize(X_tr, dataset), labels(y_tr), standardize(X_val, dataset), labels(y_val),
-                        standardize(X_te, dataset), labels(y_te))
-
-
-def load_cifar_tensors(val_size: int | float = 0.1, seed: int = 0, root=None) -> TensorSplits:
-    """CIFAR-10 split into train / validation and the test set, standardised (``load_tensors("cifar10")``)."""
-    return load_tensors("cifar10", val_size=val_size, seed=seed, root=root)
+    return TensorSplits(images(X_tr), labels(y_tr), images(X_val), labels(y_val), images(X_te), labels(y_te))
 
 
 def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from helpers.paths import MODELS_DIR, display_path, output_dir
-from helpers.pytorch.experiments import load_cifar_tensors
+from helpers.pytorch.experiments import load_splits
 from helpers.pytorch.registry import IMAGE_SHAPES, MODELS, ModelSpec, build_model, load_trained_model
 from helpers.pytorch.training import fit
 
@@ -81,7 +81,7 @@ def _drawn_spec(name: str) -> ModelSpec:
 
 def _quick_train(model, epochs: int = 1):
     """Train ``model`` briefly (SGD, ``epochs`` on the current mode's CIFAR-10) so that its filters show structure."""
-    data = load_cifar_tensors(val_size=0.1, seed=0)
+    data = load_splits("cifar10", val_size=0.1, seed=0)
     train, val, _ = data.loaders(batch_size=128)
     fit(model, train, val, epochs=epochs, progress=False, verbose=False, restore_best=False,
         optimizer=lambda p: torch.optim.SGD(p, lr=5e-3, momentum=0.9, weight_decay=1e-3))

@@ -32,12 +32,13 @@ that augments (``FlipShiftLoader``) and two callbacks (``Lookahead``,
 progress bar and the epoch lines are ``fit``'s.
 
 - ``train_mymodel(model, train, val, FastConfig(...))``: the training; returns ``fit``'s history.
-- ``cifar_splits(val_size, seed)``: CIFAR-10's train / validation / test sets as uint8 tensors.
+- ``load_splits("cifar10", val_size, seed, pixels="uint8")`` (``helpers.pytorch.experiments``): CIFAR-10's
+  train / validation / test sets as uint8 tensors, the ``TensorSplits`` the recipe trains on.
 - ``run_mymodel(...)``: the whole run notebook 07 and ``python -m helpers.train --model mymodel``
   share: load and split CIFAR-10, train, test, write the log, plots and weights.
 - ``mymodel_accuracy(model, images, labels)``: plain ``argmax`` accuracy (or with TTA).
 
-Images are uint8 tensors ``(N, 3, 32, 32)`` everywhere (``cifar_uint8``).
+Images are uint8 tensors ``(N, 3, 32, 32)`` everywhere (``cifar_uint8``, ``load_splits(pixels="uint8")``).
 Progress is monitored on a validation split of the training images, never
 on test images.
 """
@@ -53,10 +54,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.data import load_dataset, train_val_split
+from helpers.data import to_uint8_tensor
 from helpers.device import bf16_is_fast
 from helpers.paths import output_dir, output_lock
-from helpers.pytorch.experiments import epoch_logger, finish_run
+from helpers.pytorch.experiments import epoch_logger, finish_run, load_splits
 from helpers.pytorch.models import MyModel
 from helpers.pytorch.registry import MYMODEL_WEIGHTS
 from helpers.pytorch.training import Callback, Recipe, TensorLoader, _mix, evaluation_mode, fit
@@ -92,7 +93,7 @@ def cifar_uint8(images) -> torch.Tensor:
     arr = np.asarray(images)
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (32, 32, 3):
         raise ValueError(f"expected uint8 CIFAR-10 images (N, 32, 32, 3); got {arr.dtype} {arr.shape}.")
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+    return to_uint8_tensor(arr)
 
 
 def to_unit_float(images_u8: torch.Tensor, device=None) -> torch.Tensor:
@@ -326,7 +327,8 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
                   checkpoint_extra: dict | None = None, callbacks=()) -> dict:
     """Train ``MyModel`` with the fast recipe through ``fit``; return ``fit``'s history.
 
-    train, val: ``(images_u8, labels)``, uint8 ``(N, 3, 32, 32)`` and ``(N,)``;
+    train, val: ``(images_u8, labels)``, uint8 ``(N, 3, 32, 32)`` and ``(N,)`` (a uint8 ``TensorSplits``'s
+    ``train`` and ``val``);
     ``val`` (a split of the training images) is evaluated after every epoch.
     checkpoint_dir / resume / progress / verbose / checkpoint_extra: as ``fit`` (a
     resumed run ends with exactly the weights of an uninterrupted one); callbacks: ``fit``
@@ -370,27 +372,14 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     return history
 
 
-def cifar_splits(val_size: int | float = 0.1, seed: int = 0, root=None) -> tuple[tuple, tuple, tuple]:
-    """CIFAR-10 as MyModel trains on it: ``(train, val, test)``, each ``(uint8 images (N, 3, 32, 32), labels (N,))``.
-
-    ``val_size`` of the training images (a count or a fraction) are held out
-    for monitoring (``train_val_split``, seeded by ``seed``); ``root``: the data root.
-    """
-    X, y = load_dataset("cifar10", "train", root=root)
-    X_tr, y_tr, X_val, y_val = train_val_split(X, y, val_size=val_size, seed=seed)
-    X_te, y_te = load_dataset("cifar10", "test", root=root)
-    return (cifar_uint8(X_tr), y_tr), (cifar_uint8(X_val), y_val), (cifar_uint8(X_te), y_te)
-
-
 def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
                 settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
                 verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None,
                 name: str = "mymodel", made_by: str = "notebooks/07_pytorch_cifar10.ipynb") -> dict:
     """The MyModel run of notebook 07 and ``python -m helpers.train --model mymodel``, from data to files.
 
-    Loads CIFAR-10 (``root``: the data root), keeps ``val_size`` of the
-    training images for monitoring (``train_val_split``, seeded by
-    ``config.seed``), trains a fresh ``MyModel`` (or ``model``), measures the
+    Loads CIFAR-10 as uint8 tensors (``load_splits("cifar10", val_size, config.seed, root, pixels="uint8")``:
+    ``val_size`` of the training images held out for monitoring), trains a fresh ``MyModel`` (or ``model``), measures the
     test accuracy plainly and with flip+shift TTA, and writes into ``out_dir``
     (default ``output_dir()``) ``<name>.log``, ``<name>_lossvstrain.png``,
     ``<name>_valaccuracy.png`` and ``models/cifar10_mymodel.pt``, each with its record
@@ -399,21 +388,21 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
     Returns ``{"model", "history", "test_acc", "tta_acc", "val_acc", "train_time", "log", "paths"}``.
     """
     config = config or FastConfig()
-    (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = cifar_splits(val_size, config.seed, root)
+    data = load_splits("cifar10", val_size, config.seed, root, pixels="uint8")
     if verbose:
-        print(f"train {tuple(X_tr.shape)} | val {tuple(X_val.shape)} | test {tuple(X_te.shape)}", flush=True)
+        print(data.shapes(), flush=True)
     model = model if model is not None else MyModel()
     if device is not None:
         model.to(device)
     out = Path(out_dir) if out_dir is not None else output_dir()
     settings = settings if settings is not None else str(config)
     with output_lock(out):   # one writer per output folder (see experiments.run_experiment)
-        history = train_mymodel(model, (X_tr, y_tr), (X_val, y_val), config, device=device,
+        history = train_mymodel(model, data.train, data.val, config, device=device,
                                 checkpoint_dir=checkpoint_dir, resume=resume, progress=progress, verbose=verbose,
                                 checkpoint_extra=checkpoint_extra,
                                 callbacks=(epoch_logger(name, out, settings),))
-        test_acc = mymodel_accuracy(model, X_te, y_te)
-        tta_acc = mymodel_accuracy(model, X_te, y_te, tta_level=2)
+        test_acc = mymodel_accuracy(model, *data.test)
+        tta_acc = mymodel_accuracy(model, *data.test, tta_level=2)
         result = finish_run(name, model, history, test_acc, settings, out, weights_name=MYMODEL_WEIGHTS, show=False,
                             made_by=made_by, extra_lines=[f"test accuracy with flip+shift test-time augmentation "
                                                           f"(predict --tta 2): {tta_acc:.4f}"])

@@ -34,7 +34,8 @@ from helpers.course.grading.config import load_config
 from helpers.course.grading.make_eval_set import DEFAULT_SEVERITIES, make_eval_set
 from helpers.data import load_dataset
 from helpers.paths import REPO_ROOT, output_dir
-from helpers.pytorch.mynet_recipe import camera_augment, load_pixel_tensors, train_classifier
+from helpers.pytorch.experiments import TensorSplits, load_splits
+from helpers.pytorch.mynet_recipe import VAL_SIZE, camera_augment, train_classifier
 from helpers.pytorch_cnn import MyNet, classify, load_model
 
 
@@ -59,7 +60,7 @@ def networks():
     return {"MyNet, plain": (MyNet, 3, False), "LeNet, plain": (LeNet, 4, False), "LeNet, camera": (LeNet, 12, True)}
 
 
-def trained(train_dir: Path, data: dict) -> dict:
+def trained(train_dir: Path, data: TensorSplits) -> dict:
     """Every network of the table, trained here (once, kept in ``train_dir``) or shipped."""
     models = {"MyNet, camera": load_model(REPO_ROOT / "assets" / "models" / "mynet_mnist.pt", MyNet)}
     for name, (build, epochs, augmented) in networks().items():
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     train_dir = args.train_dir or output_dir("calibration")
     train_dir.mkdir(parents=True, exist_ok=True)
-    models = trained(train_dir, load_pixel_tensors("mnist"))
+    models = trained(train_dir, load_splits("mnist", val_size=VAL_SIZE, pixels="unit"))
     if args.train_only:
         return 0
     threshold = float(load_config("rpz")["checks"]["eval_accuracy"]["threshold"])
