@@ -11,5 +11,5 @@
 # (relative --out paths stay yours).
 set -euo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model mymodel --dataset cifar10 \
-    --hidden-sizes 128 384 384 --epochs 15 --batch-size 1024 --lr 10 --momentum 0.85 --weight-decay 0.0153 \
+    --hidden-sizes 128 384 384 --epochs 12 --batch-size 1024 --lr 10 --momentum 0.85 --weight-decay 0.0153 \
     "$@"

@@ -166,7 +166,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
             "hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))},
         # FastConfig's defaults and MyModel's default widths, written out so that this module needs no torch;
         # tests/test_registry.py holds them equal.
-        defaults=dict(epochs=15, lr=10.0, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
+        defaults=dict(epochs=12, lr=10.0, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
                       hidden_sizes=(128, 384, 384)),
         hidden_count=(3, 3), hidden_help="three group widths",
         hidden_rule="takes three values: the widths of its three convolution groups",
