@@ -14,13 +14,15 @@ import sys
 import pytest
 import torch
 
-from helpers.device import DEVICE_VARIABLE, describe_device, get_device
+from helpers.device import DEVICE_VARIABLE, ISA_CAP_VARIABLE, describe_device, get_device
 from helpers.paths import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
 def no_device_variable(monkeypatch):
     monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+    # The instruction-set cap (scripts/as_cpu_kind.sh) of a run under it: each test here sets its own.
+    monkeypatch.delenv(ISA_CAP_VARIABLE, raising=False)
 
 
 @pytest.fixture
