@@ -105,7 +105,8 @@ def cpu_capabilities() -> dict[str, bool]:
     cpu = getattr(torch, "cpu", None)
     names = [name for name, _ in CPU_FEATURES]
     cap = isa_cap()
-    allowed = names if cap is None else names[:names.index(ISA_CAPS[cap]) + 1] if ISA_CAPS[cap] else []
+    highest = ISA_CAPS[cap] if cap else names[-1]   # None: not even AVX2
+    allowed = names[:names.index(highest) + 1] if highest else []
     return {name: name in allowed and bool(getattr(cpu, check, lambda: False)()) for name, check in CPU_FEATURES}
 
 
@@ -128,7 +129,8 @@ def cpu_description() -> str:
         pass
     has = cpu_capabilities()
     flags = ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in has.items())
-    capped = f"; capped by {ISA_CAP_VARIABLE}={isa_cap()}" if isa_cap() else ""
+    cap = isa_cap()
+    capped = f"; capped by {ISA_CAP_VARIABLE}={cap}" if cap else ""
     return f"{model}; {os.cpu_count()} cores; kind {cpu_kind()} ({flags}{capped})"
 
 

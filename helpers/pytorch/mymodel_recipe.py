@@ -2,8 +2,9 @@
 
 The recipe follows the fastest published CIFAR-10 trainers (Keller Jordan's
 airbench94 and airbench95, tysam-code's hlb-CIFAR10, David Page's "How to
-train your ResNet"), at airbench95's widths (128/384/384) and learning rate (airbench94's times
-0.87), for 12 epochs (airbench95 trains 15: 12 fit in 30 minutes on 2 CPU cores), trained on a CPU:
+train your ResNet"), at airbench95's widths (128/384/384) and learning rate
+(airbench94's times 0.87), for 12 epochs (airbench95 trains 15; 12 fit in 30
+minutes on 2 CPU cores with AMX), trained on a CPU:
 
 - the first layer is a frozen 2x2 *patch-whitening* convolution computed
   from the training images (``init_whitening``);
