@@ -15,11 +15,13 @@ import re
 from pathlib import Path
 
 os.environ["WORKBOOK_MODE"] = "smoke"
-# Figures and checkpoints written during tests must not land in the user's outputs/.
+# Figures and checkpoints written during tests must not land in the user's outputs/: they go to a
+# temporary folder, removed when the run ends (pytest_unconfigure), so that no run leaves files behind.
+_OWN_OUTPUT = None
 if "WORKBOOK_OUTPUT" not in os.environ:
     import tempfile
 
-    os.environ["WORKBOOK_OUTPUT"] = tempfile.mkdtemp(prefix="workbook-test-outputs-")
+    _OWN_OUTPUT = os.environ["WORKBOOK_OUTPUT"] = tempfile.mkdtemp(prefix="workbook-test-outputs-")
 
 
 def _exercises():
@@ -34,6 +36,14 @@ def pytest_configure(config) -> None:
     for number, exercise in enumerate(_exercises(), start=1):
         functions = ", ".join(f.split(":")[1] for f in exercise.functions)
         config.addinivalue_line("markers", f"{exercise.name}: exercise {number} ({exercise.notebook}): {functions}")
+
+
+def pytest_unconfigure(config) -> None:
+    # Only the folder this run made: one named by the user (or by a run that started this one) stays.
+    if _OWN_OUTPUT and os.environ.get("WORKBOOK_OUTPUT") == _OWN_OUTPUT:
+        import shutil
+
+        shutil.rmtree(_OWN_OUTPUT, ignore_errors=True)
 
 
 def selected_exercises(config) -> list[str]:

@@ -21,6 +21,20 @@ done
 
 fail() { echo "setup.sh: $*" >&2; exit 1; }
 
+# Free disk where .venv is, in whole GB; nothing when df cannot tell.
+free_gb() {
+  local kb
+  kb=$(df -Pk "$1" 2>/dev/null | tail -n 1 | tr -s ' ' | cut -d ' ' -f 4)
+  case "$kb" in ''|*[!0-9]*) ;; *) echo $(( kb / 1048576 )) ;; esac
+}
+# What the first install needs: .venv ends at about 6 GB with PyTorch's CUDA libraries (2 GB with --cpu), and
+# pip unpacks each download beside it. On a full disk pip stops half-way and leaves a .venv that does not import.
+need_gb=7
+if [ "$cpu" = 1 ]; then need_gb=3; fi
+disk_full() {
+  fail "could not install $1: the disk is full (${2:-no} GB free; the first set-up needs about $need_gb GB): free some space, delete $venv (rm -rf $venv) and run scripts/setup.sh again"
+}
+
 # The Pythons the pinned set installs on (pyproject.toml's requires-python, and wheels of every pin).
 PY_MIN=10
 PY_MAX=13
@@ -90,6 +104,9 @@ pip_install() {
   if ! "$venv/bin/python" -m pip install --progress-bar off "$@" >>"$log" 2>&1; then
     local why
     why=$(grep -m1 -E "^ERROR: " "$log" | cut -c8- | cut -c1-200 || true)
+    if grep -qi "No space left on device" "$log"; then
+      disk_full "$what" "$(free_gb "$venv")"
+    fi
     if grep -qiE "Could not fetch URL|Failed to establish a new connection|Temporary failure in name resolution|No route to host|Network is unreachable|Read timed out|ConnectTimeout|ProxyError|SSLError" "$log"; then
       fail "could not install $what: the package index was not reachable (check the network or proxy, then run again; pip's log: $log)"
     fi
@@ -99,6 +116,10 @@ pip_install() {
 
 if [ ! -f "$stamp" ]; then
   : >"$log"
+  free=$(free_gb "$venv")
+  if [ -n "$free" ] && [ "$free" -lt "$need_gb" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+    fail "the first set-up needs about $need_gb GB of free disk for $venv (PyTorch and its libraries) and $free GB are free: free some space and run scripts/setup.sh again"
+  fi
   pip_install "pip" --upgrade pip
   if [ "$cpu" = 1 ]; then
     # The same pinned versions, from PyTorch's CPU-only index (no CUDA libraries).
@@ -107,7 +128,7 @@ if [ ! -f "$stamp" ]; then
     # shellcheck disable=SC2086
     pip_install "$pins(CPU only)" $pins --index-url https://download.pytorch.org/whl/cpu
   fi
-  echo "== installing requirements.txt into $venv (the first time: a few minutes, about 3 GB with PyTorch's CUDA libraries)"
+  echo "== installing requirements.txt into $venv (the first time: a few minutes and about 6 GB, most of it PyTorch's CUDA libraries)"
   pip_install "the packages of requirements.txt" -r requirements.txt
   echo "== installing this workbook (helpers/) in editable mode"
   pip_install "the workbook itself (pip install -e .)" --no-deps -e .
@@ -115,6 +136,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 if ! version=$("$venv/bin/python" -c "import helpers, torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)" 2>>"$log"); then
+  if grep -qi "No space left on device" "$log"; then
+    disk_full "the packages of requirements.txt" "$(free_gb "$venv")"
+  fi
   fail "the packages in $venv do not import (see $log); delete $venv (rm -rf $venv) and run scripts/setup.sh again"
 fi
 echo "== workbook ready in $venv ($version)"

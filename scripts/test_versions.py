@@ -58,6 +58,7 @@ CORNERS = (
            "the newest torch and torchvision that install together, on the newest Python"),
 )
 BY_NAME = {c.name: c for c in CORNERS}
+CORNER_DISK_GB = 7   # free disk a corner's first build needs (as scripts/setup.sh's first set-up)
 
 
 def _package(requirement: str) -> str:
@@ -108,6 +109,11 @@ def build(corner: Corner, log: Path) -> Path:
     if venv.exists():
         shutil.rmtree(venv)
     base = find_python(corner.python)
+    # Each corner's environment takes about 6 GB (PyTorch's CUDA libraries); pip stops half-way on a full disk.
+    free_gb = shutil.disk_usage(REPO).free // 2**30
+    if free_gb < CORNER_DISK_GB:
+        sys.exit(f"test_versions.py: {corner.name}: {venv.name} needs about {CORNER_DISK_GB} GB of free disk and "
+                 f"{free_gb} GB are free: free some space (another corner's .venv-<corner> can go) and run again")
     print(f"== {corner.name}: building {venv.name} with Python {corner.python} ({log.name} has pip's output)", flush=True)
     requirements = venv / "requirements-corner.txt"
     steps = [
@@ -125,7 +131,12 @@ def build(corner: Corner, log: Path) -> Path:
             out.write(f"$ {' '.join(step)}\n")
             out.flush()
             if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+                text = log.read_text(errors="replace")
+                if "No space left on device" in text:
+                    sys.exit(f"test_versions.py: {corner.name}: the disk is full "
+                             f"({shutil.disk_usage(REPO).free // 2**30} GB free; {venv.name} needs about "
+                             f"{CORNER_DISK_GB} GB): free some space and run again (whole log: {log})")
+                tail = text.strip().splitlines()[-3:]
                 sys.exit(f"test_versions.py: {corner.name}: `{' '.join(step[1:5])} ...` failed: "
                          f"{' / '.join(tail)} (whole log: {log})")
     stamp.touch()

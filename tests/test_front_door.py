@@ -23,7 +23,7 @@ from helpers.paths import REPO_ROOT
 SCRIPTS = REPO_ROOT / "scripts"
 # What the shell scripts call besides bash's builtins.
 TOOLS = ("bash", "env", "dirname", "basename", "cat", "sha256sum", "cut", "grep", "tr", "mkdir", "rm", "sleep",
-         "touch", "head", "tail", "mktemp")
+         "touch", "head", "tail", "mktemp", "df")
 
 
 def _bare_shell(tmp_path: Path, **programs: str) -> dict[str, str]:
@@ -113,6 +113,42 @@ def test_setup_names_a_requirement_that_cannot_be_installed(tmp_path):
                      if line and not line.startswith("#"))
     assert lines[0].startswith("setup.sh: could not install ") and "pip's log: .venv/setup.log" in lines[0]
     assert "pip" in lines[0] or first_pin in lines[0], lines[0]
+
+
+def _df_reporting(free_gb: float) -> str:
+    """A ``df`` that reports ``free_gb`` free on every file system, in the POSIX form setup.sh reads."""
+    return ("#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+            f"echo '/dev/disk 999999999 1 {int(free_gb * 1024 * 1024)} 1% /'\n")
+
+
+@pytest.mark.parametrize("option, free_gb, need_gb", [("", 2.5, 7), ("--cpu", 1.5, 3)])
+def test_setup_says_when_the_disk_has_too_little_room(tmp_path, option, free_gb, need_gb):
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    env = dict(_bare_shell(tmp_path, df=_df_reporting(free_gb)), PYTHON=sys.executable)
+    result = _run([str(root / "scripts" / "setup.sh"), *filter(None, [option])], env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"setup.sh: the first set-up needs about {need_gb} GB of free disk for .venv (PyTorch and its libraries) "
+        f"and {int(free_gb)} GB are free: free some space and run scripts/setup.sh again"), result.stderr
+    assert not list((root / ".venv").glob(".installed-*")) and not (root / ".venv" / "bin" / "jupyter").exists()
+
+
+def test_setup_says_when_the_disk_fills_during_the_install(tmp_path):
+    """A disk that filled up while pip was installing (pip's own words: "No space left on device")."""
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    # pip as the disk fills: a python whose "-m pip install" fails the way pip does; the rest is the real one.
+    fake_python = (f"#!/bin/sh\nif [ \"$1 $2 $3\" = '-m pip install' ]; then\n"
+                   "  echo 'ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device'\n"
+                   f"  exit 1\nfi\nexec {sys.executable} \"$@\"\n")
+    env = dict(_bare_shell(tmp_path, df=_df_reporting(40)), PYTHON=sys.executable)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "python").write_text(fake_python)
+    (root / ".venv" / "bin" / "python").chmod(0o755)
+    result = _run([str(root / "scripts" / "setup.sh")], env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "setup.sh: could not install pip: the disk is full (40 GB free; the first set-up needs about 7 GB): "
+        "free some space, delete .venv (rm -rf .venv) and run scripts/setup.sh again"), result.stderr
 
 
 def test_setup_refuses_an_option_it_does_not_know(tmp_path):

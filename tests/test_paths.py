@@ -53,3 +53,47 @@ def test_atomic_write_json_writes_the_bytes_a_json_file_had_before(tmp_path):
     written = atomic_write_json(tmp_path / "x.json", value)
     assert written.read_bytes() == (json.dumps(value, indent=1) + "\n").encode() == json_bytes(value)
     assert json_bytes(value, indent=None) == (json.dumps(value) + "\n").encode()
+
+
+_WRITES_AN_OUTPUT = '''
+import os
+from pathlib import Path
+
+
+def test_writes_a_figure():
+    out = Path(os.environ["WORKBOOK_OUTPUT"])
+    (out / "figure.png").write_bytes(b"a figure")
+    Path(os.environ["SEEN"]).write_text(str(out))
+'''
+
+
+@pytest.mark.parametrize("users_own", [False, True])
+def test_a_test_run_leaves_no_output_folder_behind(tmp_path, users_own):
+    """The root conftest sends what tests write to a temporary folder and removes it when the run ends; a folder
+    the user named in WORKBOOK_OUTPUT is theirs and stays."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy2(REPO_ROOT / "conftest.py", project / "conftest.py")
+    (project / "test_writes.py").write_text(_WRITES_AN_OUTPUT)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_OUTPUT"}
+    env.update(TMPDIR=str(temp), SEEN=str(tmp_path / "seen.txt"))
+    if users_own:
+        env["WORKBOOK_OUTPUT"] = str(tmp_path / "mine")
+        (tmp_path / "mine").mkdir()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_writes.py"],
+                            cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    used = Path((tmp_path / "seen.txt").read_text())
+    if users_own:
+        assert used == tmp_path / "mine" and (used / "figure.png").read_bytes() == b"a figure"
+    else:
+        assert used.parent == temp and used.name.startswith("workbook-test-outputs-")
+        assert not used.exists(), "the run left its output folder behind"
+    assert list(temp.iterdir()) == []

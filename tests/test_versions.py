@@ -38,3 +38,25 @@ def test_the_readme_gives_each_corner_and_the_command():
             if name in ("torch", "numpy", "torchvision"):
                 assert version in row, (corner.name, pin, row)
     assert "scripts/test_versions.py" in readme
+
+
+def test_a_corner_is_not_built_on_a_disk_without_room(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    script = _corners()
+    monkeypatch.setattr(script, "REPO", tmp_path)
+    for name in ("requirements.txt", "pyproject.toml"):
+        (tmp_path / name).write_text((REPO_ROOT / name).read_text())
+    monkeypatch.setattr(script, "find_python", lambda version: "python3")
+    monkeypatch.setattr(script.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=100 * 2**30, used=97 * 2**30, free=3 * 2**30))
+    corner = script.Corner("tiny", "3.11", ("numpy==2.0.2",), "a corner for this test")
+    try:
+        script.build(corner, tmp_path / "build.log")
+    except SystemExit as stop:
+        said = str(stop.code)
+    else:
+        raise AssertionError("a corner was built with 3 GB free")
+    assert said == ("test_versions.py: tiny: .venv-tiny needs about 7 GB of free disk and 3 GB are free: free some "
+                    "space (another corner's .venv-<corner> can go) and run again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml", "requirements.txt"]   # no .venv-tiny
