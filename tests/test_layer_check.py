@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers.scratch.classifiers import ThreeLayerConvNet
-from helpers.scratch.layer_check import best_time, convnet_vs_torch, magnitude, report, torch_comparison
+from helpers.scratch.layer_check import best_time, convnet_vs_torch, magnitude, naive_vs_fast, report, torch_comparison
 
 
 @pytest.mark.parametrize("err, text", [
@@ -75,3 +75,31 @@ def test_numpy_nn_checks_pass_for_the_layers_and_catch_a_wrong_backward(monkeypa
 def test_best_time_is_the_least_of_its_runs():
     durations = iter([0.03, 0.01, 0.02])
     assert best_time(lambda: time.sleep(next(durations)), repeats=3) < 0.02
+
+
+def test_naive_vs_fast_times_each_pass_and_lines_up_its_two_lines():
+    """Notebook 05's speed-ups: a naive layer that sleeps 20/40 ms against a fast one that sleeps 1/2 ms."""
+    calls = []
+
+    def layer(forward_s, backward_s, kind):
+        def forward(x, scale):
+            calls.append(f"{kind} forward")
+            time.sleep(forward_s)
+            return x * scale, (x, scale)
+
+        def backward(dout, cache):
+            calls.append(f"{kind} backward")
+            time.sleep(backward_s)
+            return dout * cache[1], None
+        return forward, backward
+
+    x = np.ones((4, 3, 8, 8))
+    text = naive_vs_fast("toy", layer(0.02, 0.04, "naive"), layer(0.001, 0.002, "fast"), (x, 2.0), np.ones_like(x))
+    first, second = text.splitlines()
+    assert first.startswith("toy, x (4, 3, 8, 8):  forward  naive ") and second.lstrip().startswith("backward naive ")
+    assert first.index("naive") == second.index("naive") and first.index("speed-up") == second.index("speed-up")
+    forward_speedup, backward_speedup = (float(line.split("speed-up")[1].rstrip("x")) for line in (first, second))
+    assert 3 < forward_speedup < 25 and 5 < backward_speedup < 25, text
+    # The naive layer runs once to make its cache and once timed; the fast one once and then three times.
+    assert calls.count("naive forward") == 2 and calls.count("naive backward") == 1
+    assert calls.count("fast forward") == 4 and calls.count("fast backward") == 3

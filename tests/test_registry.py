@@ -45,17 +45,23 @@ def test_every_spec_agrees_with_its_network(name):
     assert spec.lr_per == ("1024 examples" if spec.own_recipe else "batch")
 
 
-def test_mymodel_defaults_are_its_recipe_and_network_defaults():
-    """Written out in the registry (which imports no torch), they must stay FastConfig's and MyModel's own."""
+def test_the_registry_gives_mymodels_defaults_without_loading_torch():
+    """The command lines read their defaults before torch is loaded: the registry's are the recipe's own numbers,
+    the ones MyModel and train_mymodel use."""
     import inspect
+    import subprocess
+    import sys
 
     from helpers.pytorch.models import MyModel
+    from helpers.paths import REPO_ROOT
     from helpers.pytorch.mymodel_recipe import FastConfig
 
-    assert dict(MODELS["mymodel"].defaults) == dict(
-        epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
-        weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
-        hidden_sizes=tuple(inspect.signature(MyModel).parameters["widths"].default))
+    code = ("import sys; from helpers.pytorch.registry import MODELS; d = MODELS['mymodel'].defaults; "
+            "print(d['hidden_sizes'], d['epochs'], d['lr']); print(sorted(m for m in sys.modules if m == 'torch'))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                           cwd=REPO_ROOT).stdout.splitlines()
+    assert shown == [f"{inspect.signature(MyModel).parameters['widths'].default} {int(FastConfig.epochs)} "
+                     f"{FastConfig.lr}", "[]"], shown
 
 
 def test_unknown_names_and_mymodel_on_grey_images_are_refused():

@@ -365,7 +365,7 @@ CIFAR_NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"
 FILTER_NOTEBOOK = "notebooks/08_filter_visualization.ipynb"
 # Model implementations and the training code they run with (paths in the repository and in the zip).
 CS7643_CODE = ("helpers/pytorch/models.py", "helpers/train.py", "helpers/predict.py", "helpers/pytorch/training.py",
-               "helpers/pytorch/experiments.py", "helpers/pytorch/mymodel_recipe.py")
+               "helpers/pytorch/experiments.py", "helpers/pytorch/mymodel_recipe.py", "helpers/pytorch/mymodel_config.py")
 CS7643_MODELS = ("softmax", "twolayernn", "convnet", "mymodel")
 CS7643_SCRIPTS = tuple(f"scripts/run_{m}.sh" for m in CS7643_MODELS)
 

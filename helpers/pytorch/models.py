@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.pytorch.mymodel_config import MYMODEL_WIDTHS
+
 # Per-channel mean and standard deviation of the CIFAR-10 training images (RGB, pixels in [0, 1]).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -204,7 +206,7 @@ class MyModel(nn.Module):
     31 -> 15 -> 7 -> 3, a 3x3 max-pool to 1x1, and a linear layer scaled by 1/9.
     """
 
-    def __init__(self, widths=(128, 384, 384), bn_momentum: float = 0.4, scale: float = 1 / 9):
+    def __init__(self, widths=MYMODEL_WIDTHS, bn_momentum: float = 0.4, scale: float = 1 / 9):
         super().__init__()
         self.widths = tuple(widths)
         self.scale = scale

@@ -47,7 +47,7 @@ on test images.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -60,33 +60,9 @@ from helpers.device import bf16_is_fast
 from helpers.paths import output_dir, output_lock
 from helpers.pytorch.experiments import epoch_logger, finish_run, load_splits
 from helpers.pytorch.models import MyModel
+from helpers.pytorch.mymodel_config import FastConfig
 from helpers.pytorch.registry import MYMODEL_WEIGHTS
 from helpers.pytorch.training import Callback, Recipe, TensorLoader, _mix, evaluation_mode, fit
-
-
-@dataclass
-class FastConfig:
-    """Hyperparameters of ``train_mymodel`` (defaults: the shipped MyModel recipe).
-
-    lr and weight_decay are per 1024 examples, decoupled from batch size and
-    momentum as in airbench: the SGD learning rate is
-    ``lr / (1024 * (1 + 1 / (1 - momentum)))`` on a loss *summed* over the batch.
-    """
-
-    epochs: float = 12.0
-    batch_size: int = 1024
-    lr: float = 10.0
-    momentum: float = 0.85
-    weight_decay: float = 0.0153
-    bias_scaler: float = 64.0
-    label_smoothing: float = 0.2
-    whiten_bias_epochs: int = 3
-    translate: int = 2
-    flip: bool = True
-    warmup: float = 0.23          # fraction of the steps spent warming up
-    lookahead: bool = True
-    bf16: bool | None = None      # bfloat16 autocast in the training steps; None: where it is fast (bf16_is_fast)
-    seed: int = 0
 
 
 def cifar_uint8(images) -> torch.Tensor:

@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 from helpers.paths import atomic_write_bytes, display_path, error_line
+from helpers.pytorch.mymodel_config import MYMODEL_WIDTHS, FastConfig
 from helpers.runtime import mode
 
 IMAGE_SHAPES = {"cifar10": (3, 32, 32), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
@@ -164,10 +165,10 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         signature="whiten.weight",
         architecture=lambda state, dataset: {
             "hidden_sizes": tuple(state[f"group{i}.conv2.weight"].shape[0] for i in (1, 2, 3))},
-        # FastConfig's defaults and MyModel's default widths, written out so that this module needs no torch;
-        # tests/test_registry.py holds them equal.
-        defaults=dict(epochs=12, lr=10.0, batch_size=1024, weight_decay=0.0153, momentum=0.85, optimizer="sgd",
-                      hidden_sizes=(128, 384, 384)),
+        # The recipe's own numbers (mymodel_config, which imports no torch).
+        defaults=dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
+                      weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
+                      hidden_sizes=MYMODEL_WIDTHS),
         hidden_count=(3, 3), hidden_help="three group widths",
         hidden_rule="takes three values: the widths of its three convolution groups",
         datasets=("cifar10",), datasets_why="the CIFAR-10 challenge network (3x32x32 images, whitening layer)",

@@ -1,0 +1,40 @@
+"""MyModel's shipped recipe as numbers, in a module that imports no torch.
+
+The registry gives the command lines their defaults before torch is loaded (``python -m helpers.train --help``
+answers at once); the network and the recipe read the same numbers from here.
+
+- ``MYMODEL_WIDTHS``: the widths of ``MyModel``'s three convolution groups (airbench95's).
+- ``FastConfig``: the hyperparameters of ``helpers.pytorch.mymodel_recipe.train_mymodel``; its defaults are
+  the shipped recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MYMODEL_WIDTHS = (128, 384, 384)
+
+
+@dataclass
+class FastConfig:
+    """Hyperparameters of ``train_mymodel`` (defaults: the shipped MyModel recipe).
+
+    lr and weight_decay are per 1024 examples, decoupled from batch size and
+    momentum as in airbench: the SGD learning rate is
+    ``lr / (1024 * (1 + 1 / (1 - momentum)))`` on a loss *summed* over the batch.
+    """
+
+    epochs: float = 12.0
+    batch_size: int = 1024
+    lr: float = 10.0
+    momentum: float = 0.85
+    weight_decay: float = 0.0153
+    bias_scaler: float = 64.0
+    label_smoothing: float = 0.2
+    whiten_bias_epochs: int = 3
+    translate: int = 2
+    flip: bool = True
+    warmup: float = 0.23          # fraction of the steps spent warming up
+    lookahead: bool = True
+    bf16: bool | None = None      # bfloat16 autocast in the training steps; None: where it is fast (bf16_is_fast)
+    seed: int = 0
