@@ -64,6 +64,19 @@ trap 'rm -rf "$lock"' EXIT
 if [ -e "$venv" ] && ! "$venv/bin/python" -c "" 2>/dev/null; then
   fail "the virtual environment $venv does not run (its Python moved or was removed): delete it (rm -rf $venv) and run scripts/setup.sh again"
 fi
+# What is installed is recorded by a stamp named after requirements.txt and pyproject.toml.
+key=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ "$cpu" = 1 ]; then key="$key-cpu"; fi
+stamp="$venv/.installed-$key"
+
+# --- room on disk, before anything is made (a .venv that already has PyTorch needs little more) ------
+if [ ! -f "$stamp" ]; then
+  free=$(free_gb .)
+  if [ -n "$free" ] && [ "$free" -lt "$need_gb" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+    fail "the first set-up needs about $need_gb GB of free disk for $venv (PyTorch and its libraries) and $free GB are free: free some space and run scripts/setup.sh again"
+  fi
+fi
+
 if [ ! -e "$venv" ]; then
   python=""
   if [ -n "${PYTHON:-}" ]; then
@@ -94,9 +107,6 @@ if [ ! -e "$venv" ]; then
 fi
 
 # --- the packages ------------------------------------------------------------------------
-key=$(cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
-if [ "$cpu" = 1 ]; then key="$key-cpu"; fi
-stamp="$venv/.installed-$key"
 
 # pip, its output kept in $log; on failure one line says why (pip's own words are in the log).
 pip_install() {
@@ -116,10 +126,6 @@ pip_install() {
 
 if [ ! -f "$stamp" ]; then
   : >"$log"
-  free=$(free_gb "$venv")
-  if [ -n "$free" ] && [ "$free" -lt "$need_gb" ] && ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-    fail "the first set-up needs about $need_gb GB of free disk for $venv (PyTorch and its libraries) and $free GB are free: free some space and run scripts/setup.sh again"
-  fi
   pip_install "pip" --upgrade pip
   if [ "$cpu" = 1 ]; then
     # The same pinned versions, from PyTorch's CPU-only index (no CUDA libraries).

@@ -93,7 +93,7 @@ def test_missing_data_fails_with_the_folder_named(tmp_path, capsys):
     (["--model", "convnet", "--dataset", "fashion_mnist", "--hidden-sizes", "8", "--kernel-size", "3"],
      "convnet_fashion_mnist"),
     (["--model", "mlp", "--hidden-sizes", "64", "32", "--optimizer", "adamw"], "mlp"),
-    (["--model", "mymodel", "--batch-size", "256"], "mymodel"),
+    (["--model", "mymodel", "--batch-size", "256", "--hidden-sizes", "32", "64", "64"], "mymodel"),   # small: fast
 ])
 def test_a_run_writes_log_plots_weights_and_checkpoints(tmp_path, capsys, args, run):
     from helpers.pytorch.registry import MYMODEL_WEIGHTS, load_trained_model
@@ -223,7 +223,8 @@ def test_run_scripts_hold_the_tuned_settings(model):
             assert float(settings[key][0]) == float(value), key
 
 
-@pytest.mark.parametrize("model, extra", [("softmax", []), ("mymodel", ["--batch-size", "256"])])
+@pytest.mark.parametrize("model, extra", [("softmax", []),
+                                          ("mymodel", ["--batch-size", "256", "--hidden-sizes", "32", "64", "64"])])
 def test_run_script_trains_and_passes_arguments_on(tmp_path, model, extra):
     result = subprocess.run(["bash", str(REPO_ROOT / "scripts" / f"run_{model}.sh"), "--epochs", "1", "--out", "rel",
                              "--no-progress", *extra], cwd=tmp_path, env=repo_env(), capture_output=True, text=True,
