@@ -52,8 +52,8 @@ def test_the_registry_gives_mymodels_defaults_without_loading_torch():
     import subprocess
     import sys
 
-    from helpers.pytorch.models import MyModel
     from helpers.paths import REPO_ROOT
+    from helpers.pytorch.models import MyModel
     from helpers.pytorch.mymodel_recipe import FastConfig
 
     code = ("import sys; from helpers.pytorch.registry import MODELS; d = MODELS['mymodel'].defaults; "
