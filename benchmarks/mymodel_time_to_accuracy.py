@@ -5,7 +5,7 @@
     WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --epochs 12 --widths 32,128,256
     WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --lr 10 --bf16 false --test
 
-Every field of ``helpers.pytorch.mymodel_recipe.FastConfig`` is a flag
+Every field of ``helpers.pytorch.mymodel_config.FastConfig`` is a flag
 (``--epochs``, ``--lr``, ``--momentum``, ``--bf16 auto|true|false``, ...), and
 ``--widths`` sets ``MyModel``'s three group widths. The run trains on 45,000
 CIFAR-10 training images and measures, after every epoch, the accuracy on the
@@ -77,7 +77,7 @@ def _widths(text: str) -> tuple[int, int, int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     from helpers.cli import number
-    from helpers.pytorch.mymodel_recipe import FastConfig
+    from helpers.pytorch.mymodel_config import FastConfig   # no torch: --help answers at once
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for field in dataclasses.fields(FastConfig):

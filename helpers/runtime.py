@@ -17,6 +17,10 @@ a consistent NumPy print precision, so that nbval can compare outputs. In
 IPython (JupyterLab, Colab) it also turns on ``autoreload``, so that a
 helper edited in ``helpers/`` takes effect when the cell is re-run, without
 restarting the kernel.
+
+``subnormals_flushed()`` counts floats too small to be normal as zero inside a
+block (the NumPy ``Solver`` trains inside it): on Intel processors arithmetic
+on them is many times slower.
 """
 
 from __future__ import annotations
@@ -135,6 +139,29 @@ def torch_threads(num_threads: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def subnormals_flushed():
+    """Inside the block, floats too small to be normal (below 1.2e-38 in float32) count as zero, as on a GPU.
+
+    Why: Adam's first moment of a parameter whose gradient stays zero (a dead ReLU unit) shrinks by 0.9 a
+    step and is subnormal after about 700 steps, and arithmetic on subnormal floats is many times slower on
+    Intel processors (notebook 05's ConvNet: 90 ms a step at first, 150 ms after 1500 steps). Values that
+    small move no weight, so the printed numbers stay the same. The processor's flush-to-zero mode of this
+    thread is set through torch (NumPy has no switch for it) and turned off again after the block (its
+    default); without torch nothing changes.
+    """
+    try:
+        import torch  # deferred: torch takes seconds to import; base modules load without it
+    except ImportError:
+        yield
+        return
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def enable_autoreload() -> bool:

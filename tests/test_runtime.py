@@ -152,3 +152,19 @@ def test_the_thread_counts_can_be_overridden_for_a_measurement_and_bad_values_ar
         monkeypatch.delenv("WORKBOOK_BLAS_THREADS")
         runtime.set_threads()
         torch.set_num_threads(before)
+
+
+def _a_subnormal_product() -> float:
+    """1e-38 * 0.01 in float32: 1e-40, a subnormal float, or 0.0 where subnormals are flushed."""
+    return float(np.array([1e-38], dtype=np.float32)[0] * np.float32(0.01))
+
+
+def test_subnormals_are_flushed_inside_the_block_only():
+    assert _a_subnormal_product() > 0
+    with runtime.subnormals_flushed():
+        assert _a_subnormal_product() == 0.0
+        assert float(np.float32(1e-30) * np.float32(0.01)) > 0   # normal floats are untouched
+    assert _a_subnormal_product() > 0
+    with pytest.raises(RuntimeError), runtime.subnormals_flushed():
+        raise RuntimeError("a training step that fails")
+    assert _a_subnormal_product() > 0, "the mode is turned off again after an error"

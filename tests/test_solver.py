@@ -157,3 +157,19 @@ def test_cs231n_calling_habits(tmp_path, monkeypatch, capsys):
         data["X_val"], data["y_val"]) == pytest.approx(0.8)
     with pytest.raises(ValueError, match=r"X has 10 examples but y has 3"):
         solver.check_accuracy(data["X_val"], data["y_val"][:3])
+
+
+def test_training_steps_run_with_subnormals_flushed_and_the_mode_ends_with_training():
+    """Subnormal update-rule state (Adam's moments of dead units) slows a CPU several times: Solver flushes it."""
+    seen = []
+
+    class Recording(ScriptedModel):
+        def loss(self, X, y=None):
+            if y is not None:
+                seen.append(float(np.array([1e-38], dtype=np.float32)[0] * np.float32(0.01)))
+            return super().loss(X, y)
+
+    Solver(Recording({0: 0.0, 1: 0.5, 2: 0.5}), scripted_data(), update_rule="sgd",
+           optim_config={"learning_rate": 1.0}, batch_size=10, num_epochs=2, progress=False).train()
+    assert seen == [0.0, 0.0]
+    assert float(np.array([1e-38], dtype=np.float32)[0] * np.float32(0.01)) > 0

@@ -29,9 +29,10 @@ scripts/test.sh        # set up if needed, then run the tests
 ```
 
 Both first run `scripts/setup.sh`: a virtual environment in `.venv` with every
-package (about 2 minutes the first time, seconds after that; safe to run
-again). If it cannot finish, it says why in one line (no suitable Python, no
-network, a package that would not install) and what to do. Nothing needs
+package (about 2 minutes and 6 GB of disk the first time, seconds after that;
+safe to run again). If it cannot finish, it says why in one line (no suitable
+Python, too little free disk, no network, a package that would not install) and
+what to do. Nothing needs
 activating: the scripts find `.venv` themselves, and `scripts/python` runs any
 Python command with the workbook's packages (`scripts/python -m pydoc helpers.data`).
 On a laptop without an NVIDIA GPU, `scripts/setup.sh --cpu` installs PyTorch's

@@ -36,6 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from helpers.paths import atomic_write_bytes
+from helpers.runtime import subnormals_flushed
 from helpers.scratch import optim
 
 REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
@@ -180,7 +181,8 @@ class Solver:
         num_train = len(self.X_train)
         iters_per_epoch = max(num_train // self.batch_size, 1)
         bar = tqdm(total=iters_per_epoch * self.num_epochs, disable=not self.progress, unit="batch", leave=True)
-        try:
+        # Subnormal update-rule state (Adam's moments of dead units) would slow every later step several times.
+        with subnormals_flushed(), bar:
             for _ in range(self.num_epochs):
                 order = self.rng.permutation(num_train)
                 epoch_losses = []
@@ -208,8 +210,6 @@ class Solver:
                 for config in self.optim_configs.values():
                     if "learning_rate" in config:
                         config["learning_rate"] *= self.lr_decay
-        finally:
-            bar.close()
         self.model.params = {k: v.copy() for k, v in self.best_params.items()}
         return self.history
 
