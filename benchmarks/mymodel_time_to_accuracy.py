@@ -77,7 +77,7 @@ def _widths(text: str) -> tuple[int, int, int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     from helpers.cli import number
-    from helpers.pytorch.mymodel_config import FastConfig   # no torch: --help answers at once
+    from helpers.pytorch.mymodel_config import FastConfig  # no torch: --help answers at once
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for field in dataclasses.fields(FastConfig):
