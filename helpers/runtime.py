@@ -148,9 +148,10 @@ def subnormals_flushed():
     Why: Adam's first moment of a parameter whose gradient stays zero (a dead ReLU unit) shrinks by 0.9 a
     step and is subnormal after about 700 steps, and arithmetic on subnormal floats is many times slower on
     Intel processors (notebook 05's ConvNet: 90 ms a step at first, 150 ms after 1500 steps). Values that
-    small move no weight, so the printed numbers stay the same. The processor's flush-to-zero mode of this
-    thread is set through torch (NumPy has no switch for it) and turned off again after the block (its
-    default); without torch nothing changes.
+    small carry no weight, but a run's later digits differ from one made without flushing, as between two
+    kinds of CPU (training carries a difference in the last bit onwards). The processor's flush-to-zero
+    mode of this thread is set through torch (NumPy has no switch for it) and turned off again after the
+    block (its default); without torch nothing changes.
     """
     try:
         import torch  # deferred: torch takes seconds to import; base modules load without it
