@@ -83,7 +83,8 @@ def test_a_test_run_leaves_no_output_folder_behind(tmp_path, users_own):
     temp = tmp_path / "temp"
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "WORKBOOK_OUTPUT"}
-    env.update(TMPDIR=str(temp), SEEN=str(tmp_path / "seen.txt"))
+    # No plugins (nbval and the like): the run needs only the conftest, and starts in a second, not ten.
+    env.update(TMPDIR=str(temp), SEEN=str(tmp_path / "seen.txt"), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     if users_own:
         env["WORKBOOK_OUTPUT"] = str(tmp_path / "mine")
         (tmp_path / "mine").mkdir()
