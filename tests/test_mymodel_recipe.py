@@ -107,3 +107,15 @@ def test_the_time_to_accuracy_benchmark_prints_the_accuracy_reached_by_each_minu
     out = capsys.readouterr().out
     assert "MyModel widths (8, 16, 16)" in out and "lookahead=False" in out and "bf16=False" in out
     assert "minute | best validation accuracy so far" in out and "validation 93%: " in out
+
+
+def test_run_mymodel_trains_a_fresh_mymodel_of_the_widths_it_is_given(tmp_path):
+    from helpers.pytorch.mymodel_recipe import run_mymodel
+
+    # Notebook 07's smoke mode trains a narrow MyModel through the same pipeline as the full run.
+    result = run_mymodel(FastConfig(epochs=1, batch_size=128, lookahead=False), val_size=100, out_dir=tmp_path,
+                         widths=(8, 16, 16), verbose=False)
+    assert result["model"].widths == (8, 16, 16)
+    assert (tmp_path / "models" / "cifar10_mymodel.pt").is_file() and 0 <= result["test_acc"] <= 1
+    with pytest.raises(ValueError, match="not both"):
+        run_mymodel(model=MyModel(widths=(8, 16, 16)), widths=(8, 16, 16), out_dir=tmp_path)

@@ -351,12 +351,13 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
 
 def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
                 settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
-                verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None,
+                verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None, widths=None,
                 name: str = "mymodel", made_by: str = "notebooks/07_pytorch_cifar10.ipynb") -> dict:
     """The MyModel run of notebook 07 and ``python -m helpers.train --model mymodel``, from data to files.
 
     Loads CIFAR-10 as uint8 tensors (``load_splits("cifar10", val_size, config.seed, root, pixels="uint8")``:
-    ``val_size`` of the training images held out for monitoring), trains a fresh ``MyModel`` (or ``model``), measures the
+    ``val_size`` of the training images held out for monitoring), trains a fresh ``MyModel(widths=widths)``
+    (default widths ``MYMODEL_WIDTHS``; or ``model``, built by the caller), measures the
     test accuracy plainly and with flip+shift TTA, and writes into ``out_dir``
     (default ``output_dir()``) ``<name>.log``, ``<name>_lossvstrain.png``,
     ``<name>_valaccuracy.png`` and ``models/cifar10_mymodel.pt``, each with its record
@@ -364,11 +365,14 @@ def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, o
 
     Returns ``{"model", "history", "test_acc", "tta_acc", "val_acc", "train_time", "log", "paths"}``.
     """
+    if model is not None and widths is not None:
+        raise ValueError("run_mymodel takes a model or the widths of a fresh MyModel, not both.")
     config = config or FastConfig()
     data = load_splits("cifar10", val_size, config.seed, root, pixels="uint8")
     if verbose:
         print(data.shapes(), flush=True)
-    model = model if model is not None else MyModel()
+    if model is None:
+        model = MyModel(widths=widths) if widths is not None else MyModel()
     if device is not None:
         model.to(device)
     out = Path(out_dir) if out_dir is not None else output_dir()
