@@ -193,7 +193,7 @@ def export_pdf(notebooks: list[str | os.PathLike], out: str | os.PathLike, verbo
             html_to_pdf(html, pdf, chromium)
             pages = len(writer.pages)
             writer.append(str(pdf))
-            writer.add_outline_item(path.stem, pages)
+            writer.add_outline_item(title=path.stem, page_number=pages)   # keywords: pypdf 8 takes no others
             if verbose:
                 print(f"{path.name}: {len(writer.pages) - pages} pages in {time.perf_counter() - start:.1f} s", flush=True)
         buffer = _to_bytes(writer)
