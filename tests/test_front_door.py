@@ -96,10 +96,32 @@ def test_setup_says_when_the_package_index_cannot_be_reached(tmp_path):
     for _ in range(2):   # nothing was recorded as installed: the second run tries again and says the same
         result = _run([str(root / "scripts" / "setup.sh")], env)
         assert result.returncode == 1
-        assert result.stderr.strip() == (
-            "setup.sh: could not install the packages of requirements.txt: the package index was not reachable "
-            "(check the network or proxy, then run again; pip's log: .venv/setup.log)"), result.stderr
+        # pip's own words name the host from urllib3 2 on (pips before it say only "connection refused").
+        assert re.fullmatch(
+            r"setup\.sh: could not install the packages of requirements\.txt: the package index( \(127\.0\.0\.1\))? "
+            r"was not reachable \(check the network or proxy, then run again; pip's log: \.venv/setup\.log\)",
+            result.stderr.strip()), result.stderr
     assert (root / ".venv" / "setup.log").is_file() and not list((root / ".venv").glob(".installed-*"))
+
+
+def test_setup_cpu_names_the_cpu_index_it_could_not_reach_even_when_pip_falls_back_on_another(tmp_path):
+    # The CPU-only index behind a firewall while another index serves torch: pip falls back on it and then
+    # fails on something else (there: CUDA packages it cannot find); the line names the index that was not
+    # reached, not what pip met after it.
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    script = (root / "scripts" / "setup.sh").read_text()
+    assert "CPU_INDEX=https://download.pytorch.org/whl/cpu" in script
+    (root / "scripts" / "setup.sh").write_text(   # a host name that never resolves (RFC 2606), in its place
+        script.replace("CPU_INDEX=https://download.pytorch.org/whl/cpu", "CPU_INDEX=https://cpu-wheels.invalid/whl/cpu"))
+    other_index = tmp_path / "other-index"
+    (other_index / "torch").mkdir(parents=True)
+    env = _pip_without_index(_bare_shell(tmp_path), other_index.as_uri())
+    env["PIP_EXTRA_INDEX_URL"] = other_index.as_uri()
+    result = _run([str(root / "scripts" / "setup.sh"), "--cpu"], env)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("setup.sh: could not install torch=="), result.stderr
+    assert "the package index (cpu-wheels.invalid) was not reachable" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_setup_names_a_requirement_that_cannot_be_installed(tmp_path):

@@ -50,8 +50,8 @@ def test_it_says_what_the_tests_compare_in_the_notebooks_as_the_student_has_them
     # have none (tests/test_release.py checks that they are cleared), so those run without being compared.
     assert "a cell that holds saved outputs must print the same again (unless its first line is " \
            "`# NBVAL_IGNORE_OUTPUT`)" in readme
-    assert "Cells without saved outputs (in the notebooks as you got them, every cell from the first one that runs " \
-           "your code on) are run, not compared." in readme
+    assert "A cell without saved outputs is only run, not compared: in the notebooks as you got them, that is every " \
+           "cell from the first one that runs your code." in readme
     assert "compares its outputs" not in readme
 
 

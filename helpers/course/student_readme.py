@@ -81,9 +81,9 @@ scripts/test.sh -m linear        # the tests of one exercise, in seconds
 not written yet fail with the one line naming the function). `scripts/test.sh`
 alone also runs every notebook in the quick smoke mode (see below): a cell that
 raises an error fails, and a cell that holds saved outputs must print the same
-again (unless its first line is `# NBVAL_IGNORE_OUTPUT`). Cells without saved
-outputs (in the notebooks as you got them, every cell from the first one that
-runs your code on) are run, not compared.
+again (unless its first line is `# NBVAL_IGNORE_OUTPUT`). A cell without saved
+outputs is only run, not compared: in the notebooks as you got them, that is
+every cell from the first one that runs your code.
 
 ## The exercises, in order
 
@@ -100,7 +100,10 @@ meant to be handed in (see below).
 
 ## Handing in
 
-Run the notebooks that make your results in full mode, then from this folder:
+Run the notebooks that make your results in full mode, then, from this folder, the
+hand-in your course asks for: `rpz` is the lab of notebooks 02 and 06 (a
+NumPy network and a PyTorch CNN on MNIST), `cs7643` the PyTorch part of
+notebook 07 (CIFAR-10).
 
 - `./collect_submission.sh rpz` writes `rpz_submission.zip`: `numpy_nn.py`,
   the two PNGs of `02_numpy_nn`, `pytorch_cnn.py` and the `model.pt` of
@@ -111,9 +114,9 @@ Run the notebooks that make your results in full mode, then from this folder:
   claim (your `model.pt`'s accuracy on the test set; the two PNGs drawn again
   from the network `02_numpy_nn` saved beside them) and refuses a record the
   measurement contradicts, or a network no better than guessing. It prints
-  what it packs with what it measured. A record cannot prove how long the
-  training ran, that the curves are the path the network took, or who ran
-  it; the grader measures again on its own images.
+  what it packs with what it measured. A record cannot prove how long your
+  training ran or who ran it, so the grader measures your network again, on
+  images of its own.
 - `./collect_submission.sh cs7643` writes `2_pytorch.zip` (the PyTorch part on
   CIFAR-10: code, logs, plots, `outputs/extra.md` with what you tried, your
   name, email and best accuracy).
