@@ -13,7 +13,6 @@ venv=.venv
 log="$venv/setup.log"
 cpu=0
 CPU_INDEX=https://download.pytorch.org/whl/cpu   # PyTorch's CPU-only wheels (--cpu)
-index_host=   # the host of the index a pip_install is sent to, when it is not the usual one
 for arg in "$@"; do
   case "$arg" in
     --cpu) cpu=1 ;;
@@ -122,10 +121,13 @@ pip_install() {
     # An index that cannot be reached can also show as another error: pip then falls back on the indexes it
     # has (a --cpu install whose CPU-only index is blocked asks for CUDA packages), so the network comes first.
     if grep -qiE "Could not fetch URL|Failed to establish a new connection|Failed to resolve|Name or service not known|Temporary failure in name resolution|No route to host|Network is unreachable|Read timed out|ConnectTimeout|ProxyError|SSLError" "$log"; then
-      # The host: in newer pips' words, else the index this install was sent to (index_host), if any.
-      local host
+      # The host: in newer pips' words, else that of the --index-url this install was sent to, if any.
+      local host previous=""
       host=$(grep -m1 -oE "host='[^']+'|Failed to resolve '[^']+'" "$log" | head -n 1 | cut -d "'" -f 2 || true)
-      host=${host:-${index_host:-}}
+      for arg in "$@"; do
+        if [ -z "$host" ] && [ "$previous" = --index-url ]; then host=$(echo "$arg" | cut -d / -f 3); fi
+        previous=$arg
+      done
       fail "could not install $what: the package index${host:+ ($host)} was not reachable (check the network or proxy, then run again; pip's log: $log)"
     fi
     fail "could not install $what: ${why:-pip failed} (pip's log: $log)"
@@ -140,9 +142,7 @@ if [ ! -f "$stamp" ]; then
     pins=$(grep -E '^(torch|torchvision)==' requirements.txt | tr '\n' ' ')
     echo "== installing ${pins}from PyTorch's CPU-only index"
     # shellcheck disable=SC2086
-    index_host=$(echo "$CPU_INDEX" | cut -d / -f 3)
     pip_install "$pins(CPU only)" $pins --index-url "$CPU_INDEX"
-    index_host=
   fi
   echo "== installing requirements.txt into $venv (the first time: a few minutes and about 6 GB, most of it PyTorch's CUDA libraries)"
   pip_install "the packages of requirements.txt" -r requirements.txt
