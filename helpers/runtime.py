@@ -165,6 +165,15 @@ def subnormals_flushed():
         torch.set_flush_denormal(False)
 
 
+def _ipython_shell():
+    """The IPython shell this code runs in, or None (a script, pytest)."""
+    try:  # deferred: IPython takes ~0.1 s to import, and only a notebook (already holding it) needs it
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 def enable_autoreload() -> bool:
     """Turn on IPython's ``autoreload`` (mode 2: every module, before each cell) when running in IPython.
 
@@ -172,15 +181,39 @@ def enable_autoreload() -> bool:
     Returns True when it was turned on; outside IPython (a script, pytest) it
     does nothing and returns False.
     """
-    try:  # deferred: IPython takes ~0.1 s to import, and only a notebook (already holding it) needs it
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    shell = _ipython_shell()
     if shell is None:
         return False
     shell.extension_manager.load_extension("autoreload")  # silent when already loaded (the magic would print)
     shell.run_line_magic("autoreload", "2")
+    return True
+
+
+def report_stubs_in_one_line() -> bool:
+    """In IPython, a cell that reaches a function still to be written stops with one line naming it.
+
+    The line is the one the tests print (``helpers.course.student_checks.stub_message``):
+    ``Linear.forward in helpers/numpy_nn.py is not written yet: write the code at '# YOUR CODE HERE'.``,
+    instead of a traceback through the workbook's code. Every other error keeps its full traceback.
+    Returns True when installed; outside IPython it does nothing and returns False.
+    """
+    shell = _ipython_shell()
+    if shell is None:
+        return False
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        try:  # deferred: only when a cell fails
+            from helpers.course.student_checks import stub_message
+
+            message = stub_message(value)
+        except ImportError:  # no pytest, which the plugin's module imports: the usual traceback
+            message = None
+        if message:
+            # IPython shows an exception's own rendering when it has one; the kernel still reports the error.
+            value._render_traceback_ = lambda: [f"{etype.__name__}: {message}"]
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((NotImplementedError,), one_line)
     return True
 
 
@@ -190,10 +223,12 @@ def setup(seed: int = DEFAULT_SEED, num_threads: int | None = None, deterministi
     Seeds every generator, fixes thread counts, turns on torch's
     deterministic algorithms (warn-only, so an op without a deterministic
     kernel still runs), sets NumPy's print precision and, in IPython, turns
-    on ``autoreload`` (``enable_autoreload``). Returns a dict with what was
-    set; prints one line about it when ``verbose``.
+    on ``autoreload`` (``enable_autoreload``) and reports a call of a function
+    still to be written in one line (``report_stubs_in_one_line``). Returns a
+    dict with what was set; prints one line about it when ``verbose``.
     """
     enable_autoreload()
+    report_stubs_in_one_line()
     seed_everything(seed)
     threads = set_threads(num_threads)
     np.set_printoptions(precision=PRINT_PRECISION, suppress=False)

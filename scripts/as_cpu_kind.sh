@@ -2,7 +2,7 @@
 # Run a command as on an older kind of CPU: the instruction sets torch's kernels (ATen, oneDNN's convolutions,
 # MKL) and NumPy's BLAS may use are capped, so that a machine with AMX times what a laptop without it does.
 #   scripts/as_cpu_kind.sh avx2 scripts/python benchmarks/mymodel_time_to_accuracy.py --epochs 1
-#   scripts/as_cpu_kind.sh avx512_bf16 bash .ci/run
+#   scripts/as_cpu_kind.sh avx512_bf16 scripts/test.sh
 # Kinds: avx2 (most laptops), avx512 (AVX-512 without BF16), avx512_bf16 (AVX-512 with BF16, no AMX).
 # Only the instructions change: clock, caches and memory stay this machine's, so the times are an estimate.
 # helpers.device reads the cap (ONEDNN_MAX_CPU_ISA) and names the kind it allows; bfloat16 autocast

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Train the softmax classifier (CS7643 Q8.5) on CIFAR-10.
-# The settings below are the tuned ones behind the committed results (notebook 07; README,
+# The settings below are the tuned ones behind notebook 07's results (README,
 # "Training from the shell"). Writes, into outputs/ (or $WORKBOOK_OUTPUT, or --out DIR):
 #   softmax.log (ending with the test accuracy), softmax_lossvstrain.png, softmax_valaccuracy.png,
 #   models/softmax.pt and checkpoints/softmax/.
 # Extra arguments are passed on and win over the ones below, e.g.
-#   scripts/run_softmax.sh --device cuda        scripts/run_softmax.sh --epochs 1 --out /tmp/try
+#   scripts/run_softmax.sh --device cuda        scripts/run_softmax.sh --epochs 1 --out try
 #   scripts/run_softmax.sh --resume             (after Ctrl-C: continue from the last checkpoint)
 # It runs with the workbook's Python (scripts/python: .venv, nothing to activate), from any folder
 # (relative --out paths stay yours).

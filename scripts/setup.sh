@@ -19,6 +19,9 @@ for arg in "$@"; do
     *) echo "setup.sh: unknown option '$arg' (the only option is --cpu)" >&2; exit 2 ;;
   esac
 done
+# A .venv set up with --cpu stays CPU-only when set-up runs again without it (scripts/lab.sh and scripts/test.sh
+# run it so): its stamp (below) says how it was made.
+if [ "$cpu" = 0 ] && compgen -G "$venv/.installed-*-cpu" >/dev/null; then cpu=1; fi
 
 fail() { echo "setup.sh: $*" >&2; exit 1; }
 
@@ -144,7 +147,8 @@ if [ ! -f "$stamp" ]; then
     # shellcheck disable=SC2086
     pip_install "$pins(CPU only)" $pins --index-url "$CPU_INDEX"
   fi
-  echo "== installing requirements.txt into $venv (the first time: a few minutes and about 6 GB, most of it PyTorch's CUDA libraries)"
+  if [ "$cpu" = 1 ]; then size="about 2 GB"; else size="about 6 GB, most of it PyTorch's CUDA libraries"; fi
+  echo "== installing requirements.txt into $venv (the first time: a few minutes and $size)"
   pip_install "the packages of requirements.txt" -r requirements.txt
   echo "== installing this workbook (helpers/) in editable mode"
   pip_install "the workbook itself (pip install -e .)" --no-deps -e .

@@ -259,7 +259,8 @@ JS_CELL_OUTPUTS = """() => {
     const cell = cells.get(i).toJSON();
     result.push({type: cell.cell_type, count: cell.execution_count ?? null,
                  outputs: (cell.outputs || []).map(o => ({output_type: o.output_type, ename: o.ename || null,
-                   evalue: o.evalue || null, mimes: Object.keys(o.data || {})}))});
+                   evalue: o.evalue || null, traceback: o.traceback || null,
+                   mimes: Object.keys(o.data || {})}))});
   }
   return result;
 }"""
@@ -566,6 +567,8 @@ def test_student_edits_a_helper_in_jupyterlab_and_reruns_the_cell(tmp_path, brow
             _wait_kernel_idle(page, timeout_s=RUN_ALL_TIMEOUT)
             errors = [o for o in page.evaluate(JS_CELL_OUTPUTS)[relu_cell]["outputs"] if o["output_type"] == "error"]
             assert errors and "YOUR CODE HERE: ReLU.forward (helpers/numpy_nn.py)" in errors[0]["evalue"], errors
+            assert errors[0]["traceback"] == ["NotImplementedError: ReLU.forward in helpers/numpy_nn.py is not "
+                                              "written yet: write the code at '# YOUR CODE HERE'."], errors
 
             # Open the helper in JupyterLab's editor, write the two methods, save with Ctrl+S.
             page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:open', "

@@ -30,3 +30,22 @@ def test_the_spec_names_the_layer_drawn():
     for call in (lambda: first_layer_filters("softmax", None), lambda: load_or_train("mlp")):
         with pytest.raises(ValueError, match="expected 'twolayernn', 'convnet' or 'mymodel'"):
             call()
+
+
+@pytest.mark.mymodel
+def test_mymodel_without_weights_shows_the_first_layer_its_training_sets(tmp_path, monkeypatch):
+    """Without trained MyModel weights (none saved, none shipped) notebook 08 still draws MyModel's first layer,
+    which training computes from the images and freezes, computed here the same way (no half hour of training)."""
+    import helpers.pytorch.filter_viz as filter_viz
+    from helpers.pytorch.experiments import load_splits
+    from helpers.pytorch.mymodel_recipe import FastConfig, whitening_filters
+
+    monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setattr(filter_viz, "MODELS_DIR", tmp_path / "no-weights-shipped")
+    model, how = filter_viz.load_or_train("mymodel")
+    assert "its whitening layer computed here from the training images" in how, how
+    assert "outputs/models/cifar10_mymodel.pt not found" in how.replace("$WORKBOOK_OUTPUT", "outputs")
+    train_images = load_splits("cifar10", 0.1, FastConfig().seed, pixels="uint8").train[0][:5000]
+    expected = whitening_filters(model.normalize(train_images.float() / 255), 2)
+    torch.testing.assert_close(model.whiten.weight, expected)
+    assert not model.training and not model.whiten.weight.requires_grad

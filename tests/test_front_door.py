@@ -124,6 +124,36 @@ def test_setup_cpu_names_the_cpu_index_it_could_not_reach_even_when_pip_falls_ba
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def _venv_of_stand_ins(root: Path) -> Path:
+    """A ``.venv`` whose Python imports everything and whose pip only writes down how it was called."""
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\nif [ "$1 $2" = "-m pip" ]; then echo "pip $*" >>"$(dirname "$0")/../pip-calls"; fi\n'
+                      'case "$*" in *"import helpers, torch"*) echo "torch 2.0+cpu numpy 2.0" ;; esac\nexit 0\n')
+    python.chmod(0o755)
+    return root / ".venv"
+
+
+@pytest.mark.parametrize("requirements_changed", [False, True])
+def test_a_cpu_only_set_up_stays_cpu_only_when_lab_and_test_set_up_again(tmp_path, requirements_changed):
+    # The README: `scripts/setup.sh --cpu` first, then scripts/lab.sh and scripts/test.sh, which run set-up without
+    # --cpu. A set-up done with --cpu is kept; when requirements.txt changed, the new pins come from the CPU-only
+    # index again, never PyTorch's default build with its GPU libraries.
+    root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
+    venv = _venv_of_stand_ins(root)
+    key = subprocess.run("cat requirements.txt pyproject.toml | sha256sum | cut -c1-16", shell=True, cwd=root,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    (venv / f".installed-{'0123456789abcdef' if requirements_changed else key}-cpu").touch()
+    result = _run([str(root / "scripts" / "setup.sh")], _bare_shell(tmp_path))
+    assert result.returncode == 0 and "== workbook ready in .venv" in result.stdout, result.stdout + result.stderr
+    calls = (venv / "pip-calls").read_text() if (venv / "pip-calls").exists() else ""
+    if requirements_changed:
+        assert "--index-url https://download.pytorch.org/whl/cpu" in calls and "about 2 GB" in result.stdout, calls
+    else:
+        assert calls == "", calls
+    assert [p.name for p in venv.glob(".installed-*")] == [f".installed-{key}-cpu"]
+
+
 def test_setup_names_a_requirement_that_cannot_be_installed(tmp_path):
     root = _checkout(tmp_path, "scripts/setup.sh", "requirements.txt", "pyproject.toml")
     empty_index = tmp_path / "empty-index"

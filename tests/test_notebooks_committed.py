@@ -1,5 +1,7 @@
 """The committed notebooks hold the outputs of a full run on no particular machine.
 
+The course repository's own check (the student copy leaves it out: a student's saved smoke runs are theirs).
+
 A smoke run saved by mistake (``WORKBOOK_MODE=smoke``) or an output that shows a
 folder of the machine that ran it fails here, naming notebook and cell.
 """
@@ -11,13 +13,9 @@ import re
 import nbformat
 import pytest
 
-from helpers.course.student_checks import MANIFEST
-from helpers.paths import NOTEBOOKS_DIR, REPO_ROOT
+from helpers.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-# A copy with functions still to write (its manifest names what it leaves out) has no outputs from the first
-# cell that runs one of them on, the set-up line included in some notebooks: there only what is left is checked.
-STUDENT_COPY = (REPO_ROOT / MANIFEST).is_file()
 # What helpers.runtime.setup prints first in every notebook: "mode: full | seed: 0 | ...".
 MODE_LINE = re.compile(r"^mode: (?P<mode>\w+) \| seed:", re.M)
 # An absolute path of a machine: Unix home, temporary and work folders, macOS and Windows user folders.
@@ -38,7 +36,7 @@ def output_texts(cell) -> list[str]:
     return texts
 
 
-def problems(nb, where: str, need_mode_line: bool = True) -> list[str]:
+def problems(nb, where: str) -> list[str]:
     """One line per smoke-mode output or machine path in ``nb``'s outputs; a missing full-mode line too."""
     found, modes = [], []
     for index, cell in enumerate(nb.cells):
@@ -50,7 +48,7 @@ def problems(nb, where: str, need_mode_line: bool = True) -> list[str]:
             if m := MACHINE_PATH.search(text):
                 line = next(li for li in text.splitlines() if m.group(0) in li)
                 found.append(f"{where} cell {index}: output shows a path of the machine: {line.strip()[:120]!r}")
-    if need_mode_line and not modes:
+    if not modes:
         found.append(f"{where}: no 'mode: full' line from setup(); the notebook was saved without a full run")
     return found
 
@@ -58,7 +56,7 @@ def problems(nb, where: str, need_mode_line: bool = True) -> list[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_outputs_are_from_a_full_run_and_show_no_machine_path(path):
     nb = nbformat.read(path, as_version=4)
-    assert problems(nb, path.name, need_mode_line=not STUDENT_COPY) == []
+    assert problems(nb, path.name) == []
 
 
 def _nb(*outputs):

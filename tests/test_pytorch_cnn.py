@@ -41,6 +41,18 @@ def test_deliverable_imports_only_torch():
     assert result.returncode == 0, result.stderr[-2000:]  # the error itself, e.g. an unwritten MyNet.__init__
 
 
+@pytest.mark.classify
+def test_classify_runs_without_the_workbook():
+    # The hand-in's pytorch_cnn.py is graded alone, without the workbook's helpers: classify uses torch only.
+    code = ("import sys; sys.path.insert(0, 'helpers'); import torch, pytorch_cnn; "
+            "net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)); "
+            "labels = pytorch_cnn.classify(net, torch.rand(5, 1, 28, 28)); assert labels.shape == (5,); "
+            "used = sorted(m for m in sys.modules if m.split('.')[0] == 'helpers'); "
+            "assert not used, f'classify uses the workbook ({used[0]}), which the hand-in runs without'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 # Factories, not instances: building a model at collection time would turn an
 # __init__ still to be written (it raises NotImplementedError) into a collection error for the whole file.
 NETWORKS = {

@@ -1,6 +1,7 @@
 """helpers.pytorch.registry: the models by name, their architecture read off saved weights, weights saved atomically."""
 
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -102,9 +103,12 @@ def test_a_weights_file_holding_code_is_refused_not_run(tmp_path):
 
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps({"conv.weight": Payload()}))
-    with pytest.raises(WeightsError, match="is not a PyTorch state dict file"):
-        load_trained_model("convnet", path)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        with pytest.raises(WeightsError, match="is not a PyTorch state dict file"):
+            load_trained_model("convnet", path)
     assert not marker.exists()
+    assert [str(w.message) for w in warned] == []  # the one-line refusal only, no warning from inside torch
 
 
 def test_weights_are_shipped_only_by_a_full_run_that_beats_them(tmp_path, monkeypatch):

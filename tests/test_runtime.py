@@ -79,7 +79,8 @@ def test_output_dir_honours_the_variable(tmp_path, monkeypatch):
 
 
 def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path):
-    """An edited module takes effect when the next cell runs, without restarting the kernel."""
+    """An edited module takes effect when the next cell runs, without restarting the kernel; a cell that reaches a
+    function still to be written stops with one line naming it."""
     import subprocess
     import sys
     import textwrap
@@ -99,9 +100,21 @@ def test_setup_turns_on_autoreload_in_ipython_and_is_harmless_elsewhere(tmp_path
         shell.run_cell("second = studentmod.f()")
         print("values", shell.user_ns["first"], shell.user_ns["second"])
         shell.run_cell("info = setup(verbose=False)")  # again, as notebooks do: silent
+        print("STUB")
+        failed = shell.run_cell("raise NotImplementedError('YOUR CODE HERE: Linear.forward (helpers/numpy_nn.py)')")
+        print("OTHER", type(failed.error_in_exec).__name__)
+        shell.run_cell("raise NotImplementedError('an error of another kind')")
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.stdout.strip() == "values 1 2", result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    values, stub, other = said.split("STUB")[0], said.split("STUB")[1].split("OTHER")[0], said.split("OTHER")[1]
+    assert values.strip() == "values 1 2", said
+    # A call of a function still to be written: one line naming it (the README's promise), and the cell failed.
+    assert stub.strip() == ("NotImplementedError: Linear.forward in helpers/numpy_nn.py is not written yet: "
+                            "write the code at '# YOUR CODE HERE'."), said
+    assert other.startswith(" NotImplementedError\n"), said
+    # Any other error keeps its traceback.
+    assert "Traceback" in other and "an error of another kind" in other, said
 
 
 def test_the_thread_policy_runs_blas_on_one_thread_and_torch_on_the_count_asked(monkeypatch):

@@ -58,7 +58,30 @@ def test_it_says_what_the_tests_compare_in_the_notebooks_as_the_student_has_them
 def test_colab_links_need_a_repository_on_github():
     elsewhere = student_readme("https://gitlab.example.edu/course/workbook", ["01_layers"])
     assert "colab-badge" not in elsewhere and "https://gitlab.example.edu/course/workbook" in elsewhere
-    assert "upload it (*File → Upload notebook*)" in elsewhere
+    assert "upload each notebook of your copy of the course's repository" in elsewhere
+    assert "(*File → Upload notebook*)" in elsewhere
     assert "colab-badge" not in student_readme(None, ["01_layers"])
     on_github = student_readme("https://github.com/Some-Org/work.book.git", ["01_layers"])
     assert "(https://colab.research.google.com/github/Some-Org/work.book/blob/main/notebooks/01_layers.ipynb)" in on_github
+
+
+def test_every_readme_section_a_message_names_is_in_the_readme_its_reader_has(tmp_path):
+    # Errors, --help texts and script headers send the reader to "README, 'Data'" and the like: the section must
+    # be in the README of the repository the file ships in (the student copy has its own README).
+    from helpers.course.release.files import is_withheld, tracked_files
+
+    pointer = re.compile(r"README,\s*[\"'](?P<section>[A-Z][^\"'\n]{2,40})[\"']")
+    headings = {name: set(re.findall(r"^#{2,4} (.+?)\s*$", text, re.M)) for name, text in (
+        ("instructor", (REPO_ROOT / "README.md").read_text()), ("student", student_readme(URL)))}
+    seen = []
+    for name in tracked_files(REPO_ROOT):
+        if not name.endswith((".py", ".sh", ".ipynb", ".gitignore", ".toml")):
+            continue
+        text = re.sub(r"\n\s*#\s*", " ", (REPO_ROOT / name).read_text(errors="replace"))  # comments over lines
+        for found in pointer.finditer(text):
+            readers = ["instructor"] + ([] if is_withheld(name) else ["student"])
+            for reader in readers:
+                seen.append(found["section"])
+                assert found["section"] in headings[reader], f"{name} names README section {found['section']!r}, " \
+                                                              f"not in the {reader} README"
+    assert {"Data", "Training from the shell"} <= set(seen), seen

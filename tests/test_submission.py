@@ -323,8 +323,22 @@ def test_cs7643_zip_holds_code_scripts_results_and_pdfs(tmp_path, student, cs764
         notebook_pdf = PdfReader(io.BytesIO(archive.read("08_filter_visualization.pdf")))
         assert len(notebook_pdf.pages) >= 2
         assert "what did the networks learn" in notebook_pdf.pages[0].extract_text().lower()
-    assert f"{len(names)} files" in result.stdout
+    assert f"{len(names)} files" in result.stdout and "note:" not in result.stdout
     assert not list(out.parent.glob(".2_pytorch.zip*")), "no temporary file left"
+
+
+def test_cs7643_says_when_the_zip_has_no_predictions_and_how_to_write_them(tmp_path, monkeypatch, capsys):
+    # predictions.csv is optional in the zip (CS7643 uploads it to its leaderboard), but the grader's challenge
+    # points need it: a student who never wrote it is told so, with the command, when the zip is written.
+    import helpers.course.submission as submission
+
+    made = tmp_path / "2_pytorch.zip"
+    with zipfile.ZipFile(made, "w") as archive:
+        archive.writestr("extra.md", "# MyModel\n")
+    monkeypatch.setattr(submission, "collect_cs7643", lambda *args, **kwargs: made)
+    assert submission.main(["cs7643"]) == 0
+    said = capsys.readouterr().out
+    assert "note: no predictions.csv" in said and submission.PREDICTIONS_HOW in said
 
 
 # --------------------------------------------------------------------------- PDF

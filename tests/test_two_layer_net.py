@@ -124,23 +124,24 @@ def test_toy_training_with_momentum_reaches_002(loss_written):
     assert stats["loss_history"][-1] <= 0.02
 
 
-def _replay_algorithm_1(net, X, y, learning_rate, decay, reg, num_iters, batch_size, momentum, seed):
-    """HLCV's Algorithm 1 written out step by step, independent of TwoLayerNet.train."""
-    params = {k: v.copy() for k, v in net.params.items()}
-    v = {k: np.zeros_like(p) for k, p in params.items()}
-    probe = TwoLayerNet(*net.sizes)
-    np.random.seed(seed)
-    epoch = max(len(X) / batch_size, 1)
-    for t in range(num_iters):
-        idx = np.random.choice(len(X), batch_size, replace=True)
-        probe.params = {k: p.copy() for k, p in params.items()}
-        _, g = probe.loss(X[idx], y[idx], reg=reg)
-        for k in params:
-            v[k] = momentum * v[k] - learning_rate * g[k]
-            params[k] = params[k] + v[k]
-        if (t + 1) % epoch == 0:
-            learning_rate *= decay
-    return params
+# TwoLayerNet.train (HLCV's Algorithm 1, as its docstring states it) on the problem below, as the reference solution
+# trains it: per parameter, the sum of its entries, the sum of their squares and their sum weighted by position
+# 1, 2, 3, ... A step in another order, another learning-rate decay or another sampling of the batches changes them.
+ALGORITHM_1_RESULT = {
+    0.0: {"W1": (-2.4619614909453773, 3.9678947125645485, -76.28342694414235),
+          "b1": (-0.012384907049167105, 0.00047601209350442544, -0.0211842626300637),
+          "W2": (-1.0582543339363941, 2.5455375386157306, -0.8568608531983645),
+          "b2": (0.0, 0.001009501669463957, -0.04093047982885992)},
+    0.9: {"W1": (-2.778861872917594, 3.9378552035622776, -85.14293838645256),
+          "b1": (-0.06256548735727605, 0.016314726387561696, -0.11858285089512113),
+          "W2": (-1.0548908230241556, 2.5055463550451025, -1.3305892035721179),
+          "b2": (0.0, 0.028728957002279537, -0.2074887824187927)},
+}
+
+
+def _summary(values: np.ndarray) -> tuple[float, float, float]:
+    flat = values.ravel()
+    return float(flat.sum()), float(flat @ flat), float(flat @ np.arange(1, flat.size + 1))
 
 
 @pytest.mark.two_layer_train
@@ -150,12 +151,12 @@ def test_train_follows_algorithm_1(loss_written, momentum):
     net = TwoLayerNet(6, 7, 3, std=0.3)
     X = np.random.randn(40, 6)
     y = np.random.randint(3, size=40)
-    expected = _replay_algorithm_1(net, X, y, 0.05, 0.5, 1e-3, 12, 10, momentum, seed=11)
     np.random.seed(11)
     net.train(X, y, X, y, learning_rate=0.05, learning_rate_decay=0.5, reg=1e-3, num_iters=12,
               batch_size=10, momentum=momentum)
-    for k in expected:
-        np.testing.assert_allclose(net.params[k], expected[k], rtol=1e-12, atol=1e-15, err_msg=k)
+    for k, expected in ALGORITHM_1_RESULT[momentum].items():
+        np.testing.assert_allclose(_summary(net.params[k]), expected, rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{k} after 12 steps of train (sum, sum of squares, weighted sum)")
 
 
 @pytest.mark.two_layer_train

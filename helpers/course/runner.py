@@ -55,7 +55,7 @@ class StepError(Exception):
 
 def enter_folder(folder: str, block=("helpers",)) -> None:
     """Make the hand-in's modules importable (after NumPy / torch, so a student's ``numpy.py`` cannot replace
-    them) and the packages in ``block`` unimportable (the workbook's reference solutions), unless the hand-in
+    them) and the packages in ``block`` unimportable (the workbook's own code), unless the hand-in
     has a module of that name itself (a student's own ``helpers.py`` is theirs to import)."""
     for name in block:
         if not (os.path.isfile(os.path.join(folder, f"{name}.py")) or os.path.isdir(os.path.join(folder, name))):

@@ -24,28 +24,40 @@ step, run your code and show what it does.
 Python 3.10 to 3.13, on Linux or macOS. From this folder, with nothing activated:
 
 ```bash
+scripts/setup.sh --cpu # first, on a computer without an NVIDIA GPU (most laptops)
 scripts/lab.sh         # set up if needed, then open JupyterLab on the notebooks
 scripts/test.sh        # set up if needed, then run the tests
 ```
 
-Both first run `scripts/setup.sh`: a virtual environment in `.venv` with every
-package (about 2 minutes and 6 GB of disk the first time, seconds after that;
-safe to run again). If it cannot finish, it says why in one line (no suitable
+`scripts/setup.sh` makes a virtual environment in `.venv` with every package:
+about 2 minutes the first time, seconds after that, safe to run again. With
+`--cpu` it installs PyTorch's CPU-only build and needs about 3 GB of free disk;
+without it, PyTorch's default build with its GPU libraries, about 7 GB.
+`scripts/lab.sh` and `scripts/test.sh` run it first (without `--cpu`) when
+`.venv` is not there yet. If it cannot finish, it says why in one line (no suitable
 Python, too little free disk, no network, a package that would not install) and
 what to do. Nothing needs
 activating: the scripts find `.venv` themselves, and `scripts/python` runs any
 Python command with the workbook's packages (`scripts/python -m pydoc helpers.data`).
-On a laptop without an NVIDIA GPU, `scripts/setup.sh --cpu` installs PyTorch's
-CPU-only build instead (the default build brings about 3 GB of GPU libraries).
-The PDF export (`./collect_submission.sh pdf`) also needs Chromium and MathJax 2:
+The PDF exports (`./collect_submission.sh pdf`, and `cs7643`, which holds
+notebook 08 as a PDF) also need Chromium and MathJax 2:
 `sudo apt-get install chromium libjs-mathjax` (Debian/Ubuntu), or
 `brew install --cask chromium` and `npm install --prefix ~/.local/share/mathjax mathjax@2`
 (macOS); set-up reminds you when they are missing.
 
 Start with `notebooks/00_setup.ipynb`: it checks that packages, data, plots and
-widgets work. The data sets (MNIST, Fashion-MNIST, CIFAR-10) are downloaded
-into `data/` the first time a notebook needs them; if you have them already,
-point `WORKBOOK_DATA` at the folder that holds them.
+widgets work. Widgets (sliders and buttons) work in the JupyterLab that
+`scripts/lab.sh` opens; in another Jupyter they need `ipywidgets` installed in
+the Python of its kernel (in Google Colab the notebooks turn them on themselves).
+
+## Data
+
+The data sets (MNIST, Fashion-MNIST, CIFAR-10, about 200 MB in all) are
+downloaded into `data/` the first time a notebook needs them. Offline, or if
+you have them already, point the `WORKBOOK_DATA` environment variable at the
+folder that holds them, laid out as torchvision does: `MNIST/raw/`,
+`FashionMNIST/raw/` and `cifar-10-batches-py/`
+(`export WORKBOOK_DATA=/path/to/data`, then start `scripts/lab.sh`).
 
 ## Where you write
 
@@ -98,6 +110,21 @@ training, what you hand in. `WORKBOOK_MODE=smoke` runs them on small subsets
 with tiny epochs, to check quickly that everything runs; its results are not
 meant to be handed in (see below).
 
+## Training from the shell
+
+Long runs need no notebook: the same models, training loop and settings as
+notebook 07, from a terminal in this folder.
+
+```bash
+scripts/run_softmax.sh    scripts/run_twolayernn.sh    scripts/run_convnet.sh    scripts/run_mymodel.sh
+scripts/python -m helpers.train --help       # every option, with each model's defaults
+scripts/python -m helpers.predict --help     # test-set predictions of saved weights (predictions.csv)
+```
+
+Each writes its log (ending with the test accuracy), its two plots and its
+weights into `outputs/`; extra options win over the script's own
+(`scripts/run_mymodel.sh --epochs 1 --out try` writes into `try/` instead).
+
 ## Handing in
 
 Run the notebooks that make your results in full mode, then, from this folder, the
@@ -118,8 +145,12 @@ notebook 07 (CIFAR-10).
   training ran or who ran it, so the grader measures your network again, on
   images of its own.
 - `./collect_submission.sh cs7643` writes `2_pytorch.zip` (the PyTorch part on
-  CIFAR-10: code, logs, plots, `outputs/extra.md` with what you tried, your
-  name, email and best accuracy).
+  CIFAR-10: code, logs, plots, notebook 08 and its PDF, `outputs/extra.md` with
+  what you tried, your name, email and best accuracy). The challenge's
+  leaderboard points need your network's test-set predictions in it too:
+  after notebook 07's challenge has trained `MyModel`, write them with
+  `scripts/python -m helpers.predict --model mymodel --weights outputs/models/cifar10_mymodel.pt`
+  (it writes `outputs/predictions.csv`), then collect.
 - `./collect_submission.sh pdf` writes `workbook.pdf`, every notebook as saved.
 
 Everything the notebooks write goes to `outputs/`; a quick smoke-mode run never
@@ -159,8 +190,8 @@ def _colab_links(repo_url: str | None, notebooks: list[str]) -> str:
     github = re.fullmatch(r"https://(?:www\.)?github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo_url or "")
     if not github:
         where = f" ({repo_url})" if repo_url else ""
-        return (f"Colab opens notebooks from GitHub. Open each notebook of your course's repository{where} there, "
-                "or upload it (*File → Upload notebook*).\n\n")
+        return (f"Colab opens notebooks from GitHub or from your computer: upload each notebook of your copy of "
+                f"the course's repository{where} (*File → Upload notebook*).\n\n")
     base = f"https://colab.research.google.com/github/{github[1]}/{github[2]}/blob/main/notebooks"
     rows = "\n".join(f"| `{name}` | [![Open In Colab]({_BADGE})]({base}/{name}.ipynb) |" for name in notebooks)
     return f"Open a notebook in Colab from your course's repository:\n\n| notebook | |\n|---|---|\n{rows}\n\n"

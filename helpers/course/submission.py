@@ -184,7 +184,8 @@ def _first_problem(run, steps: tuple[str, ...], timeout: float) -> None:
             raise SubmissionError(f"the isolated check crashed ({run.why_stopped()}):\n{run.log[-3000:]}")
         if step == "environment" and not record.ok:
             raise SubmissionError(f"this Python ({sys.executable}) cannot run the check: {record.error}. "
-                                  "Activate the workbook's environment (README, 'Set up') and run again.")
+                                  "Run it with the workbook's Python (./collect_submission.sh does; scripts/setup.sh "
+                                  "makes it) and run again.")
         if not record.ok:
             verb = {"import_numpy_nn": "does not import on its own", "import_pytorch_cnn": "does not import on its own",
                     "mynet_loads": "does not load into MyNet()"}.get(step, "classify(MyNet(), x) fails")
@@ -363,6 +364,9 @@ CS7643_ZIP = "2_pytorch.zip"
 CS7643_PDF = "2_pytorch.pdf"
 CIFAR_NOTEBOOK = "notebooks/07_pytorch_cifar10.ipynb"
 FILTER_NOTEBOOK = "notebooks/08_filter_visualization.ipynb"
+# The challenge's test-set predictions (CS7643's test.py writes them for the leaderboard): packed when present.
+PREDICTIONS = "predictions.csv"
+PREDICTIONS_HOW = "scripts/python -m helpers.predict --model mymodel --weights outputs/models/cifar10_mymodel.pt"
 # Model implementations and the training code they run with (paths in the repository and in the zip).
 CS7643_CODE = ("helpers/pytorch/models.py", "helpers/train.py", "helpers/predict.py", "helpers/pytorch/training.py",
                "helpers/pytorch/experiments.py", "helpers/pytorch/mymodel_recipe.py", "helpers/pytorch/mymodel_config.py")
@@ -482,8 +486,8 @@ def collect_cs7643(outputs: Path | None = None, out: Path | None = None, repo: P
             problems.append(f"{name}: {why}. Run {how.split(' (or ')[0]} again in full mode (WORKBOOK_MODE unset)"
                             f"{' or ' + how.split(' (or ')[1].rstrip(')') if ' (or ' in how else ''}, then collect again.")
         entries[name] = path
-    if (outputs / "predictions.csv").is_file() and not (outputs / "predictions.csv").is_symlink():
-        entries["predictions.csv"] = outputs / "predictions.csv"
+    if (outputs / PREDICTIONS).is_file() and not (outputs / PREDICTIONS).is_symlink():
+        entries[PREDICTIONS] = outputs / PREDICTIONS
     if problems:
         raise SubmissionError("\n".join(problems))
     _refuse_input_as_output(out, entries.values())  # before the slow PDF export
@@ -553,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     print(f"wrote {path}: {len(names)} files: {', '.join(names)}")
+    if args.target == "cs7643" and PREDICTIONS not in names:
+        print(f"note: no {PREDICTIONS} in the output folder, so the zip has none: the challenge's leaderboard "
+              f"points need it. {PREDICTIONS_HOW} writes it; then collect again.")
     return 0
 
 

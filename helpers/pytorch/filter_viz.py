@@ -8,7 +8,8 @@
 - ``first_layer_filters(name, model)``: the weights of the layer the model's spec
   names (``registry.MODELS[name].filter_layer``), as templates or filters;
 - ``load_or_train(name)``: a trained model from ``output_dir("models")``, or a
-  quickly trained one when notebook 07 has not been run.
+  quickly trained one when notebook 07 has not been run (for ``MyModel``, whose
+  first layer is computed, not learnt: that layer computed from the images).
 
 All return arrays in the ``(F, C, H, W)`` layout ``helpers.plotting.filter_grid`` takes.
 """
@@ -79,6 +80,15 @@ def _drawn_spec(name: str) -> ModelSpec:
     return spec
 
 
+def _whitened(model):
+    """``MyModel`` with its frozen whitening layer set as its training sets it (the recipe's split and seed)."""
+    from helpers.pytorch.mymodel_recipe import FastConfig, init_whitening
+
+    data = load_splits("cifar10", val_size=0.1, seed=FastConfig().seed, pixels="uint8")
+    init_whitening(model, data.train[0])
+    return model.cpu().eval()
+
+
 def _quick_train(model, epochs: int = 1):
     """Train ``model`` briefly (SGD, ``epochs`` on the current mode's CIFAR-10) so that its filters show structure."""
     data = load_splits("cifar10", val_size=0.1, seed=0)
@@ -94,16 +104,22 @@ def load_or_train(name: str):
     Loads ``output_dir("models") / f"{name}.pt"`` (the spec's ``weights_file``,
     ``cifar10_mymodel.pt``, for MyModel) when it exists, building the model with
     the sizes the saved weights have; otherwise loads the weights the course
-    ships (``assets/models/<weights_file>``) or, for a model without them (the
-    two-layer net and the ConvNet), trains one epoch here with its default sizes.
+    ships (``assets/models/<weights_file>``) when they are there. Without either,
+    ``MyModel`` gets its frozen whitening layer computed from the training images
+    as its training would (the layer notebook 08 shows), and the two-layer net
+    and the ConvNet are trained for one epoch here with their default sizes.
     ``how`` says which happened.
     """
     spec = _drawn_spec(name)
     path = output_dir("models") / (spec.weights_file or f"{name}.pt")
     if path.exists():
         return load_trained_model(name, path), f"loaded {display_path(path)}"
-    if spec.weights_file:
-        shipped = MODELS_DIR / spec.weights_file
+    if spec.weights_file and (shipped := MODELS_DIR / spec.weights_file).exists():
         return load_trained_model(name, shipped), f"loaded {display_path(shipped)}"
     model = build_model(name, "cifar10", spec.defaults["hidden_sizes"])
+    if name == "mymodel":
+        # Its first layer is not learnt: training sets it from the training images and freezes it, so the
+        # same computation here gives the filters a trained MyModel has, without the half hour of training.
+        return _whitened(model), (f"{display_path(path)} not found (notebook 07's challenge trains it): "
+                                  f"its whitening layer computed here from the training images")
     return _quick_train(model), f"{display_path(path)} not found (run notebook 07): trained for one epoch here"

@@ -218,6 +218,8 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
     """
     import torch  # deferred: torch takes seconds to import, and --help and refusals need only the specs
 
+    from helpers.pytorch.training import load_data_only
+
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"{path} is a folder; give the weights file (a .pt state dict).")
@@ -227,7 +229,7 @@ def load_trained_model(name: str, path, dataset: str = "cifar10", device="cpu"):
     if path.stat().st_size == 0:
         raise WeightsError(f"{path} is empty (0 bytes), not a PyTorch state dict file: save the weights again.")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_data_only(path)
     except Exception as err:  # pickle, zip and torch errors come in many types
         raise WeightsError(f"{path} is not a PyTorch state dict file ({error_line(err)}); it is damaged, or holds "
                            "more than tensors and was not loaded, since loading it could run code.") from None

@@ -63,6 +63,7 @@ import io
 import math
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,15 @@ def check_made_with(path, saved: dict | None, current: dict) -> None:
                              "without resuming (its checkpoints stay until the new run's first epoch).")
 
 
+def load_data_only(path, map_location="cpu"):
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, so a file holding code is refused
+    (an exception the caller names the file in), never run. torch's warning about a file pickled with another
+    protocol than its own is not shown: the caller's one line says what matters."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def read_checkpoint(path, map_location="cpu") -> dict:
     """The dict ``save_checkpoint`` wrote to ``path``, read as data only (``weights_only=True``: no code runs).
 
@@ -371,7 +381,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     """
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = load_data_only(path, map_location)
     except Exception as err:  # zip, pickle and torch errors come in many types
         raise CheckpointError(f"Cannot read the checkpoint {path} ({error_line(err)}): it is damaged, or holds more than "
                               "tensors and plain values and was not loaded, since loading it could run code. "

@@ -15,14 +15,14 @@ WITHHELD_SUFFIXES = (".pt", ".pth", ".ckpt")
 # The instructor's side: the grader (its evaluation-set recipe, configs, tests and benchmark), this release tool
 # (with its fingerprints, the student README's template and their tests, the walk through the student copy and its
 # helper that writes the solutions back in),
-# the tests of the reference solutions' own designs, the course repository's CI, its browser test and its version corners. The copy
-# speaks to students only.
+# the tests of the reference solutions' own designs, the course repository's CI, its browser test, its version corners
+# and its check of the committed notebooks' outputs. The copy speaks to students only.
 INSTRUCTOR_ONLY = ("helpers/course/grading/", "tests/test_grade.py", "benchmarks/grade_throughput.py",
                    "helpers/course/release/", "helpers/course/fingerprints.py", "helpers/course/student_readme.py",
                    "tests/test_release.py", "tests/test_student_readme.py", "tests/test_student_copy.py",
                    "tests/_solutions.py", ".ci/",
                    "tests/test_browser.py", "tests/test_checks_with_solutions.py", "tests/test_fingerprints.py",
-                   "scripts/test_versions.py", "tests/test_versions.py")
+                   "scripts/test_versions.py", "tests/test_versions.py", "tests/test_notebooks_committed.py")
 
 # Skipped when ``source`` is not a git repository (e.g. a student copy not yet committed anywhere).
 _UNTRACKED_JUNK = {".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis", ".venv", "build"}
