@@ -14,6 +14,7 @@ Base (used by every wing)
 - ``helpers.settings``: every ``WORKBOOK_*`` environment variable in one table (default, meaning) and the one way to read them.
 - ``helpers.paths``: where the repository, its assets and the output folder are; atomic writes (``atomic_writer``, JSON too), the one output lock, notebooks read with one-line errors.
 - ``helpers.runtime``: the run mode (``full`` / ``smoke``), seeds and the one thread policy (``setup``).
+- ``helpers.stubs``: a function still to be written (its ``YOUR CODE HERE`` stub) named in one line.
 - ``helpers.device``: picks cuda, mps or cpu once.
 - ``helpers.data``: offline-first loaders for MNIST, Fashion-MNIST and CIFAR-10.
 - ``helpers.provenance``: how a hand-in file was made (a record beside it).

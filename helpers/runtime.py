@@ -33,6 +33,7 @@ from typing import TypeVar
 import numpy as np
 
 from helpers.settings import SETTINGS, choice_setting, int_setting
+from helpers.stubs import stub_line
 
 try:
     from threadpoolctl import threadpool_limits
@@ -192,7 +193,7 @@ def enable_autoreload() -> bool:
 def report_stubs_in_one_line() -> bool:
     """In IPython, a cell that reaches a function still to be written stops with one line naming it.
 
-    The line is the one the tests print (``helpers.course.student_checks.stub_message``):
+    The line is the one the tests print (``helpers.stubs.stub_line``):
     ``Linear.forward in helpers/numpy_nn.py is not written yet: write the code at '# YOUR CODE HERE'.``,
     instead of a traceback through the workbook's code. Every other error keeps its full traceback.
     Returns True when installed; outside IPython it does nothing and returns False.
@@ -202,13 +203,7 @@ def report_stubs_in_one_line() -> bool:
         return False
 
     def one_line(shell, etype, value, tb, tb_offset=None):
-        try:  # deferred: only when a cell fails
-            from helpers.course.student_checks import stub_message
-
-            message = stub_message(value)
-        except ImportError:  # no pytest, which the plugin's module imports: the usual traceback
-            message = None
-        if message:
+        if message := stub_line(str(value)):
             # IPython shows an exception's own rendering when it has one; the kernel still reports the error.
             value._render_traceback_ = lambda: [f"{etype.__name__}: {message}"]
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)

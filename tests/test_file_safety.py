@@ -344,7 +344,7 @@ def test_an_interpreter_without_torch_is_not_blamed_on_the_student(tmp_path, mon
     with pytest.raises(SubmissionError) as raised:
         check_isolated(locate(helpers_dir, outputs))
     message = str(raised.value)
-    assert message.startswith(f"this Python ({fake}) cannot run the check") and "Set up" in message
+    assert message.startswith(f"this Python ({fake}) cannot run the check") and "scripts/setup.sh" in message
     assert "numpy_nn.py" not in message and "pytorch_cnn.py" not in message
 
 

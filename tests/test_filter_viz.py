@@ -32,7 +32,6 @@ def test_the_spec_names_the_layer_drawn():
             call()
 
 
-@pytest.mark.mymodel
 def test_mymodel_without_weights_shows_the_first_layer_its_training_sets(tmp_path, monkeypatch):
     """Without trained MyModel weights (none saved, none shipped) notebook 08 still draws MyModel's first layer,
     which training computes from the images and freezes, computed here the same way (no half hour of training)."""

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-# The stub message "YOUR CODE HERE: <function> (<file>)" and the list of what this copy leaves out (kept here so
-# that the plugin imports nothing of the workbook).
+from helpers.stubs import stub_line
+
+# The list of what this copy leaves out (kept here so that the plugin imports nothing of the workbook but the
+# stub's one line, helpers.stubs, which imports nothing itself).
 MANIFEST = ".student_version.json"
-STUB_PATTERN = re.compile(r"YOUR CODE HERE: (?P<what>[^()\n]+?) \((?P<where>[^()\n]+)\)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # First stub met per notebook: later failing cells of that notebook depend on it.
@@ -47,8 +48,8 @@ def _texts(exc: BaseException | None):
 def stub_message(exc: BaseException | None) -> str | None:
     """One-line instruction if ``exc`` comes from a function still to be written, else None."""
     for text in _texts(exc):
-        if m := STUB_PATTERN.search(text):
-            return f"{m['what']} in {m['where']} is not written yet: write the code at '# YOUR CODE HERE'."
+        if line := stub_line(text):
+            return line
     return None
 
 

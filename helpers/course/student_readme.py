@@ -33,8 +33,8 @@ scripts/test.sh        # set up if needed, then run the tests
 about 2 minutes the first time, seconds after that, safe to run again. With
 `--cpu` it installs PyTorch's CPU-only build and needs about 3 GB of free disk;
 without it, PyTorch's default build with its GPU libraries, about 7 GB.
-`scripts/lab.sh` and `scripts/test.sh` run it first (without `--cpu`) when
-`.venv` is not there yet. If it cannot finish, it says why in one line (no suitable
+`scripts/lab.sh` and `scripts/test.sh` run it first, every time (seconds when
+nothing changed; a set-up made with `--cpu` stays CPU-only). If it cannot finish, it says why in one line (no suitable
 Python, too little free disk, no network, a package that would not install) and
 what to do. Nothing needs
 activating: the scripts find `.venv` themselves, and `scripts/python` runs any
@@ -121,8 +121,8 @@ scripts/python -m helpers.train --help       # every option, with each model's d
 scripts/python -m helpers.predict --help     # test-set predictions of saved weights (predictions.csv)
 ```
 
-Each writes its log (ending with the test accuracy), its two plots and its
-weights into `outputs/`; extra options win over the script's own
+Each `run_*.sh` writes its log (ending with the test accuracy), its two plots
+and its weights into `outputs/`; extra options win over the script's own
 (`scripts/run_mymodel.sh --epochs 1 --out try` writes into `try/` instead).
 
 ## Handing in
@@ -130,7 +130,7 @@ weights into `outputs/`; extra options win over the script's own
 Run the notebooks that make your results in full mode, then, from this folder, the
 hand-in your course asks for: `rpz` is the lab of notebooks 02 and 06 (a
 NumPy network and a PyTorch CNN on MNIST), `cs7643` the PyTorch part of
-notebook 07 (CIFAR-10).
+notebooks 07 and 08 (CIFAR-10).
 
 - `./collect_submission.sh rpz` writes `rpz_submission.zip`: `numpy_nn.py`,
   the two PNGs of `02_numpy_nn`, `pytorch_cnn.py` and the `model.pt` of

@@ -12,7 +12,6 @@ collects every test. Notebook code cells are stubbed the same way (``notebook_st
 from __future__ import annotations
 
 import ast
-import re
 
 from helpers.course.release.markers import (
     BEGIN_HID,
@@ -26,11 +25,11 @@ from helpers.course.release.markers import (
     remove_hidden,
     replace_regions,
 )
+from helpers.stubs import STUB_PATTERN  # noqa: F401 (parses STUB_MESSAGE back; tests/_solutions.py uses it)
 
 CODE_STUB_COMMENT = "# YOUR CODE HERE"
-# The stub's message; helpers.course.student_checks parses it back (keep the two in step).
+# The stub's message; helpers.stubs parses it back (STUB_PATTERN; keep the two in step).
 STUB_MESSAGE = "YOUR CODE HERE: {what} ({where})"
-STUB_PATTERN = re.compile(r"YOUR CODE HERE: (?P<what>[^()\n]+?) \((?P<where>[^()\n]+)\)")
 
 
 def enclosing_functions(source: str) -> list[tuple[int, int, str]]:

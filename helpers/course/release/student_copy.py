@@ -167,8 +167,10 @@ def _build(source: Path, repo_url: str | None) -> _Build:
     if "README.md" in contents and "helpers/course/exercises.py" in contents:
         notebooks = sorted(Path(n).stem for n in contents if n.startswith("notebooks/") and n.endswith(".ipynb"))
         contents["README.md"] = student_readme(repo_url, notebooks)
-    # The conftest names the plugin: make sure the copy has it, tracked or not.
-    contents.setdefault("helpers/course/student_checks.py", (Path(__file__).parents[1] / "student_checks.py").read_bytes())
+    # The conftest names the plugin: make sure the copy has it and the one module it imports, tracked or not.
+    workbook = Path(__file__).parents[3]
+    for plugin_file in ("helpers/course/student_checks.py", "helpers/stubs.py"):
+        contents.setdefault(plugin_file, (workbook / plugin_file).read_bytes())
     manifest = {"withheld": report.withheld, "stubbed": report.stubbed}
     contents[MANIFEST] = json_bytes(manifest)
     # What the files hold, whatever route it took: solutions (by content, not by markers) and instructor talk.
