@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.course.release.markers import BEGIN_SOL, END_SOL, find_regions
-from helpers.course.release.python_stubs import CODE_STUB_COMMENT, STUB_PATTERN, enclosing_functions, function_at
+from helpers.course.release.python_stubs import CODE_STUB_COMMENT, enclosing_functions, function_at
 from helpers.paths import REPO_ROOT
+from helpers.stubs import STUB_PATTERN
 
 
 def solution_bodies(path: str, qualname: str) -> list[list[str]]:
