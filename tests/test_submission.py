@@ -229,7 +229,7 @@ FORGER = textwrap.dedent('''
 
 
 # What these two attack holds where the check is isolated (bubblewrap): without it the check runs in plain
-# processes (README, "What students hand in"), and the fixture skips them, naming bubblewrap (fails under CI).
+# processes, as the README says of the hand-in check; the fixture skips them, naming bubblewrap (fails under CI).
 @pytest.mark.usefixtures("bubblewrap")
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forger reaches its descriptors through /proc")
 @pytest.mark.parametrize("ending", ["exit", pytest.param("hang", marks=pytest.mark.slow)])
