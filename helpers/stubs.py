@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+# The message a function still to be written raises, and the pattern that reads it back.
+STUB_MESSAGE = "YOUR CODE HERE: {what} ({where})"
 STUB_PATTERN = re.compile(r"YOUR CODE HERE: (?P<what>[^()\n]+?) \((?P<where>[^()\n]+)\)")
 
 

@@ -27,10 +27,11 @@ from helpers.course.release.files import is_withheld, tracked_files
 from helpers.course.release.leaks import instructor_talk, markdown_leaks, regions_to_hide, solution_leaks
 from helpers.course.release.markers import BEGIN_SOL, END_SOL, check_other_file, find_regions
 from helpers.course.release.notebook_stubs import TEXT_STUB, student_notebook
-from helpers.course.release.python_stubs import STUB_MESSAGE, enclosing_functions, function_at, student_python
+from helpers.course.release.python_stubs import enclosing_functions, function_at, student_python
 from helpers.course.release.solution_names import solution_modules
 from helpers.course.release.student_copy import MANIFEST
 from helpers.paths import REPO_ROOT
+from helpers.stubs import STUB_MESSAGE
 
 # Built from pieces: this file must not hold marker lines itself.
 B, E = "### BEGIN " + "SOLUTION", "### END " + "SOLUTION"

@@ -25,10 +25,9 @@ from helpers.course.release.markers import (
     remove_hidden,
     replace_regions,
 )
+from helpers.stubs import STUB_MESSAGE
 
 CODE_STUB_COMMENT = "# YOUR CODE HERE"
-# The stub's message; helpers.stubs.STUB_PATTERN parses it back (keep the two in step).
-STUB_MESSAGE = "YOUR CODE HERE: {what} ({where})"
 
 
 def enclosing_functions(source: str) -> list[tuple[int, int, str]]:
