@@ -9,10 +9,12 @@ from helpers.pytorch.experiments import load_splits
 from helpers.pytorch.models import MyModel
 from helpers.pytorch.mymodel_recipe import (
     FastConfig,
+    Muon,
     augment_batch,
     cifar_uint8,
     lr_factor,
     mymodel_accuracy,
+    orthogonalize,
     pad_reflect,
     predict_logits,
     train_mymodel,
@@ -65,6 +67,93 @@ def test_lr_schedule_shape():
     assert values[0] == pytest.approx(0.2) and max(values) == pytest.approx(1.0)
     assert values[-1] == pytest.approx(0.07)
     assert int(np.argmax(values)) == 23
+
+
+def test_orthogonalize_pushes_the_singular_values_toward_one():
+    g = torch.Generator().manual_seed(0)
+    for shape in ((16, 72), (72, 16)):   # wide and tall, as filter banks (out, in*k*k) are
+        matrix = torch.randn(*shape, generator=g, dtype=torch.float64) * 30
+        before = torch.linalg.svdvals(matrix)
+        after = torch.linalg.svdvals(orthogonalize(matrix))
+        assert orthogonalize(matrix).shape == shape
+        assert before.max() / before.min() > 2.5
+        assert 0.6 < after.min() and after.max() < 1.25
+
+
+def test_muon_steps_like_nesterov_sgd_on_the_groups_it_does_not_orthogonalize():
+    w_sgd = torch.randn(5, 3, requires_grad=True)
+    w_muon = w_sgd.detach().clone().requires_grad_()
+    sgd = torch.optim.SGD([w_sgd], lr=0.1, momentum=0.85, nesterov=True, weight_decay=0.01)
+    muon = Muon([dict(params=[w_muon])], lr=0.1, momentum=0.85, weight_decay=0.01)
+    for _ in range(5):
+        grad = torch.randn(5, 3)
+        w_sgd.grad, w_muon.grad = grad.clone(), grad.clone()
+        sgd.step()
+        muon.step()
+    torch.testing.assert_close(w_muon, w_sgd)
+
+
+def test_muon_moves_a_filter_bank_by_the_same_step_whatever_its_scale_or_its_gradients():
+    # Batch norm follows each filter bank, so neither scale may change the step.
+    bank = torch.randn(8, 4, 3, 3)
+    small, large = bank.clone().requires_grad_(), (10 * bank).requires_grad_()
+    steps = [Muon([dict(params=[w], orthogonalize=True)], lr=0.2, momentum=0.6) for w in (small, large)]
+    for _ in range(3):
+        grad = torch.randn(8, 4, 3, 3)
+        small.grad, large.grad = grad.clone(), 1000 * grad
+        for step in steps:
+            step.step()
+    torch.testing.assert_close(small, large, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(small, bank * 8 ** 0.5 / bank.norm(), atol=1e-2)   # it did move
+
+
+def test_with_muon_the_recipe_orthogonalizes_exactly_the_trained_filters(monkeypatch):
+    import helpers.pytorch.mymodel_recipe as recipe_module
+
+    recipes, real_fit = [], recipe_module.fit
+
+    def spy(model, loader, val_loader, recipe, **kwargs):
+        recipes.append(recipe)
+        return real_fit(model, loader, val_loader, recipe, **kwargs)
+
+    monkeypatch.setattr(recipe_module, "fit", spy)
+    labels = torch.arange(64) % 2
+    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32))).to(torch.uint8)
+    model = MyModel(widths=(8, 16, 16))
+    config = FastConfig(epochs=5, batch_size=32, lookahead=False, muon_lr=0.2)
+    train_mymodel(model, (images, labels), (images, labels), config, verbose=False)
+    groups = recipes[0].optimizer.param_groups
+    filters = [p for g in groups if g["orthogonalize"] for p in g["params"]]
+    expected = [m.weight for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and name != "whiten"]
+    assert len(filters) == 6 and {id(p) for p in filters} == {id(p) for p in expected}   # not the frozen whitening
+    assert all(not g["orthogonalize"] for g in groups if any(p is model.head.weight for p in g["params"]))
+    assert mymodel_accuracy(model, images, labels) == 1.0
+
+
+def test_a_run_with_muon_resumes_to_the_uninterrupted_weights(tmp_path):
+    class Interrupt(Exception):
+        """Stands for Ctrl-C."""
+
+    def stop_after_two(epoch, history, model):
+        if epoch == 2:
+            raise Interrupt
+
+    labels = torch.arange(64) % 2
+    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32))).to(torch.uint8)
+    config = FastConfig(epochs=3, batch_size=32, muon_lr=0.2, bf16=False)
+
+    def run(model, folder, **kwargs):
+        train_mymodel(model, (images, labels), (images, labels), config, checkpoint_dir=tmp_path / folder,
+                      verbose=False, **kwargs)
+        return model.state_dict()
+
+    torch.manual_seed(1)
+    full = run(MyModel(widths=(8, 16, 16)), "full")
+    torch.manual_seed(1)
+    with pytest.raises(Interrupt):
+        run(MyModel(widths=(8, 16, 16)), "cut", callbacks=(stop_after_two,))
+    resumed = run(MyModel(widths=(8, 16, 16)), "cut", resume=True)   # a fresh model: its start must not matter
+    assert all(torch.equal(resumed[k], full[k]) for k in full), "the momenta of the filters must resume too"
 
 
 def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():

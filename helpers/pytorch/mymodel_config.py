@@ -22,6 +22,8 @@ class FastConfig:
     lr and weight_decay are per 1024 examples, decoupled from batch size and
     momentum as in airbench: the SGD learning rate is
     ``lr / (1024 * (1 + 1 / (1 - momentum)))`` on a loss *summed* over the batch.
+    muon_lr is no such rate: it is the step of each filter bank relative to its
+    norm, whatever the batch size and the loss (``mymodel_recipe.Muon``).
     """
 
     epochs: float = 12.0
@@ -37,4 +39,6 @@ class FastConfig:
     warmup: float = 0.23          # fraction of the steps spent warming up
     lookahead: bool = True
     bf16: bool | None = None      # bfloat16 autocast in the training steps; None: where it is fast (bf16_is_fast)
+    muon_lr: float = 0.0          # > 0: the convolution filters take orthogonalised steps of this size (Muon)
+    muon_momentum: float = 0.6    # Muon's Nesterov momentum (airbench94_muon's)
     seed: int = 0

@@ -20,13 +20,17 @@ minutes on 2 CPU cores with AMX), trained on a CPU:
   alternates from one epoch to the next (``augment_batch``); no DataLoader,
   no worker processes;
 - optional test-time augmentation (``predict_logits``: mirror, mirror + shifts);
+- optionally (``FastConfig.muon_lr`` > 0, off in the shipped recipe) Muon for the
+  convolution filters, as airbench94_muon: each step of a filter bank is its
+  Nesterov momentum orthogonalised (``Muon``, ``orthogonalize``); the biases
+  and the classifier keep Nesterov SGD;
 - bfloat16 autocast in the training steps where the processor has it
   (``helpers.device.bf16_is_fast``: AVX-512 BF16 or AMX, about 3x faster per
   step than float32 on a 2-core CPU with AMX); weights, gradients and
   evaluation stay float32.
 
 All of it is configuration of the workbook's one training loop,
-``helpers.pytorch.training.fit``: the optimizer's two parameter groups, the
+``helpers.pytorch.training.fit``: the optimizer's parameter groups, the
 schedule (``StepSchedule``, stepped per batch), the summed loss, a loader
 that augments (``FlipShiftLoader``) and two callbacks (``Lookahead``,
 ``WhitenBiasWarmup``). Checkpoints, resume, Ctrl-C, the NaN check, the
@@ -289,6 +293,56 @@ class Lookahead(Callback):
         self.ema = {k: v.to(device) for k, v in state["ema"].items()}
 
 
+def orthogonalize(g: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.Tensor:
+    """The nearest (semi-)orthogonal matrix to ``g`` ``(m, n)``, roughly: its singular values pushed toward 1.
+
+    Three quintic Newton-Schulz iterations (Keller Jordan's Muon); the result has ``g``'s shape and dtype.
+    """
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = g / (g.norm() + eps)
+    tall = g.shape[0] > g.shape[1]
+    if tall:
+        x = x.T
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+class Muon(torch.optim.Optimizer):
+    """Nesterov SGD whose steps on convolution filters are orthogonalised (Muon, as in airbench94_muon).
+
+    Groups with ``orthogonalize=True`` hold 4-D filters each followed by batch norm: the Nesterov momentum
+    of a filter bank ``(out, in, k, k)``, flattened to ``(out, in*k*k)``, is replaced by ``orthogonalize``'s
+    result, and the bank is rescaled to norm ``sqrt(out)`` before each step (batch norm makes its scale
+    irrelevant; this takes the place of weight decay). Other groups take ``torch.optim.SGD``'s Nesterov step
+    with weight decay. ``dtype``: the precision of the orthogonalisation.
+    """
+
+    def __init__(self, params, lr: float, momentum: float, weight_decay: float = 0.0, dtype=torch.float32):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, orthogonalize=False))
+        self.dtype = dtype
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad if group["orthogonalize"] else p.grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(g)
+                buf = state["momentum_buffer"]
+                buf.mul_(momentum).add_(g)
+                g = g.add(buf, alpha=momentum)
+                if group["orthogonalize"]:
+                    p.mul_(len(p) ** 0.5 / p.norm())
+                    g = orthogonalize(g.reshape(len(g), -1).to(self.dtype)).view(g.shape).to(p.dtype)
+                p.add_(g, alpha=-lr)
+
+
 class WhitenBiasWarmup(Callback):
     """A ``fit`` callback: the whitening layer's bias trains for the first ``epochs`` epochs only, then stays fixed."""
 
@@ -327,10 +381,16 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     wd = config.weight_decay * loader.batch_size / kilostep_scale
     lr_bias = lr * config.bias_scaler
     norm_biases = [p for k, p in model.named_parameters() if "norm" in k and p.requires_grad]
-    others = [p for k, p in model.named_parameters() if "norm" not in k and p.requires_grad]
-    optimizer = torch.optim.SGD([dict(params=norm_biases, lr=lr_bias, weight_decay=wd / lr_bias),
-                                 dict(params=others, lr=lr, weight_decay=wd / lr)],
-                                momentum=config.momentum, nesterov=True)
+    filters = [p for k, p in model.named_parameters() if p.ndim == 4 and p.requires_grad] if config.muon_lr else []
+    others = [p for k, p in model.named_parameters()
+              if "norm" not in k and p.requires_grad and not any(p is f for f in filters)]
+    groups = [dict(params=norm_biases, lr=lr_bias, weight_decay=wd / lr_bias),
+              dict(params=others, lr=lr, weight_decay=wd / lr)]
+    if filters:
+        groups.append(dict(params=filters, lr=config.muon_lr, momentum=config.muon_momentum, orthogonalize=True))
+        optimizer = Muon(groups, lr=lr, momentum=config.momentum, dtype=torch.bfloat16 if bf16 else torch.float32)
+    else:
+        optimizer = torch.optim.SGD(groups, momentum=config.momentum, nesterov=True)
     init_whitening(model, train[0])   # deterministic; a resumed run then loads its checkpoint's weights
     val_loader = None
     if val is not None:
