@@ -29,6 +29,13 @@ def _seed():
     torch.manual_seed(0)
 
 
+def _dark_and_bright(generator=None):
+    """Two easy classes of 64 uint8 images ``(64, 3, 32, 32)``: dark (label 0) and bright (label 1)."""
+    labels = torch.arange(64) % 2
+    images = labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32), generator=generator)
+    return images.to(torch.uint8), labels
+
+
 def test_whitening_filters_whiten_patches():
     # Correlated patches: after the filters the 12 directions are uncorrelated with unit variance.
     g = torch.Generator().manual_seed(0)
@@ -117,8 +124,7 @@ def test_with_muon_the_recipe_orthogonalizes_exactly_the_trained_filters(monkeyp
         return real_fit(model, loader, val_loader, recipe, **kwargs)
 
     monkeypatch.setattr(recipe_module, "fit", spy)
-    labels = torch.arange(64) % 2
-    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32))).to(torch.uint8)
+    images, labels = _dark_and_bright()
     model = MyModel(widths=(8, 16, 16))
     config = FastConfig(epochs=5, batch_size=32, lookahead=False, muon_lr=0.2)
     train_mymodel(model, (images, labels), (images, labels), config, verbose=False)
@@ -138,8 +144,7 @@ def test_a_run_with_muon_resumes_to_the_uninterrupted_weights(tmp_path):
         if epoch == 2:
             raise Interrupt
 
-    labels = torch.arange(64) % 2
-    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32))).to(torch.uint8)
+    images, labels = _dark_and_bright()
     config = FastConfig(epochs=3, batch_size=32, muon_lr=0.2, bf16=False)
 
     def run(model, folder, **kwargs):
@@ -157,10 +162,7 @@ def test_a_run_with_muon_resumes_to_the_uninterrupted_weights(tmp_path):
 
 
 def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
-    g = torch.Generator().manual_seed(0)
-    # Two easy classes: dark and bright images.
-    labels = torch.arange(64) % 2
-    images = (labels.view(-1, 1, 1, 1) * 150 + torch.randint(0, 100, (64, 3, 32, 32), generator=g)).to(torch.uint8)
+    images, labels = _dark_and_bright(torch.Generator().manual_seed(0))
     model = MyModel(widths=(8, 16, 16))
     # Lookahead off: on a run of 10 steps its averaging would lag behind the weights.
     config = FastConfig(epochs=5, batch_size=32, lookahead=False)
