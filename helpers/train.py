@@ -77,12 +77,12 @@ MADE_BY = "python -m helpers.train (scripts/run_<model>.sh)"   # named in the re
 MAX_EPOCHS, MAX_BATCH, MAX_WIDTH = 100_000, 1_000_000, 65_536
 # Settings that must match when a run is resumed (the run mode, WORKBOOK_MODE, too: a smoke run never becomes a full
 # one; the training loop also compares the data sizes).
-_RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer",
+_RUN_KEYS = ("model", "dataset", "epochs", "lr", "batch_size", "weight_decay", "momentum", "optimizer", "muon_lr",
              "hidden_sizes", "kernel_size", "val_size", "seed", "mode")
 
 
 # What trains a model with ``own_recipe`` (the refusal of another --optimizer names it).
-_RECIPE = "its own recipe (Nesterov SGD, helpers.pytorch.mymodel_recipe)"
+_RECIPE = "its own recipe (Muon and Nesterov SGD, helpers.pytorch.mymodel_recipe)"
 
 
 def _defaults_help(key: str, fmt=str) -> str:
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     fixed = "".join(f"; {s.name}: {s.defaults['optimizer']} only, its recipe" for s in specs if s.own_recipe)
     hidden = ", ".join(f"{s.name} {s.hidden_help}" for s in specs if s.hidden_help)
     kernel = " / ".join(s.name for s in specs if s.kernel_size)
+    muon = ", ".join(f"{s.name} {s.defaults['muon_lr']:g}" for s in specs if "muon_lr" in s.defaults)
     p.add_argument("--model", required=True, choices=MODELS, help="which network to train (required)")
     p.add_argument("--dataset", default="cifar10", choices=DATASETS, help=f"data set (default: cifar10{narrow})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({_defaults_help('epochs')})")
@@ -125,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"SGD momentum in [0, 1) ({_defaults_help('momentum', lambda v: f'{v:g}')})")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help=f"sgd (with momentum), adam or adamw{fixed} ({_defaults_help('optimizer')})")
+    p.add_argument("--muon-lr", type=float,
+                   help="the step of each convolution filter bank relative to its norm (Muon); 0: SGD for the filters "
+                        f"too. Recipe models only (default: {muon})")
     p.add_argument("--hidden-sizes", type=int, nargs="*", metavar="N",
                    help=f"hidden widths: {hidden} ({_defaults_help('hidden_sizes', _sizes)})")
     p.add_argument("--kernel-size", type=int, default=5, help=f"{kernel}'s filter size, odd (default: 5)")
@@ -167,6 +171,10 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         raise Refused(f"--weight-decay must be 0 or more; got {args.weight_decay:g}.")
     if not 0 <= args.momentum < 1:
         raise Refused(f"--momentum must be in [0, 1); got {args.momentum:g}.")
+    if args.muon_lr is not None and "muon_lr" not in spec.defaults:
+        raise Refused(f"--muon-lr is a setting of a model's own recipe; --model {args.model} trains with --optimizer.")
+    if args.muon_lr is not None and not (math.isfinite(args.muon_lr) and args.muon_lr >= 0):
+        raise Refused(f"--muon-lr must be 0 (SGD for the filters too) or more; got {args.muon_lr:g}.")
     if spec.own_recipe and args.optimizer != spec.defaults["optimizer"]:
         raise Refused(f"--model {args.model} trains with {_RECIPE}; --optimizer {args.optimizer} does not apply.")
     low, high = spec.hidden_count
@@ -247,7 +255,8 @@ def settings_line(args) -> str:
     spec = MODELS[args.model]
     parts = [f"dataset {args.dataset}", f"epochs {args.epochs}", f"batch {args.batch_size}"]
     if spec.own_recipe:
-        parts.append(f"fast recipe (Nesterov SGD) lr {args.lr:g} per {spec.lr_per}, momentum {args.momentum:g}, "
+        filters = f"Muon {args.muon_lr:g} for the filters, Nesterov SGD for the rest" if args.muon_lr else "Nesterov SGD"
+        parts.append(f"fast recipe ({filters}) lr {args.lr:g} per {spec.lr_per}, momentum {args.momentum:g}, "
                      f"weight decay {args.weight_decay:g}")
     else:
         parts.append(f"{args.optimizer} lr {args.lr:g}" + (f" momentum {args.momentum:g}" if args.optimizer == "sgd" else "")
@@ -298,7 +307,7 @@ def _train_by_recipe(model, args) -> dict:
     from helpers.pytorch.mymodel_recipe import FastConfig, run_mymodel  # deferred: torch (see the top)
 
     config = FastConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                        weight_decay=args.weight_decay, seed=args.seed)
+                        weight_decay=args.weight_decay, muon_lr=args.muon_lr, seed=args.seed)
     return run_mymodel(config, val_size=args.val_size, out_dir=args.out, device=args.device,
                        settings=settings_line(args), checkpoint_dir=args.checkpoint_dir, resume=args.resume,
                        progress=not args.no_progress, checkpoint_extra=args.checkpoint_extra, root=args.data_root,

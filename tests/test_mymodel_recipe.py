@@ -161,11 +161,12 @@ def test_a_run_with_muon_resumes_to_the_uninterrupted_weights(tmp_path):
     assert all(torch.equal(resumed[k], full[k]) for k in full), "the momenta of the filters must resume too"
 
 
-def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set():
+@pytest.mark.parametrize("muon_lr", [FastConfig.muon_lr, 0.0])   # the shipped Muon; SGD for the filters too
+def test_train_mymodel_runs_through_fit_and_learns_a_tiny_set(muon_lr):
     images, labels = _dark_and_bright(torch.Generator().manual_seed(0))
     model = MyModel(widths=(8, 16, 16))
     # Lookahead off: on a run of 10 steps its averaging would lag behind the weights.
-    config = FastConfig(epochs=5, batch_size=32, lookahead=False)
+    config = FastConfig(epochs=5, batch_size=32, lookahead=False, muon_lr=muon_lr)
     hist = train_mymodel(model, (images, labels), (images, labels), config, verbose=False)
     assert hist["epoch"] == [1, 2, 3, 4, 5] and all(np.isfinite(hist["train_loss"]))
     assert set(HISTORY_KEYS) <= set(hist) and len(hist["iter_loss"]) == 5 * 2   # fit's one history format

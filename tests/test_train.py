@@ -40,7 +40,7 @@ def test_help_documents_every_option_with_its_default(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     # The per-model defaults are spelled out: the values notebook 07 was tuned with.
-    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 12" in " ".join(out.split())
+    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 8" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("args, words", [
@@ -56,6 +56,9 @@ def test_help_documents_every_option_with_its_default(capsys):
     (["--model", "mlp", "--hidden-sizes", "64", "0"], "from 1 to 65,536"),
     (["--model", "convnet", "--kernel-size", "4"], "--kernel-size must be odd"),
     (["--model", "mymodel", "--optimizer", "adam"], "does not apply"),
+    (["--model", "convnet", "--muon-lr", "0.1"], "--muon-lr is a setting of a model's own recipe"),
+    (["--model", "mymodel", "--muon-lr", "-0.1"], "--muon-lr must be 0"),
+    (["--model", "mymodel", "--muon-lr", "nan"], "--muon-lr must be 0"),
     (["--model", "convnet", "--val-size", "0"], "--val-size"),
     (["--model", "convnet", "--device", "cuda:99"], "--device"),
     (["--model", "convnet", "--resume"], "no checkpoint to resume"),
@@ -116,6 +119,22 @@ def test_a_run_writes_log_plots_weights_and_checkpoints(tmp_path, capsys, args, 
     assert not model.training
     for name in ("best.pt", "last.pt"):
         assert (out / "checkpoints" / run / name).is_file()
+
+
+def test_mymodels_muon_lr_reaches_its_recipe(tmp_path):
+    """--muon-lr is the recipe's (FastConfig.muon_lr, kept in the checkpoint); 0 trains the filters by SGD too.
+    The log's settings line says which optimizer the filters had."""
+    from helpers.pytorch.mymodel_config import FastConfig
+    from helpers.pytorch.training import read_checkpoint
+
+    for flag, muon_lr, words in (([], FastConfig.muon_lr, f"fast recipe (Muon {FastConfig.muon_lr:g} for the filters"),
+                                 (["--muon-lr", "0.2"], 0.2, "fast recipe (Muon 0.2 for the filters"),
+                                 (["--muon-lr", "0"], 0.0, "fast recipe (Nesterov SGD) lr")):
+        out = tmp_path / str(muon_lr)
+        assert train_main("--model", "mymodel", "--batch-size", "256", "--hidden-sizes", "16", "32", "32",
+                          "--epochs", "1", *flag, out=out) == 0
+        assert words in (out / "mymodel.log").read_text().splitlines()[1]
+        assert read_checkpoint(out / "checkpoints" / "mymodel" / "last.pt")["config"]["muon_lr"] == muon_lr
 
 
 @pytest.mark.slow

@@ -23,11 +23,13 @@ class FastConfig:
     momentum as in airbench: the SGD learning rate is
     ``lr / (1024 * (1 + 1 / (1 - momentum)))`` on a loss *summed* over the batch.
     muon_lr is no such rate: it is the step of each filter bank relative to its
-    norm, whatever the batch size and the loss (``mymodel_recipe.Muon``).
+    norm, whatever the batch size and the loss (``mymodel_recipe.Muon``). With
+    muon_lr > 0 (the shipped recipe) lr and weight_decay apply to the rest (the
+    biases and the classifier); with muon_lr 0 the filters take SGD's step too.
     """
 
-    epochs: float = 12.0
-    batch_size: int = 1024
+    epochs: float = 8.0
+    batch_size: int = 512
     lr: float = 10.0
     momentum: float = 0.85
     weight_decay: float = 0.0153
@@ -39,6 +41,7 @@ class FastConfig:
     warmup: float = 0.23          # fraction of the steps spent warming up
     lookahead: bool = True
     bf16: bool | None = None      # bfloat16 autocast in the training steps; None: where it is fast (bf16_is_fast)
-    muon_lr: float = 0.0          # > 0: the convolution filters take orthogonalised steps of this size (Muon)
+    muon_lr: float = 0.12         # > 0: the convolution filters take orthogonalised steps of this size (Muon);
+                                  # 0: they take the SGD step of the rest
     muon_momentum: float = 0.6    # Muon's Nesterov momentum (airbench94_muon's)
     seed: int = 0

@@ -1,29 +1,29 @@
 """A fast CIFAR-10 training recipe for ``helpers.pytorch.models.MyModel`` (CS7643 Q8.8).
 
 The recipe follows the fastest published CIFAR-10 trainers (Keller Jordan's
-airbench94 and airbench95, tysam-code's hlb-CIFAR10, David Page's "How to
-train your ResNet"), at airbench95's widths (128/384/384) and learning rate
-(airbench94's times 0.87), for 12 epochs (airbench95 trains 15; 12 fit in 30
-minutes on 2 CPU cores with AMX), trained on a CPU:
+airbench94, airbench94_muon and airbench95, tysam-code's hlb-CIFAR10, David
+Page's "How to train your ResNet"), at airbench95's widths (128/384/384) and
+learning rate (airbench94's times 0.87), with airbench94_muon's Muon for the
+convolution filters, for 8 epochs at batch 512 (airbench95 trains 15; 8 fit in
+30 minutes on 2 CPU cores with AVX-512 BF16), trained on a CPU:
 
 - the first layer is a frozen 2x2 *patch-whitening* convolution computed
   from the training images (``init_whitening``);
 - batch norm, GELU, identity init of the convolutions, the classifier's
   output scaled by 1/9;
-- label smoothing 0.2 and a *summed* loss, Nesterov SGD with the learning
-  rate and weight decay given per 1024 examples (so that batch size and
-  momentum can be changed without retuning), 64x learning rate for the batch
-  norm shifts, a linear warm-up then linear decay, and "lookahead" (every 5
-  steps the weights are pulled toward an exponential moving average);
+- label smoothing 0.2 and a *summed* loss; Muon for the convolution filters
+  (``FastConfig.muon_lr``, as airbench94_muon): each step of a filter bank is
+  its Nesterov momentum orthogonalised (``Muon``, ``orthogonalize``); Nesterov
+  SGD for the rest (the biases and the classifier), with the learning rate and
+  weight decay given per 1024 examples (so that batch size and momentum can be
+  changed without retuning), 64x learning rate for the batch norm shifts; a
+  linear warm-up then linear decay, and "lookahead" (every 5 steps the weights
+  are pulled toward an exponential moving average);
 - augmentation done on whole batches of uint8 tensors in memory: random
   translation by up to 2 pixels (reflect padding) and a left-right flip that
   alternates from one epoch to the next (``augment_batch``); no DataLoader,
   no worker processes;
 - optional test-time augmentation (``predict_logits``: mirror, mirror + shifts);
-- optionally (``FastConfig.muon_lr`` > 0, off in the shipped recipe) Muon for the
-  convolution filters, as airbench94_muon: each step of a filter bank is its
-  Nesterov momentum orthogonalised (``Muon``, ``orthogonalize``); the biases
-  and the classifier keep Nesterov SGD;
 - bfloat16 autocast in the training steps where the processor has it
   (``helpers.device.bf16_is_fast``: AVX-512 BF16 or AMX, about 3x faster per
   step than float32 on a 2-core CPU with AMX); weights, gradients and

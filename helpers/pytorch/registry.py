@@ -63,7 +63,8 @@ class ModelSpec:
     signature: str
     # (state dict, data set) -> build's hidden_sizes (and kernel_size); raises WeightsError for other images.
     architecture: Callable[[Mapping, str], dict]
-    # train's settings: epochs, lr, batch_size, weight_decay, momentum, optimizer, hidden_sizes (read-only).
+    # train's settings: epochs, lr, batch_size, weight_decay, momentum, optimizer, hidden_sizes (read-only);
+    # a model with its own recipe also muon_lr (train's --muon-lr applies to it only).
     defaults: Mapping[str, Any]
     # --hidden-sizes: how many values it takes (fewest, most); what they are in the help ("": it has none)
     # and as the refusal of a wrong count says it.
@@ -75,7 +76,7 @@ class ModelSpec:
     datasets_why: str = ""
     datasets_instead: str = ""
     kernel_size: bool = False   # --kernel-size shapes it (and the settings line names it)
-    # Trained by helpers.pytorch.mymodel_recipe (its own Nesterov SGD and schedule), not by the one loop:
+    # Trained by helpers.pytorch.mymodel_recipe (its own Muon, Nesterov SGD and schedule), not by the one loop:
     # --optimizer is then fixed to defaults["optimizer"].
     own_recipe: bool = False
     # What --lr counts: "batch" (the optimizer's own rate on a batch's mean loss) or "1024 examples"
@@ -168,7 +169,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         # The recipe's own numbers (mymodel_config, which imports no torch).
         defaults=dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
                       weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
-                      hidden_sizes=MYMODEL_WIDTHS),
+                      muon_lr=FastConfig.muon_lr, hidden_sizes=MYMODEL_WIDTHS),
         hidden_count=(3, 3), hidden_help="three group widths",
         hidden_rule="takes three values: the widths of its three convolution groups",
         datasets=("cifar10",), datasets_why="the CIFAR-10 challenge network (3x32x32 images, whitening layer)",
