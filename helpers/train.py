@@ -211,6 +211,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         if not last.is_file():
             raise Refused(f"--resume: there is no checkpoint to resume at {last}; run without --resume to start.")
         saved = _saved_settings(last)
+        if "muon_lr" in spec.defaults and saved and "muon_lr" not in saved:
+            saved["muon_lr"] = 0.0   # a checkpoint from before --muon-lr: its filters took SGD's steps
         differ = [f"{_flag(k)} {_show(saved[k])} (now {_show(_setting(args, k))})"
                   for k in _RUN_KEYS if k in saved and saved[k] != _setting(args, k)]
         if differ:

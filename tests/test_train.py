@@ -210,6 +210,25 @@ def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     assert "--lr 0.002 (now 0.1)" in capsys.readouterr().err
 
 
+def test_a_mymodel_checkpoint_from_before_muon_resumes_only_with_sgd_for_the_filters(tmp_path, capsys):
+    """A checkpoint written before --muon-lr existed holds no muon_lr: its filters took SGD's steps. Resuming it
+    with the shipped Muon is refused naming the setting, not failed deep in the optimizer; with --muon-lr 0 it
+    resumes."""
+    from helpers.pytorch.mymodel_config import FastConfig
+
+    args = ["--model", "mymodel", "--batch-size", "256", "--epochs", "1", "--hidden-sizes", "16", "32", "32"]
+    out = tmp_path / "run"
+    assert train_main(*args, "--muon-lr", "0", out=out) == 0
+    last = out / "checkpoints" / "mymodel" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    del state["settings"]["muon_lr"]   # as the workbook wrote it before the option
+    torch.save(state, last)
+    capsys.readouterr()
+    assert train_main(*args, "--resume", out=out) == 2
+    assert f"--muon-lr 0.0 (now {FastConfig.muon_lr})" in capsys.readouterr().err
+    assert train_main(*args, "--muon-lr", "0", "--resume", out=out) == 0
+
+
 # --------------------------------------------------------------------------- scripts/run_*.sh
 
 
