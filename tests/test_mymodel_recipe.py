@@ -74,6 +74,10 @@ def test_lr_schedule_shape():
     assert values[0] == pytest.approx(0.2) and max(values) == pytest.approx(1.0)
     assert values[-1] == pytest.approx(0.07)
     assert int(np.argmax(values)) == 23
+    # lr_end sets the last step's factor; the warm-up is unchanged by it.
+    ending_at_zero = [lr_factor(s, total, 0.23, end=0.0) for s in range(total + 1)]
+    assert ending_at_zero[-1] == pytest.approx(0.0) and ending_at_zero[:24] == values[:24]
+    assert all(a >= b for a, b in zip(ending_at_zero[23:], ending_at_zero[24:]))
 
 
 def test_orthogonalize_pushes_the_singular_values_toward_one():

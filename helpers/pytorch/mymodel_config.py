@@ -39,6 +39,7 @@ class FastConfig:
     translate: int = 2
     flip: bool = True
     warmup: float = 0.23          # fraction of the steps spent warming up
+    lr_end: float = 0.07          # the learning rates' factor at the last step (the peak is 1)
     lookahead: bool = True
     bf16: bool | None = None      # bfloat16 autocast in the training steps; None: where it is fast (bf16_is_fast)
     muon_lr: float = 0.12         # > 0: the convolution filters take orthogonalised steps of this size (Muon);

@@ -230,25 +230,25 @@ class FlipShiftLoader:
             yield to_unit_float(x, self.device), self.labels[index.to(self.device)]
 
 
-def lr_factor(step: int, total_steps: int, warmup: float) -> float:
-    """Triangular schedule: 0.2 -> 1 over the first ``warmup`` fraction of steps, then -> 0.07."""
+def lr_factor(step: int, total_steps: int, warmup: float, end: float = 0.07) -> float:
+    """Triangular schedule: 0.2 -> 1 over the first ``warmup`` fraction of steps, then -> ``end``."""
     warmup_steps = max(1, int(total_steps * warmup))
     if step < warmup_steps:
         frac = step / warmup_steps
         return 0.2 * (1 - frac) + 1.0 * frac
     frac = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 1.0 * (1 - frac) + 0.07 * frac
+    return 1.0 * (1 - frac) + end * frac
 
 
 class StepSchedule(torch.optim.lr_scheduler.LambdaLR):
     """``lr_factor`` per batch over ``total_steps``; ``finished`` tells ``fit`` to stop (fractional epochs)."""
 
-    def __init__(self, optimizer, total_steps: int, warmup: float):
-        self.total_steps, self.warmup = total_steps, warmup
+    def __init__(self, optimizer, total_steps: int, warmup: float, end: float = 0.07):
+        self.total_steps, self.warmup, self.end = total_steps, warmup, end
         super().__init__(optimizer, self.factor)
 
     def factor(self, step: int) -> float:
-        return lr_factor(step, self.total_steps, self.warmup)
+        return lr_factor(step, self.total_steps, self.warmup, self.end)
 
     @property
     def finished(self) -> bool:
@@ -396,7 +396,7 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     if val is not None:
         val_loader = TensorLoader(to_unit_float(val[0]), torch.as_tensor(np.asarray(val[1]), dtype=torch.int64), 1000)
     recipe = Recipe(epochs=math.ceil(config.epochs), optimizer=optimizer,
-                    scheduler=StepSchedule(optimizer, total_steps, config.warmup), scheduler_interval="step",
+                    scheduler=StepSchedule(optimizer, total_steps, config.warmup, config.lr_end), scheduler_interval="step",
                     loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum"),
                     seed=config.seed, restore_best=False, channels_last=True, bf16=bf16)
     # The recipe's callbacks first: a checkpoint matches the callbacks' states by position.
