@@ -39,9 +39,9 @@ TARGETS = (0.90, 0.93, 0.94)
 
 # The range of each FastConfig number a run can take (the rest: at least 0).
 _RANGES = {"epochs": (0, 1000, True), "batch_size": (1, 100_000, False), "lr": (0, 1e4, True),
-           "momentum": (0, 0.999, False), "label_smoothing": (0, 0.999, False), "warmup": (0, 1, False), "lr_end": (0, 1, False),
-           "seed": (0, 2**32 - 1, False), "translate": (0, 16, False), "muon_lr": (0, 10, False),
-           "muon_momentum": (0, 0.999, False)}
+           "momentum": (0, 0.999, False), "label_smoothing": (0, 0.999, False), "warmup": (0, 1, False),
+           "lr_end": (0, 1, False), "seed": (0, 2**32 - 1, False), "translate": (0, 16, False),
+           "muon_lr": (0, 10, False), "muon_momentum": (0, 0.999, False)}
 
 
 def _words(choices: dict):

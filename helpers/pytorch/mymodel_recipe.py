@@ -396,7 +396,8 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     if val is not None:
         val_loader = TensorLoader(to_unit_float(val[0]), torch.as_tensor(np.asarray(val[1]), dtype=torch.int64), 1000)
     recipe = Recipe(epochs=math.ceil(config.epochs), optimizer=optimizer,
-                    scheduler=StepSchedule(optimizer, total_steps, config.warmup, config.lr_end), scheduler_interval="step",
+                    scheduler=StepSchedule(optimizer, total_steps, config.warmup, config.lr_end),
+                    scheduler_interval="step",
                     loss_fn=nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, reduction="sum"),
                     seed=config.seed, restore_best=False, channels_last=True, bf16=bf16)
     # The recipe's callbacks first: a checkpoint matches the callbacks' states by position.
