@@ -230,7 +230,7 @@ class FlipShiftLoader:
             yield to_unit_float(x, self.device), self.labels[index.to(self.device)]
 
 
-def lr_factor(step: int, total_steps: int, warmup: float, end: float = 0.07) -> float:
+def lr_factor(step: int, total_steps: int, warmup: float, end: float = FastConfig.lr_end) -> float:
     """Triangular schedule: 0.2 -> 1 over the first ``warmup`` fraction of steps, then -> ``end``."""
     warmup_steps = max(1, int(total_steps * warmup))
     if step < warmup_steps:
@@ -243,7 +243,7 @@ def lr_factor(step: int, total_steps: int, warmup: float, end: float = 0.07) -> 
 class StepSchedule(torch.optim.lr_scheduler.LambdaLR):
     """``lr_factor`` per batch over ``total_steps``; ``finished`` tells ``fit`` to stop (fractional epochs)."""
 
-    def __init__(self, optimizer, total_steps: int, warmup: float, end: float = 0.07):
+    def __init__(self, optimizer, total_steps: int, warmup: float, end: float):
         self.total_steps, self.warmup, self.end = total_steps, warmup, end
         super().__init__(optimizer, self.factor)
 
