@@ -21,6 +21,7 @@ from helpers.pytorch.mymodel_recipe import (
     whitening_filters,
 )
 from helpers.pytorch.training import HISTORY_KEYS
+from tests._interrupt import Interrupt, stop_after_two
 from tests._module_from_file import module_from_file
 
 
@@ -141,13 +142,6 @@ def test_with_muon_the_recipe_orthogonalizes_exactly_the_trained_filters(monkeyp
 
 
 def test_a_run_with_muon_resumes_to_the_uninterrupted_weights(tmp_path):
-    class Interrupt(Exception):
-        """Stands for Ctrl-C."""
-
-    def stop_after_two(epoch, history, model):
-        if epoch == 2:
-            raise Interrupt
-
     images, labels = _dark_and_bright()
     config = FastConfig(epochs=3, batch_size=32, muon_lr=0.2, bf16=False)
 

@@ -19,6 +19,7 @@ from helpers.pytorch.training import (
     one_cycle,
     save_checkpoint,
 )
+from tests._interrupt import Interrupt, stop_after_two
 
 
 def _data(n=192, seed=0):
@@ -77,15 +78,6 @@ def test_fit_learns_and_records_history(tmp_path):
     assert set(ckpt) >= {"model", "optimizer", "scheduler", "epoch", "history"} and ckpt["epoch"] == 4
     _, val = _loaders()
     assert evaluate(model, val)["acc"] == pytest.approx(max(history["val_acc"]))   # best weights restored
-
-
-class Interrupt(Exception):
-    """Stands for Ctrl-C in the middle of a run."""
-
-
-def stop_after_two(epoch, history, model):
-    if epoch == 2:
-        raise Interrupt
 
 
 def test_interrupted_run_resumes_to_the_same_history(tmp_path):
