@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Time to accuracy of MyModel's recipe: train one config, print the validation accuracy reached by each minute.
 
-    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py                 # the shipped recipe
+    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py                 # the shipped settings
+    WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --val-size 1000 --test   # notebook 07's run
     WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --epochs 12 --widths 32,128,256
     WORKBOOK_DATA=/path/to/data python benchmarks/mymodel_time_to_accuracy.py --lr 10 --bf16 false --test
 
@@ -10,7 +11,10 @@ Every field of ``helpers.pytorch.mymodel_config.FastConfig`` is a flag
 ``--widths`` sets ``MyModel``'s three group widths. The run trains on 45,000
 CIFAR-10 training images and measures, after every epoch, the accuracy on the
 other 5,000 (the validation split: choose recipes on it, never on the test
-set). It prints
+set). ``--max-train N`` trains on only the first N of the 45,000 (what more
+images buy at equal steps, on the same validation split); ``--val-size 1000``
+trains as notebook 07's shipped run does, on 49,000 images, watching 1,000
+(``MYMODEL_VAL_SIZE``). It prints
 
 - one line per epoch (``fit``'s), then
 - for each whole minute of training (evaluation excluded), the best
@@ -88,6 +92,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="MyModel's three group widths, e.g. 64,256,256 (default: MyModel's own)")
     parser.add_argument("--val-size", type=number(int, 1, 49_999), default=5000,
                         help="validation images held out (default 5000)")
+    parser.add_argument("--max-train", type=number(int, 1, 49_999), default=None,
+                        help="train on only the first N images of the training split (default: all of them), "
+                             "to measure on the same validation split what more images buy at equal steps")
     parser.add_argument("--test", action="store_true", help="also measure the test accuracy, once, at the end")
     return parser.parse_args(argv)
 
@@ -119,7 +126,12 @@ def main(argv=None) -> int:
     config = FastConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FastConfig)})
     device = get_device()
     model = MyModel() if args.widths is None else MyModel(widths=args.widths)
-    data = load_splits("cifar10", args.val_size, config.seed, pixels="uint8")
+    data = load_splits("cifar10", args.val_size, config.seed, pixels="uint8", max_train=args.max_train)
+    if args.max_train is not None and len(data.x_train) < args.max_train:
+        print(f"mymodel_time_to_accuracy.py: --max-train {args.max_train:,d} is more than the training split's "
+              f"{len(data.x_train):,d} images (--val-size {args.val_size:,d} held out).", file=sys.stderr)
+        return 2
+    print(data.shapes())
     print(f"MyModel widths {model.widths}, {sum(p.numel() for p in model.parameters()):,d} parameters; {config}")
     print(f"{device}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"CPU: {cpu_description()}", flush=True)

@@ -43,7 +43,7 @@ The deliverables (stand alone: ``numpy_nn`` imports only NumPy, ``pytorch_cnn`` 
 - ``helpers.pytorch.training``: the one training loop ``fit``, a short loop over a ``Trainer``'s named steps that a ``Recipe`` configures and ``Callback`` objects extend; tensors in batches, checkpoints.
 - ``helpers.pytorch.experiments``: the wing's one data split, ``TensorSplits``, and its loader ``load_splits`` (standardised, [0, 1] or uint8 pixels); CS7643's runs: logs, plots and weights of a run.
 - ``helpers.pytorch.mymodel_recipe``: the fast CIFAR-10 recipe that trains ``MyModel``.
-- ``helpers.pytorch.mymodel_config``: that recipe's numbers (``FastConfig``, MyModel's widths), with no torch import, for the registry.
+- ``helpers.pytorch.mymodel_config``: that recipe's numbers (``FastConfig``, MyModel's widths, the images its run holds out), with no torch import, for the registry.
 - ``helpers.pytorch.mynet_recipe``: the RPZ lab's training of ``MyNet`` on MNIST and Fashion-MNIST: the camera per data set, notebook 06's runs, robustness reports and the saved networks measured as the grader does.
 - ``helpers.pytorch.augment``: batched augmentation: a bad camera and photometric shifts.
 - ``helpers.pytorch.robustness``: a panel of corruptions at three severities, a table and a plot; batch norm re-estimated on a camera's images.

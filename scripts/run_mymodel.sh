@@ -11,6 +11,6 @@
 # (relative --out paths stay yours).
 set -euo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model mymodel --dataset cifar10 \
-    --hidden-sizes 128 384 384 --epochs 8 --batch-size 512 --lr 10 --momentum 0.85 --weight-decay 0.0153 \
+    --hidden-sizes 128 384 384 --epochs 7 --batch-size 512 --lr 10 --momentum 0.85 --weight-decay 0.0153 \
     --muon-lr 0.12 \
     "$@"

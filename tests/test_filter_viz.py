@@ -37,6 +37,7 @@ def test_mymodel_without_weights_shows_the_first_layer_its_training_sets(tmp_pat
     which training computes from the images and freezes, computed here the same way (no half hour of training)."""
     import helpers.pytorch.filter_viz as filter_viz
     from helpers.pytorch.experiments import load_splits
+    from helpers.pytorch.mymodel_config import MYMODEL_VAL_SIZE
     from helpers.pytorch.mymodel_recipe import FastConfig, whitening_filters
 
     monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path / "outputs"))
@@ -44,7 +45,7 @@ def test_mymodel_without_weights_shows_the_first_layer_its_training_sets(tmp_pat
     model, how = filter_viz.load_or_train("mymodel")
     assert "its whitening layer computed here from the training images" in how, how
     assert "outputs/models/cifar10_mymodel.pt not found" in how.replace("$WORKBOOK_OUTPUT", "outputs")
-    train_images = load_splits("cifar10", 0.1, FastConfig().seed, pixels="uint8").train[0][:5000]
+    train_images = load_splits("cifar10", MYMODEL_VAL_SIZE, FastConfig().seed, pixels="uint8").train[0][:5000]
     expected = whitening_filters(model.normalize(train_images.float() / 255), 2)
     torch.testing.assert_close(model.whiten.weight, expected)
     assert not model.training and not model.whiten.weight.requires_grad

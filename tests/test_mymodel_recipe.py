@@ -193,9 +193,10 @@ def test_the_time_to_accuracy_benchmark_prints_the_accuracy_reached_by_each_minu
     assert bench.accuracy_by_minute(history) == [(1, 0.5), (2, 0.7), (3, 0.7)]
     # A real (smoke-mode) run: every FastConfig field is a flag.
     assert bench.main(["--epochs", "1", "--widths", "8,16,16", "--val-size", "100", "--bf16", "false",
-                       "--lookahead", "false"]) == 0
+                       "--lookahead", "false", "--max-train", "300"]) == 0
     out = capsys.readouterr().out
     assert "MyModel widths (8, 16, 16)" in out and "lookahead=False" in out and "bf16=False" in out
+    assert "train (300, 3, 32, 32) | val (100, 3, 32, 32)" in out   # --max-train: the first 300 of the split
     assert "minute | best validation accuracy so far" in out and "validation 93%: " in out
 
 

@@ -40,7 +40,8 @@ def test_help_documents_every_option_with_its_default(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     # The per-model defaults are spelled out: the values notebook 07 was tuned with.
-    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 8" in " ".join(out.split())
+    assert "softmax 6, twolayernn 8, convnet 6, mlp 8, mymodel 7" in " ".join(out.split())
+    assert "softmax 0.1, twolayernn 0.1, convnet 0.1, mlp 0.1, mymodel 0.02" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("args, words", [

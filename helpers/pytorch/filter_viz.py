@@ -21,6 +21,7 @@ import torch
 
 from helpers.paths import MODELS_DIR, display_path, output_dir
 from helpers.pytorch.experiments import load_splits
+from helpers.pytorch.mymodel_config import MYMODEL_VAL_SIZE
 from helpers.pytorch.mymodel_recipe import FastConfig, init_whitening
 from helpers.pytorch.registry import IMAGE_SHAPES, MODELS, ModelSpec, build_model, load_trained_model
 from helpers.pytorch.training import fit
@@ -83,7 +84,7 @@ def _drawn_spec(name: str) -> ModelSpec:
 
 def _whitened(model):
     """``MyModel`` with its frozen whitening layer set as its training sets it (the recipe's split and seed)."""
-    data = load_splits("cifar10", val_size=0.1, seed=FastConfig().seed, pixels="uint8")
+    data = load_splits("cifar10", val_size=MYMODEL_VAL_SIZE, seed=FastConfig().seed, pixels="uint8")
     init_whitening(model, data.train[0])
     return model.cpu().eval()
 

@@ -4,6 +4,7 @@ The registry gives the command lines their defaults before torch is loaded (``py
 answers at once); the network and the recipe read the same numbers from here.
 
 - ``MYMODEL_WIDTHS``: the widths of ``MyModel``'s three convolution groups (airbench95's).
+- ``MYMODEL_VAL_SIZE``: the part of the training images the shipped run keeps back to watch its validation accuracy.
 - ``FastConfig``: the hyperparameters of ``helpers.pytorch.mymodel_recipe.train_mymodel``; its defaults are
   the shipped recipe.
 """
@@ -13,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MYMODEL_WIDTHS = (128, 384, 384)
+# The recipe was chosen on 45,000 training images against 5,000 (benchmarks/mymodel_time_to_accuracy.py); the shipped
+# run trains on 49,000 and keeps 1,000 to watch (CS231n's split): at equal steps more images bought more accuracy.
+MYMODEL_VAL_SIZE = 0.02
 
 
 @dataclass
@@ -28,7 +32,7 @@ class FastConfig:
     biases and the classifier); with muon_lr 0 the filters take SGD's step too.
     """
 
-    epochs: float = 8.0
+    epochs: float = 7.0
     batch_size: int = 512
     lr: float = 10.0
     momentum: float = 0.85

@@ -4,8 +4,8 @@ The recipe follows the fastest published CIFAR-10 trainers (Keller Jordan's
 airbench94, airbench94_muon and airbench95, tysam-code's hlb-CIFAR10, David
 Page's "How to train your ResNet"), at airbench95's widths (128/384/384) and
 learning rate (airbench94's times 0.87), with airbench94_muon's Muon for the
-convolution filters, for 8 epochs at batch 512 (airbench95 trains 15; 8 fit in
-30 minutes on 2 CPU cores with AVX-512 BF16), trained on a CPU:
+convolution filters, for 7 epochs of 49,000 images at batch 512 (airbench95 trains
+15; 7 fit in 30 minutes on 2 CPU cores with AVX-512 BF16), trained on a CPU:
 
 - the first layer is a frozen 2x2 *patch-whitening* convolution computed
   from the training images (``init_whitening``);
@@ -64,7 +64,7 @@ from helpers.device import bf16_is_fast
 from helpers.paths import output_dir, output_lock
 from helpers.pytorch.experiments import epoch_logger, finish_run, load_splits
 from helpers.pytorch.models import MyModel
-from helpers.pytorch.mymodel_config import FastConfig
+from helpers.pytorch.mymodel_config import MYMODEL_VAL_SIZE, FastConfig
 from helpers.pytorch.registry import MYMODEL_WEIGHTS
 from helpers.pytorch.training import Callback, Recipe, TensorLoader, _mix, evaluation_mode, fit
 
@@ -410,14 +410,15 @@ def train_mymodel(model, train: tuple, val: tuple | None = None, config: FastCon
     return history
 
 
-def run_mymodel(config: FastConfig | None = None, val_size: int | float = 0.1, out_dir=None, device=None,
+def run_mymodel(config: FastConfig | None = None, val_size: int | float = MYMODEL_VAL_SIZE, out_dir=None, device=None,
                 settings: str | None = None, checkpoint_dir=None, resume: bool = False, progress: bool = False,
                 verbose: bool = True, checkpoint_extra: dict | None = None, root=None, model=None, widths=None,
                 name: str = "mymodel", made_by: str = "notebooks/07_pytorch_cifar10.ipynb") -> dict:
     """The MyModel run of notebook 07 and ``python -m helpers.train --model mymodel``, from data to files.
 
     Loads CIFAR-10 as uint8 tensors (``load_splits("cifar10", val_size, config.seed, root, pixels="uint8")``:
-    ``val_size`` of the training images held out for monitoring), trains a fresh ``MyModel(widths=widths)``
+    ``val_size`` of the training images held out for monitoring, by default ``MYMODEL_VAL_SIZE``: 1,000 of
+    50,000), trains a fresh ``MyModel(widths=widths)``
     (default widths ``MYMODEL_WIDTHS``; or ``model``, built by the caller), measures the
     test accuracy plainly and with flip+shift TTA, and writes into ``out_dir``
     (default ``output_dir()``) ``<name>.log``, ``<name>_lossvstrain.png``,

@@ -41,7 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 from helpers.paths import atomic_write_bytes, display_path, error_line
-from helpers.pytorch.mymodel_config import MYMODEL_WIDTHS, FastConfig
+from helpers.pytorch.mymodel_config import MYMODEL_VAL_SIZE, MYMODEL_WIDTHS, FastConfig
 from helpers.runtime import mode
 
 IMAGE_SHAPES = {"cifar10": (3, 32, 32), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
@@ -76,6 +76,7 @@ class ModelSpec:
     datasets_why: str = ""
     datasets_instead: str = ""
     kernel_size: bool = False   # --kernel-size shapes it (and the settings line names it)
+    val_size: float = 0.1   # train's --val-size default: the part of the training images held out for validation
     # Trained by helpers.pytorch.mymodel_recipe (its own Muon, Nesterov SGD and schedule), not by the one loop:
     # --optimizer is then fixed to defaults["optimizer"].
     own_recipe: bool = False
@@ -174,7 +175,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         hidden_rule="takes three values: the widths of its three convolution groups",
         datasets=("cifar10",), datasets_why="the CIFAR-10 challenge network (3x32x32 images, whitening layer)",
         datasets_instead="For MNIST / Fashion-MNIST use another model, or notebook 06's MyNet.",
-        own_recipe=True, lr_per="1024 examples", pixels=True, tta=True,
+        val_size=MYMODEL_VAL_SIZE, own_recipe=True, lr_per="1024 examples", pixels=True, tta=True,
         weights_file="cifar10_mymodel.pt", filter_layer="whiten.weight"),
 )}
 # The file name notebook 07, ``python -m helpers.train --model mymodel`` and the shipped weights use.
