@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-sizes", type=int, nargs="*", metavar="N",
                    help=f"hidden widths: {hidden} ({_defaults_help('hidden_sizes', _sizes)})")
     p.add_argument("--kernel-size", type=int, default=5, help=f"{kernel}'s filter size, odd (default: 5)")
-    sizes = ", ".join(f"{s.name} {s.val_size:g}" for s in specs)
     p.add_argument("--val-size", type=float,
-                   help=f"validation part of the training set: a fraction in (0, 1) or a count (default per model: {sizes})")
+                   help="validation part of the training set: a fraction in (0, 1) or a count "
+                        f"({_defaults_help('val_size', lambda v: f'{v:g}')})")
     p.add_argument("--device", default="auto",
                    help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random generator (default: 0)")
@@ -159,8 +159,6 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.hidden_sizes = tuple(args.hidden_sizes)
-    if args.val_size is None:
-        args.val_size = spec.val_size
     if args.dataset not in spec.datasets:
         raise Refused(f"--model {args.model} is {spec.datasets_why}; it cannot take --dataset {args.dataset}. "
                       f"{spec.datasets_instead}")

@@ -12,5 +12,5 @@
 set -euo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model mymodel --dataset cifar10 \
     --hidden-sizes 128 384 384 --epochs 7 --batch-size 512 --lr 10 --momentum 0.85 --weight-decay 0.0153 \
-    --muon-lr 0.12 \
+    --muon-lr 0.12 --val-size 0.02 \
     "$@"

@@ -11,5 +11,5 @@
 # (relative --out paths stay yours).
 set -euo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model softmax --dataset cifar10 \
-    --epochs 6 --batch-size 128 --optimizer sgd --lr 2e-3 --momentum 0.9 --weight-decay 1e-3 \
+    --epochs 6 --batch-size 128 --optimizer sgd --lr 2e-3 --momentum 0.9 --weight-decay 1e-3 --val-size 0.1 \
     "$@"

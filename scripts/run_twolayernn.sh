@@ -11,5 +11,5 @@
 # (relative --out paths stay yours).
 set -euo pipefail
 exec "$(dirname "${BASH_SOURCE[0]}")/python" -m helpers.train --model twolayernn --dataset cifar10 \
-    --hidden-sizes 512 --epochs 8 --batch-size 128 --optimizer sgd --lr 5e-3 --momentum 0.9 --weight-decay 1e-3 \
+    --hidden-sizes 512 --epochs 8 --batch-size 128 --optimizer sgd --lr 5e-3 --momentum 0.9 --weight-decay 1e-3 --val-size 0.1 \
     "$@"

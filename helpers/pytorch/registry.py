@@ -63,7 +63,8 @@ class ModelSpec:
     signature: str
     # (state dict, data set) -> build's hidden_sizes (and kernel_size); raises WeightsError for other images.
     architecture: Callable[[Mapping, str], dict]
-    # train's settings: epochs, lr, batch_size, weight_decay, momentum, optimizer, hidden_sizes (read-only);
+    # train's settings: epochs, lr, batch_size, weight_decay, momentum, optimizer, hidden_sizes, val_size (the part
+    # of the training images held out for validation) (read-only);
     # a model with its own recipe also muon_lr (train's --muon-lr applies to it only).
     defaults: Mapping[str, Any]
     # --hidden-sizes: how many values it takes (fewest, most); what they are in the help ("": it has none)
@@ -76,7 +77,6 @@ class ModelSpec:
     datasets_why: str = ""
     datasets_instead: str = ""
     kernel_size: bool = False   # --kernel-size shapes it (and the settings line names it)
-    val_size: float = 0.1   # train's --val-size default: the part of the training images held out for validation
     # Trained by helpers.pytorch.mymodel_recipe (its own Muon, Nesterov SGD and schedule), not by the one loop:
     # --optimizer is then fixed to defaults["optimizer"].
     own_recipe: bool = False
@@ -138,20 +138,20 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         "softmax", build=lambda im_size, hidden, k: _models().SoftmaxClassifier(im_size),
         signature="linear.weight", architecture=lambda state, dataset: {"hidden_sizes": ()},
         defaults=dict(epochs=6, lr=2e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                      hidden_sizes=()),
+                      hidden_sizes=(), val_size=0.1),
         hidden_count=(0, 0), hidden_help="", hidden_rule="has no hidden layer"),
     ModelSpec(
         "twolayernn", build=lambda im_size, hidden, k: _models().TwoLayerNN(im_size, hidden_dim=hidden[0]),
         signature="fc1.weight", architecture=lambda state, dataset: {"hidden_sizes": (state["fc1.weight"].shape[0],)},
         defaults=dict(epochs=8, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                      hidden_sizes=(512,)),
+                      hidden_sizes=(512,), val_size=0.1),
         hidden_count=(1, 1), hidden_help="one width", hidden_rule="takes one value: the hidden layer's width",
         filter_layer="fc1.weight"),
     ModelSpec(
         "convnet", build=lambda im_size, hidden, k: _models().ConvNet(im_size, hidden_dim=hidden[0], kernel_size=k),
         signature="conv.weight", architecture=_convnet_architecture,
         defaults=dict(epochs=6, lr=5e-3, batch_size=128, weight_decay=1e-3, momentum=0.9, optimizer="sgd",
-                      hidden_sizes=(32,)),
+                      hidden_sizes=(32,), val_size=0.1),
         hidden_count=(1, 1), hidden_help="the number of filters",
         hidden_rule="takes one value: the number of convolution filters", kernel_size=True, filter_layer="conv.weight"),
     ModelSpec(
@@ -159,7 +159,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
             im_size[0] * im_size[1] * im_size[2], list(hidden)),
         signature="layers.0.weight", architecture=_mlp_architecture,
         defaults=dict(epochs=8, lr=2e-4, batch_size=200, weight_decay=1e-4, momentum=0.9, optimizer="adam",
-                      hidden_sizes=(512,)),
+                      hidden_sizes=(512,), val_size=0.1),
         hidden_count=(1, 16), hidden_help="one width per hidden layer",
         hidden_rule="takes one width per hidden layer (1 to 16 layers)"),
     ModelSpec(
@@ -170,12 +170,12 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
         # The recipe's own numbers (mymodel_config, which imports no torch).
         defaults=dict(epochs=int(FastConfig.epochs), lr=FastConfig.lr, batch_size=FastConfig.batch_size,
                       weight_decay=FastConfig.weight_decay, momentum=FastConfig.momentum, optimizer="sgd",
-                      muon_lr=FastConfig.muon_lr, hidden_sizes=MYMODEL_WIDTHS),
+                      muon_lr=FastConfig.muon_lr, hidden_sizes=MYMODEL_WIDTHS, val_size=MYMODEL_VAL_SIZE),
         hidden_count=(3, 3), hidden_help="three group widths",
         hidden_rule="takes three values: the widths of its three convolution groups",
         datasets=("cifar10",), datasets_why="the CIFAR-10 challenge network (3x32x32 images, whitening layer)",
         datasets_instead="For MNIST / Fashion-MNIST use another model, or notebook 06's MyNet.",
-        val_size=MYMODEL_VAL_SIZE, own_recipe=True, lr_per="1024 examples", pixels=True, tta=True,
+        own_recipe=True, lr_per="1024 examples", pixels=True, tta=True,
         weights_file="cifar10_mymodel.pt", filter_layer="whiten.weight"),
 )}
 # The file name notebook 07, ``python -m helpers.train --model mymodel`` and the shipped weights use.
